@@ -1,0 +1,118 @@
+# memberlink — build, run and test. See README.md.
+#   make deps    install missing Debian packages (apt-get when root)
+#   make         build into build/
+#   make run     build, seed the demo data, start memberlinkd under ./var/
+#   make test    unit tests (plain and ASan+UBSan) and integration tests
+#   make bench   benchmarks (print figures, never fail on time)
+
+CC      ?= cc
+PKGS    := sqlite3 libcjson libmicrohttpd libcurl openssl inih
+DEBS    := build-essential pkg-config libsqlite3-dev libcjson-dev libmicrohttpd-dev \
+           libcurl4-openssl-dev libssl-dev libinih-dev libcmocka-dev libmosquitto-dev \
+           mosquitto curl sqlite3
+
+ifeq ($(SANITIZE),1)
+BUILD   ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPT     := -O1
+else
+BUILD   ?= build
+SANFLAGS :=
+OPT     := -O2
+endif
+
+WARN    := -Wall -Wextra -Wshadow -Wconversion -Wstrict-prototypes -Wformat=2 \
+           -Wno-sign-conversion -Werror
+CFLAGS  ?= $(OPT) -g
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
+             -Iagent -Isync -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDFLAGS += $(SANFLAGS)
+
+CORE_SRC := agent/ml_err.c agent/log.c agent/config.c agent/money.c agent/phone.c \
+            agent/store.c agent/facts.c agent/rules.c agent/member.c agent/coupon.c \
+            agent/checkout.c agent/refund.c agent/commission.c agent/idem.c \
+            agent/metrics.c agent/api.c agent/jsonutil.c \
+            agent/factfile.c sync/hlc.c sync/outbox.c
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
+MIGRATIONS := $(sort $(wildcard agent/sql/*.sql))
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*_test.c))
+INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/*_test.c))
+BENCHES := $(BUILD)/bench/checkout
+
+.PHONY: all deps run test unit-test integration-test bench clean format
+all: $(BUILD)/memberlinkd $(BUILD)/memberlink
+
+deps:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "make deps: installing$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+	  echo "make deps: missing Debian packages; run:"; \
+	  echo "  sudo apt-get install -y$$missing"; exit 1; \
+	fi
+
+$(BUILD)/gen/schema_sql.c: agent/sql/embed.sh $(MIGRATIONS)
+	@mkdir -p $(dir $@)
+	sh agent/sql/embed.sh $@ $(MIGRATIONS)
+
+$(BUILD)/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libml.a: $(CORE_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/memberlinkd: $(BUILD)/agent/main.o $(BUILD)/libml.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/memberlink: $(BUILD)/agent/cli.o $(BUILD)/libml.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libml.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/%: $(BUILD)/tests/integration/%.o $(BUILD)/tests/integration/harness.o $(BUILD)/libml.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/tests/integration/harness.o $(BUILD)/libml.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+run: deps all
+	@sh packaging/demo/run.sh $(BUILD)
+
+unit-test: deps $(UNIT_TESTS)
+	@sh tests/run.sh unit $(UNIT_TESTS)
+
+integration-test: deps all $(INTEG_TESTS)
+	@ML_BIN=$(abspath $(BUILD)) sh tests/run.sh integration $(INTEG_TESTS)
+
+# Unit tests plain, unit tests under ASan+UBSan, then the integration tests.
+test: deps
+	$(MAKE) unit-test
+	$(MAKE) SANITIZE=1 unit-test
+	$(MAKE) integration-test
+
+bench: deps all $(BENCHES)
+	ML_BIN=$(abspath $(BUILD)) $(BUILD)/bench/checkout
+
+format:
+	clang-format -i agent/*.c agent/*.h sync/*.c sync/*.h tests/*/*.c bench/*.c
+
+clean:
+	rm -rf build build-san
+
+.SECONDARY:
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,67 @@
+/*
+ * checkout: quote and commit a sale, refund it, and read sales back.
+ *
+ * The computation, in order (docs/api.md explains it to integrators):
+ *   1. lines: gross = qty x unit_price;
+ *   2. coupons in request order: each discounts the still-unpaid amount of its eligible
+ *      lines, allocated over them by largest remainder;
+ *   3. points redemption: capped by points available and the campaign's share of the bill,
+ *      allocated over all lines;
+ *   4. net per line = gross - discounts - points value; points earned on the total net
+ *      (half-even), allocated over lines; commission per line at its category rate.
+ * A commit writes the sale, its lines, redemptions, points and commission entries and their
+ * outbox events in the caller's transaction.
+ */
+#ifndef ML_CHECKOUT_H
+#define ML_CHECKOUT_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctx.h"
+#include "ml_err.h"
+
+#define CHECKOUT_LINES_MAX 200
+#define CHECKOUT_COUPONS_MAX 10
+#define CHECKOUT_QTY_MAX 9999
+#define CHECKOUT_PRICE_MAX INT64_C(1000000000) /* minor units per unit */
+#define CHECKOUT_SKU_MAX 64
+#define CHECKOUT_CATEGORY_MAX 32
+#define CHECKOUT_POINTS_MAX INT64_C(1000000000)
+#define CHECKOUT_ID_MAX 64
+
+struct checkout_req;
+
+/* Validates a checkout body. Caller frees with checkout_req_free(). */
+ml_err checkout_parse(const cJSON *body, const char *terminal, struct checkout_req **ret,
+                      struct ml_refusal *r);
+void checkout_req_free(struct checkout_req *req);
+int checkout_is_dry_run(const struct checkout_req *req);
+
+/*
+ * Prices the sale and, unless it is a dry run, records it (caller's transaction).
+ * On ML_OK *ret_sale is the answer (caller deletes it).
+ */
+ml_err checkout_run(struct ml_ctx *ctx, const struct checkout_req *req, cJSON **ret_sale,
+                    struct ml_refusal *r);
+
+/*
+ * Refunds the lines listed in body {"lines":[n,...]} (absent: every line not yet refunded)
+ * inside the caller's transaction. Reverses points, commission and, where the coupon's
+ * campaign says so, coupons. ML_REFUSED already_refunded when a line was refunded before.
+ */
+ml_err checkout_refund(struct ml_ctx *ctx, const char *sale_id, const cJSON *body,
+                       cJSON **ret_refund, struct ml_refusal *r);
+
+/* The sale as checkout answered it, plus refunded_amount and refunded_lines. */
+ml_err checkout_sale_get(struct ml_ctx *ctx, const char *sale_id, cJSON **ret_sale,
+                         struct ml_refusal *r);
+
+/* The newest `limit` sales, newest first. */
+ml_err checkout_sales_list(struct ml_ctx *ctx, int64_t limit, cJSON **ret_list);
+
+/* Local calendar day of a time in ms, "YYYY-MM-DD" (the terminal's time zone). */
+void checkout_day(int64_t ms, char out[11]);
+
+#endif

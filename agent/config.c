@@ -1,0 +1,294 @@
+/*
+ * config: INI parsing (inih) with strict validation. Each accepted key is listed in
+ * the table below with its parser; anything not in the table is refused with the
+ * file, line and key named.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_MAX_BODY (64u * 1024u)
+#define MAX_BODY_LIMIT (1024u * 1024u)
+
+struct parse_ctx {
+    struct config *cfg;
+    char *errbuf;
+    size_t errlen;
+    const char *path;
+    int failed;
+};
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->brand, sizeof(cfg->brand), "demo");
+    snprintf(cfg->store, sizeof(cfg->store), "S001");
+    snprintf(cfg->terminal, sizeof(cfg->terminal), "T01");
+    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./var");
+    snprintf(cfg->api_host, sizeof(cfg->api_host), "127.0.0.1");
+    cfg->api_port = 8787;
+    cfg->api_max_body = DEFAULT_MAX_BODY;
+}
+
+static int valid_id(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > CONFIG_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int parse_hex_key(const char *v, uint8_t out[CONFIG_PHONE_KEY_LEN])
+{
+    if (strlen(v) != 2 * CONFIG_PHONE_KEY_LEN)
+        return -1;
+    for (size_t i = 0; i < CONFIG_PHONE_KEY_LEN; i++) {
+        int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+ml_err config_parse_listen(const char *value, char *host, size_t hostlen, uint16_t *ret_port)
+{
+    const char *colon = strrchr(value, ':');
+    if (colon == NULL || colon == value || (size_t)(colon - value) >= hostlen)
+        return ML_CONFIG;
+    char *end = NULL;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno != 0 || end == colon + 1 || *end != '\0' || port < 1 || port > 65535)
+        return ML_CONFIG;
+    memcpy(host, value, (size_t)(colon - value));
+    host[colon - value] = '\0';
+    *ret_port = (uint16_t)port;
+    return ML_OK;
+}
+
+static int set_id(char *dst, size_t len, const char *v)
+{
+    if (!valid_id(v))
+        return -1;
+    snprintf(dst, len, "%s", v);
+    return 0;
+}
+
+/* Returns 0 on success, -1 with a reason in `why` on a bad value, -2 for an unknown key. */
+static int apply(struct config *cfg, const char *section, const char *name, const char *value,
+                 const char **why)
+{
+    if (strcmp(section, "store") == 0) {
+        *why = "expected 1-32 characters of [A-Za-z0-9_-]";
+        if (strcmp(name, "brand") == 0)
+            return set_id(cfg->brand, sizeof(cfg->brand), value);
+        if (strcmp(name, "store") == 0)
+            return set_id(cfg->store, sizeof(cfg->store), value);
+        if (strcmp(name, "terminal") == 0)
+            return set_id(cfg->terminal, sizeof(cfg->terminal), value);
+        if (strcmp(name, "phone_key") == 0) {
+            *why = "expected 64 hex digits (32 bytes)";
+            if (parse_hex_key(value, cfg->phone_key) != 0)
+                return -1;
+            cfg->has_phone_key = 1;
+            return 0;
+        }
+        return -2;
+    }
+    if (strcmp(section, "agent") == 0) {
+        if (strcmp(name, "data_dir") == 0) {
+            *why = "expected a non-empty path shorter than 400 characters";
+            if (value[0] == '\0' || strlen(value) >= 400)
+                return -1;
+            snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", value);
+            return 0;
+        }
+        if (strcmp(name, "api_listen") == 0) {
+            *why = "expected host:port with a port of 1-65535";
+            return config_parse_listen(value, cfg->api_host, sizeof(cfg->api_host),
+                                       &cfg->api_port) == ML_OK
+                       ? 0
+                       : -1;
+        }
+        if (strcmp(name, "api_token") == 0) {
+            *why = "expected 16-128 printable characters without spaces";
+            size_t n = strlen(value);
+            if (n < CONFIG_TOKEN_MIN || n > CONFIG_TOKEN_MAX)
+                return -1;
+            for (size_t i = 0; i < n; i++)
+                if (value[i] <= ' ' || value[i] > '~')
+                    return -1;
+            snprintf(cfg->api_token, sizeof(cfg->api_token), "%s", value);
+            return 0;
+        }
+        if (strcmp(name, "api_max_body") == 0) {
+            *why = "expected a byte count from 1024 to 1048576";
+            char *end = NULL;
+            errno = 0;
+            long long v = strtoll(value, &end, 10);
+            if (errno != 0 || end == value || *end != '\0' || v < 1024 ||
+                v > (long long)MAX_BODY_LIMIT)
+                return -1;
+            cfg->api_max_body = (size_t)v;
+            return 0;
+        }
+        return -2;
+    }
+    return -2;
+}
+
+static int on_entry(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse_ctx *ctx = user;
+    const char *why = "";
+    if (ctx->failed)
+        return 0;
+    int rc = apply(ctx->cfg, section, name, value, &why);
+    if (rc == 0)
+        return 1;
+    ctx->failed = 1;
+    if (rc == -2)
+        snprintf(ctx->errbuf, ctx->errlen, "%s: unknown key [%s] %s", ctx->path, section,
+                 name);
+    else
+        snprintf(ctx->errbuf, ctx->errlen, "%s: bad value for [%s] %s: %s", ctx->path, section,
+                 name, why);
+    return 0;
+}
+
+ml_err config_load(struct config *cfg, const char *path, char *errbuf, size_t errlen)
+{
+    struct parse_ctx ctx = {.cfg = cfg, .errbuf = errbuf, .errlen = errlen, .path = path};
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        snprintf(errbuf, errlen, "%s: cannot open config: %s", path, strerror(errno));
+        return ML_CONFIG;
+    }
+    int rc = ini_parse_file(f, on_entry, &ctx);
+    fclose(f);
+    if (ctx.failed)
+        return ML_CONFIG;
+    if (rc != 0) {
+        snprintf(errbuf, errlen, "%s:%d: syntax error (expected [section] or key = value)",
+                 path, rc);
+        return ML_CONFIG;
+    }
+    return ML_OK;
+}
+
+/* Reads up to len-1 bytes of a small secret file, trimming the trailing newline. */
+static int read_secret(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, len - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    return 0;
+}
+
+static int write_secret(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(text);
+    ssize_t w = write(fd, text, n);
+    int ok = w == (ssize_t)n && fsync(fd) == 0;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+static int random_hex(char *out, size_t nbytes)
+{
+    uint8_t raw[64];
+    if (nbytes > sizeof(raw))
+        return -1;
+    FILE *f = fopen("/dev/urandom", "re");
+    if (f == NULL)
+        return -1;
+    size_t got = fread(raw, 1, nbytes, f);
+    fclose(f);
+    if (got != nbytes)
+        return -1;
+    for (size_t i = 0; i < nbytes; i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
+static ml_err resolve_one(const struct config *cfg, const char *file, size_t nbytes, int create,
+                          char *out, size_t outlen, char *errbuf, size_t errlen)
+{
+    char path[CONFIG_PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, file);
+    if (read_secret(path, out, outlen) == 0)
+        return ML_OK;
+    if (!create) {
+        snprintf(errbuf, errlen, "%s: cannot read (%s); start memberlinkd once to create it",
+                 path, strerror(errno));
+        return ML_CONFIG;
+    }
+    char hex[129];
+    if (random_hex(hex, nbytes) != 0 || write_secret(path, hex) != 0) {
+        snprintf(errbuf, errlen, "%s: cannot create: %s", path, strerror(errno));
+        return ML_CONFIG;
+    }
+    snprintf(out, outlen, "%s", hex);
+    return ML_OK;
+}
+
+ml_err config_resolve_secrets(struct config *cfg, int create, char *errbuf, size_t errlen)
+{
+    if (create && mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(errbuf, errlen, "[agent] data_dir %s: cannot create: %s", cfg->data_dir,
+                 strerror(errno));
+        return ML_CONFIG;
+    }
+    if (cfg->api_token[0] == '\0') {
+        ml_err err = resolve_one(cfg, "api.token", 24, create, cfg->api_token,
+                                 sizeof(cfg->api_token), errbuf, errlen);
+        if (err != ML_OK)
+            return err;
+    }
+    if (!cfg->has_phone_key) {
+        char hex[2 * CONFIG_PHONE_KEY_LEN + 2];
+        ml_err err = resolve_one(cfg, "phone.key", CONFIG_PHONE_KEY_LEN, create, hex,
+                                 sizeof(hex), errbuf, errlen);
+        if (err != ML_OK)
+            return err;
+        if (parse_hex_key(hex, cfg->phone_key) != 0) {
+            snprintf(errbuf, errlen, "%s/phone.key: expected 64 hex digits", cfg->data_dir);
+            return ML_CONFIG;
+        }
+        cfg->has_phone_key = 1;
+    }
+    return ML_OK;
+}

@@ -1,0 +1,56 @@
+/*
+ * config: the INI configuration shared by memberlinkd and the memberlink CLI.
+ *
+ * The keys are a contract with operators (docs/operations.md). Every key has an
+ * embedded default, so `memberlinkd` runs without a file. Unknown sections or keys
+ * are errors, so a typo never silently falls back to a default.
+ */
+#ifndef ML_CONFIG_H
+#define ML_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ml_err.h"
+
+#define CONFIG_ID_MAX 32      /* brand, store, terminal: [A-Za-z0-9_-]{1,32} */
+#define CONFIG_PATH_MAX 512
+#define CONFIG_TOKEN_MIN 16
+#define CONFIG_TOKEN_MAX 128
+#define CONFIG_PHONE_KEY_LEN 32 /* bytes; hex in the file */
+
+struct config {
+    char brand[CONFIG_ID_MAX + 1];
+    char store[CONFIG_ID_MAX + 1];
+    char terminal[CONFIG_ID_MAX + 1];
+    /* Brand phone key; has_phone_key = 0 means "read or create <data_dir>/phone.key". */
+    uint8_t phone_key[CONFIG_PHONE_KEY_LEN];
+    int has_phone_key;
+
+    char data_dir[CONFIG_PATH_MAX];
+    char api_host[64];
+    uint16_t api_port;
+    /* Empty means "read or create <data_dir>/api.token". */
+    char api_token[CONFIG_TOKEN_MAX + 1];
+    size_t api_max_body; /* bytes; [agent] api_max_body */
+};
+
+/* Fills cfg with the embedded defaults. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Loads `path` over the defaults. On failure returns ML_CONFIG and writes one line
+ * naming the file, line and key into `errbuf` (never NULL, `errlen` > 0).
+ */
+ml_err config_load(struct config *cfg, const char *path, char *errbuf, size_t errlen);
+
+/*
+ * Resolves the secrets that may live in data_dir: the API token and the phone key.
+ * With `create` set, missing files are generated (mode 0600); otherwise they must exist.
+ */
+ml_err config_resolve_secrets(struct config *cfg, int create, char *errbuf, size_t errlen);
+
+/* Parses "host:port". Returns ML_CONFIG on anything else. */
+ml_err config_parse_listen(const char *value, char *host, size_t hostlen, uint16_t *ret_port);
+
+#endif

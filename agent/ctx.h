@@ -1,0 +1,28 @@
+/*
+ * ctx: what a request handler needs: the store, the configuration, the clock.
+ * The clock is a function so tests can run a sale at a chosen time.
+ */
+#ifndef ML_CTX_H
+#define ML_CTX_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+#define ML_VERSION "0.1.0"
+
+struct metrics;
+
+struct ml_ctx {
+    struct store *st;
+    const struct config *cfg;
+    struct metrics *metrics; /* may be NULL (tests, tools) */
+    int64_t (*now_ms)(void); /* wall clock, ms UTC */
+    int64_t started_ms;
+};
+
+/* The real wall clock in ms UTC. */
+int64_t ml_wall_ms(void);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * memberlinkd: the in-store membership agent.
+ *
+ * One thread, one poll loop: the local HTTP API (libmicrohttpd's epoll fd) and a
+ * signalfd for SIGTERM/SIGINT. The database is only touched from this thread.
+ *
+ * Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad usage or configuration.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "config.h"
+#include "ctx.h"
+#include "factfile.h"
+#include "log.h"
+#include "metrics.h"
+#include "store.h"
+
+int64_t ml_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: memberlinkd [-c FILE] [--import-facts FILE] [--check-config] [-v]\n"
+                 "  -c FILE               configuration (INI); embedded defaults without it\n"
+                 "  --import-facts FILE   apply HQ facts from an NDJSON file, then exit\n"
+                 "  --check-config        validate the configuration, then exit\n"
+                 "  -v                    debug logging\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf = NULL, *import = NULL;
+    int check_only = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            conf = argv[++i];
+        } else if (strcmp(argv[i], "--import-facts") == 0 && i + 1 < argc) {
+            import = argv[++i];
+        } else if (strcmp(argv[i], "--check-config") == 0) {
+            check_only = 1;
+        } else if (strcmp(argv[i], "-v") == 0) {
+            log_set_level(LOG_LVL_DEBUG);
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+
+    static struct config cfg;
+    char err[512];
+    config_defaults(&cfg);
+    if (conf != NULL && config_load(&cfg, conf, err, sizeof(err)) != ML_OK) {
+        log_error("%s", err);
+        return 2;
+    }
+    if (check_only)
+        return 0;
+    if (config_resolve_secrets(&cfg, 1, err, sizeof(err)) != ML_OK) {
+        log_error("%s", err);
+        return 2;
+    }
+
+    char dbpath[CONFIG_PATH_MAX + 32];
+    snprintf(dbpath, sizeof(dbpath), "%s/memberlink.db", cfg.data_dir);
+    struct store *st = NULL;
+    ml_err e = store_open(dbpath, &st, err, sizeof(err));
+    if (e != ML_OK) {
+        log_error("%s", err);
+        return e == ML_CONFIG ? 2 : 1;
+    }
+
+    if (import != NULL) {
+        size_t applied = 0;
+        e = factfile_import(st, cfg.phone_key, import, &applied, err, sizeof(err));
+        store_close(st);
+        if (e != ML_OK) {
+            log_error("import failed, nothing applied: %s", err);
+            return 1;
+        }
+        log_info("imported %zu facts from %s", applied, import);
+        return 0;
+    }
+
+    static struct metrics metrics;
+    struct ml_ctx ctx = {.st = st, .cfg = &cfg, .metrics = &metrics, .now_ms = ml_wall_ms};
+    ctx.started_ms = ml_wall_ms();
+    struct api *api = NULL;
+    if (api_start(&ctx, &api, err, sizeof(err)) != ML_OK) {
+        log_error("%s", err);
+        store_close(st);
+        return 2;
+    }
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) {
+        log_error("signalfd: %s", strerror(errno));
+        api_stop(api);
+        store_close(st);
+        return 1;
+    }
+    log_info("memberlinkd %s: store %s terminal %s, API on http://%s:%u, data in %s",
+             ML_VERSION, cfg.store, cfg.terminal, cfg.api_host, (unsigned)cfg.api_port,
+             cfg.data_dir);
+
+    int rc = 0;
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = api_poll_fd(api), .events = POLLIN},
+                                {.fd = sfd, .events = POLLIN}};
+        int n = poll(fds, 2, api_timeout_ms(api));
+        if (n < 0 && errno != EINTR) {
+            log_error("poll: %s", strerror(errno));
+            rc = 1;
+            break;
+        }
+        if (fds[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                log_info("signal %u: shutting down", si.ssi_signo);
+                break;
+            }
+        }
+        api_run(api);
+    }
+    api_stop(api);
+    store_close(st);
+    close(sfd);
+    log_info("stopped");
+    return rc;
+}

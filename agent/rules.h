@@ -1,0 +1,60 @@
+/*
+ * rules: campaign documents (points earning and redemption, guide commission, coupon
+ * refund policy) and the choice of which campaign applies to a sale.
+ *
+ * Among the campaigns valid now that target this store, the member's tier and active
+ * paid plan, the one with the highest priority wins for each rule kind (points,
+ * commission); ties go to the later valid_from, then the smaller campaign_id.
+ * The campaign JSON format is documented in docs/facts.md.
+ */
+#ifndef ML_RULES_H
+#define ML_RULES_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "ml_err.h"
+#include "store.h"
+
+#define RULES_CAMPAIGNS_MAX 64 /* active campaigns considered per sale */
+#define RULES_TARGETS_MAX 64   /* entries in stores/tiers/plans/categories maps */
+#define BP_ONE 10000           /* basis points in 1 */
+
+struct rules {
+    int has_points;
+    char points_campaign[65];
+    int64_t earn_per_yuan;  /* points per 100 minor units of net amount */
+    int64_t multiplier_bp;  /* tier x plan multiplier for this member */
+    int64_t redeem_ppy;     /* points per yuan when paying with points; 0 = not allowed */
+    int64_t redeem_max_bp;  /* largest share of the bill payable with points */
+
+    int has_commission;
+    char commission_campaign[65];
+    int64_t commission_default_bp;
+    cJSON *commission_categories; /* borrowed from docs[] */
+
+    cJSON *docs[RULES_CAMPAIGNS_MAX];
+    size_t ndocs;
+};
+
+/* Checks a campaign document; ML_PARSE with a 400 invalid_request refusal when wrong. */
+ml_err rules_validate(const cJSON *campaign, struct ml_refusal *r);
+
+/*
+ * Picks the rules for a sale at `now` in `store_id` for a member of `tier` with the active
+ * paid plan `plan` (either may be NULL: no member / no active plan). Fills *ret; release
+ * with rules_free().
+ */
+ml_err rules_load(struct store *st, const char *store_id, int64_t now, const char *tier,
+                  const char *plan, struct rules *ret);
+
+/* Commission rate for a category: the category's rate, else the default, else 0. */
+int64_t rules_commission_bp(const struct rules *rl, const char *category);
+
+/* Whether coupons of `campaign_id` are given back when every line they discounted is
+ * refunded ("coupons": {"restore_on_refund": true}). Unknown campaign: no. */
+int rules_coupon_restores(struct store *st, const char *campaign_id);
+
+void rules_free(struct rules *rl);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * store: the agent's SQLite database: open, pragmas, migrations, transactions and a
+ * cache of prepared statements.
+ *
+ * One connection, owned by the main thread. WAL mode with synchronous=FULL: a commit
+ * is on disk (the WAL fsynced) before store_commit() returns, so the API answers only
+ * after the sale is durable.
+ */
+#ifndef ML_STORE_H
+#define ML_STORE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ml_err.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+struct store;
+
+/*
+ * Opens (creating if needed) the database at `path` and applies pending migrations.
+ * Refuses a schema newer than STORE_SCHEMA_VERSION with ML_CONFIG and a message in
+ * errbuf. Caller frees with store_close().
+ */
+ml_err store_open(const char *path, struct store **ret_store, char *errbuf, size_t errlen);
+
+/* NULL-safe. */
+void store_close(struct store *st);
+
+sqlite3 *store_db(struct store *st);
+
+ml_err store_begin(struct store *st);  /* BEGIN IMMEDIATE */
+ml_err store_commit(struct store *st); /* durable on ML_OK */
+void store_rollback(struct store *st); /* NULL-safe, no-op outside a transaction */
+
+/*
+ * Returns a reset, cleared statement for `sql`, prepared once per connection and cached
+ * by the address of `sql` (pass string literals). NULL on a prepare error (logged once).
+ * The statement stays owned by the store.
+ */
+sqlite3_stmt *store_stmt(struct store *st, const char *sql);
+
+/* Executes one statement with no result rows. */
+ml_err store_exec(struct store *st, const char *sql);
+
+/* sync_state key/value helpers (inside the caller's transaction). */
+ml_err store_state_get_i64(struct store *st, const char *key, int64_t dflt, int64_t *ret);
+ml_err store_state_set_i64(struct store *st, const char *key, int64_t value);
+
+/* Count of rows for a whole-table "SELECT count(*) FROM t" style query. */
+int64_t store_count(struct store *st, const char *sql);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * hlc: hybrid logical clock for event stamps, "<wall-ms>-<counter>".
+ *
+ * Stamps never go backwards, even when the wall clock is reset: the last stamp is kept in
+ * sync_state inside the same transaction as the event that used it.
+ */
+#ifndef ML_HLC_H
+#define ML_HLC_H
+
+#include <stdint.h>
+
+#include "ml_err.h"
+#include "store.h"
+
+#define HLC_TEXT_MAX 48
+
+struct hlc {
+    int64_t wall;
+    int64_t counter;
+};
+
+/* Advances h for a local event at physical time now_ms. */
+void hlc_advance(struct hlc *h, int64_t now_ms);
+
+/* Merges a remote stamp (received from HQ) at physical time now_ms. */
+void hlc_merge(struct hlc *h, const struct hlc *remote, int64_t now_ms);
+
+void hlc_format(const struct hlc *h, char out[HLC_TEXT_MAX]);
+
+/* Loads, advances and stores the persisted clock inside the caller's transaction. */
+ml_err hlc_tick(struct store *st, int64_t now_ms, struct hlc *ret);
+
+#endif
