@@ -213,6 +213,7 @@ static void do_mutation(struct api *api, struct MHD_Connection *conn, const char
                 if (ctx->metrics)
                     ctx->metrics->quotes++;
                 answer_json(a, 200, result);
+                result = NULL;
             }
             goto out;
         }
@@ -282,6 +283,31 @@ out:
     checkout_req_free(req);
 }
 
+/* Start of the terminal's local calendar day containing `now`, in ms UTC. */
+static int64_t local_midnight_ms(int64_t now)
+{
+    time_t t = (time_t)(now / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_isdst = -1;
+    return (int64_t)mktime(&tm) * 1000;
+}
+
+static int64_t sales_since(struct store *st, int64_t since)
+{
+    static const char sql[] = "SELECT count(*) FROM sales WHERE created_at >= ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int64_t n = -1;
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, since);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return n;
+}
+
 static void do_status(struct api *api, struct answer *a)
 {
     static const char q_members[] = "SELECT count(*) FROM members";
@@ -311,6 +337,7 @@ static void do_status(struct api *api, struct answer *a)
     json_add_i64(c, "campaigns", store_count(ctx->st, q_campaigns));
     json_add_i64(c, "coupons", store_count(ctx->st, q_coupons));
     json_add_i64(o, "sales", store_count(ctx->st, q_sales));
+    json_add_i64(o, "sales_today", sales_since(ctx->st, local_midnight_ms(now)));
     answer_json(a, 200, o);
 }
 

@@ -17,11 +17,16 @@
 #define DEFAULT_MAX_BODY (64u * 1024u)
 #define MAX_BODY_LIMIT (1024u * 1024u)
 
+/* inih reads lines into a buffer of this size (Debian builds it with the default). */
+#define CONFIG_LINE_MAX 200
+
 struct parse_ctx {
     struct config *cfg;
     char *errbuf;
     size_t errlen;
     const char *path;
+    FILE *file;
+    int lineno;
     int failed;
 };
 
@@ -75,10 +80,22 @@ static int parse_hex_key(const char *v, uint8_t out[CONFIG_PHONE_KEY_LEN])
     return 0;
 }
 
+/* All ASCII digits, at least one: strtoll alone would also take " 80" and "+80". */
+static int all_digits(const char *v)
+{
+    if (*v == '\0')
+        return 0;
+    for (; *v; v++)
+        if (*v < '0' || *v > '9')
+            return 0;
+    return 1;
+}
+
 ml_err config_parse_listen(const char *value, char *host, size_t hostlen, uint16_t *ret_port)
 {
     const char *colon = strrchr(value, ':');
-    if (colon == NULL || colon == value || (size_t)(colon - value) >= hostlen)
+    if (colon == NULL || colon == value || (size_t)(colon - value) >= hostlen ||
+        !all_digits(colon + 1))
         return ML_CONFIG;
     char *end = NULL;
     errno = 0;
@@ -122,8 +139,8 @@ static int apply(struct config *cfg, const char *section, const char *name, cons
     }
     if (strcmp(section, "agent") == 0) {
         if (strcmp(name, "data_dir") == 0) {
-            *why = "expected a non-empty path shorter than 400 characters";
-            if (value[0] == '\0' || strlen(value) >= 400)
+            *why = "expected a non-empty path of at most 160 characters";
+            if (value[0] == '\0' || strlen(value) > 160)
                 return -1;
             snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", value);
             return 0;
@@ -151,7 +168,7 @@ static int apply(struct config *cfg, const char *section, const char *name, cons
             char *end = NULL;
             errno = 0;
             long long v = strtoll(value, &end, 10);
-            if (errno != 0 || end == value || *end != '\0' || v < 1024 ||
+            if (!all_digits(value) || errno != 0 || end == value || *end != '\0' || v < 1024 ||
                 v > (long long)MAX_BODY_LIMIT)
                 return -1;
             cfg->api_max_body = (size_t)v;
@@ -173,24 +190,58 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         return 1;
     ctx->failed = 1;
     if (rc == -2)
-        snprintf(ctx->errbuf, ctx->errlen, "%s: unknown key [%s] %s", ctx->path, section,
-                 name);
+        snprintf(ctx->errbuf, ctx->errlen, "%s:%d: unknown key [%s] %s", ctx->path,
+                 ctx->lineno, section, name);
     else
-        snprintf(ctx->errbuf, ctx->errlen, "%s: bad value for [%s] %s: %s", ctx->path, section,
-                 name, why);
+        snprintf(ctx->errbuf, ctx->errlen, "%s:%d: bad value for [%s] %s: %s", ctx->path,
+                 ctx->lineno, section, name, why);
     return 0;
+}
+
+/*
+ * Line reader for inih that counts lines (Debian's inih does not pass line numbers to the
+ * handler) and refuses a line longer than inih's buffer instead of letting it be split.
+ */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct parse_ctx *ctx = stream;
+    char line[CONFIG_LINE_MAX * 4];
+    if (ctx->failed || fgets(line, sizeof(line), ctx->file) == NULL)
+        return NULL;
+    ctx->lineno++;
+    size_t n = strlen(line);
+    if (n >= (size_t)num) {
+        ctx->failed = 1;
+        snprintf(ctx->errbuf, ctx->errlen, "%s:%d: line longer than %d bytes", ctx->path,
+                 ctx->lineno, num - 2);
+        return NULL;
+    }
+    /* inih reports sections only through their keys; refuse unknown ones, even empty. */
+    const char *p = line + strspn(line, " \t");
+    if (*p == '[') {
+        size_t len = strcspn(p + 1, "]");
+        if (!((len == 5 && strncmp(p + 1, "store", 5) == 0) ||
+              (len == 5 && strncmp(p + 1, "agent", 5) == 0))) {
+            ctx->failed = 1;
+            snprintf(ctx->errbuf, ctx->errlen, "%s:%d: unknown section [%.*s]", ctx->path,
+                     ctx->lineno, (int)(len > 40 ? 40 : len), p + 1);
+            return NULL;
+        }
+    }
+    memcpy(str, line, n + 1);
+    return str;
 }
 
 ml_err config_load(struct config *cfg, const char *path, char *errbuf, size_t errlen)
 {
     struct parse_ctx ctx = {.cfg = cfg, .errbuf = errbuf, .errlen = errlen, .path = path};
-    FILE *f = fopen(path, "re");
-    if (f == NULL) {
+    ctx.file = fopen(path, "re");
+    if (ctx.file == NULL) {
         snprintf(errbuf, errlen, "%s: cannot open config: %s", path, strerror(errno));
         return ML_CONFIG;
     }
-    int rc = ini_parse_file(f, on_entry, &ctx);
-    fclose(f);
+    int rc = ini_parse_stream(read_line, &ctx, on_entry, &ctx);
+    fclose(ctx.file);
     if (ctx.failed)
         return ML_CONFIG;
     if (rc != 0) {
@@ -273,10 +324,16 @@ ml_err config_resolve_secrets(struct config *cfg, int create, char *errbuf, size
         return ML_CONFIG;
     }
     if (cfg->api_token[0] == '\0') {
-        ml_err err = resolve_one(cfg, "api.token", 24, create, cfg->api_token,
-                                 sizeof(cfg->api_token), errbuf, errlen);
+        char token[CONFIG_TOKEN_MAX + 2];
+        const char *why = "";
+        ml_err err = resolve_one(cfg, "api.token", 24, create, token, sizeof(token), errbuf,
+                                 errlen);
         if (err != ML_OK)
             return err;
+        if (apply(cfg, "agent", "api_token", token, &why) != 0) {
+            snprintf(errbuf, errlen, "%s/api.token: %s", cfg->data_dir, why);
+            return ML_CONFIG;
+        }
     }
     if (!cfg->has_phone_key) {
         char hex[2 * CONFIG_PHONE_KEY_LEN + 2];

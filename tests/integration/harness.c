@@ -1,0 +1,273 @@
+/* harness: real-daemon fixtures for integration tests and benchmarks; see harness.h. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HARNESS_BODY_MAX (8u * 1024u * 1024u)
+
+static const char *bin_dir(void)
+{
+    const char *b = getenv("ML_BIN");
+    return b && *b ? b : "./build";
+}
+
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    uint16_t port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+int daemon_setup(struct daemon *d, const char *extra_conf)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->dir, sizeof(d->dir), "/tmp/memberlink-test-XXXXXX");
+    if (mkdtemp(d->dir) == NULL)
+        return -1;
+    d->port = free_port();
+    snprintf(d->url, sizeof(d->url), "http://127.0.0.1:%u", (unsigned)d->port);
+    snprintf(d->conf, sizeof(d->conf), "%s/memberlink.conf", d->dir);
+    snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
+    FILE *f = fopen(d->conf, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f,
+            "[store]\nbrand = demo\nstore = S001\nterminal = T01\n"
+            "phone_key = 0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0\n"
+            "[agent]\ndata_dir = %s\napi_listen = 127.0.0.1:%u\napi_token = %s\n%s",
+            d->dir, (unsigned)d->port, HARNESS_TOKEN, extra_conf ? extra_conf : "");
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static pid_t spawn(struct daemon *d, const char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+        }
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int daemon_import(struct daemon *d, const char *facts_path)
+{
+    char exe[512];
+    snprintf(exe, sizeof(exe), "%s/memberlinkd", bin_dir());
+    const char *argv[] = {exe, "-c", d->conf, "--import-facts", facts_path, NULL};
+    pid_t pid = spawn(d, argv);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+int daemon_start(struct daemon *d)
+{
+    char exe[512];
+    snprintf(exe, sizeof(exe), "%s/memberlinkd", bin_dir());
+    const char *argv[] = {exe, "-c", d->conf, NULL};
+    d->pid = spawn(d, argv);
+    if (d->pid < 0)
+        return -1;
+    for (int i = 0; i < 200; i++) {
+        struct http_resp r;
+        if (http_call(d, "GET", "/v1/status", NULL, NULL, &r) == 0 && r.status == 200) {
+            http_resp_free(&r);
+            return 0;
+        }
+        http_resp_free(&r);
+        int status;
+        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+            d->pid = 0;
+            d->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            return -1;
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+void daemon_signal(struct daemon *d, int sig)
+{
+    if (d->pid <= 0)
+        return;
+    kill(d->pid, sig);
+    waitpid(d->pid, NULL, 0);
+    d->pid = 0;
+}
+
+void daemon_cleanup(struct daemon *d)
+{
+    daemon_signal(d, SIGTERM);
+    if (d->dir[0] != '\0' && getenv("ML_KEEP") == NULL) {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "harness: could not remove %s\n", d->dir);
+    }
+}
+
+struct buf {
+    char *data;
+    size_t len;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *user)
+{
+    struct buf *b = user;
+    size_t add = size * n;
+    if (b->len + add > HARNESS_BODY_MAX)
+        return 0;
+    char *nd = realloc(b->data, b->len + add + 1);
+    if (nd == NULL)
+        return 0;
+    memcpy(nd + b->len, p, add);
+    b->data = nd;
+    b->len += add;
+    b->data[b->len] = '\0';
+    return add;
+}
+
+int http_call_raw(const struct daemon *d, const char *method, const char *path,
+                  const char *auth_header, const char *idem_key, const char *body, size_t len,
+                  struct http_resp *ret)
+{
+    /* One handle per thread of use, reused so benchmarks measure a kept-alive connection. */
+    static CURL *h;
+    memset(ret, 0, sizeof(*ret));
+    if (h == NULL) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        h = curl_easy_init();
+    }
+    if (h == NULL)
+        return -1;
+    curl_easy_reset(h);
+    char url[512], idem[200];
+    snprintf(url, sizeof(url), "%s%s", d->url, path);
+    struct curl_slist *hdr = NULL;
+    hdr = curl_slist_append(hdr, "Content-Type: application/json");
+    hdr = curl_slist_append(hdr, "Expect:");
+    if (auth_header)
+        hdr = curl_slist_append(hdr, auth_header);
+    if (idem_key) {
+        snprintf(idem, sizeof(idem), "Idempotency-Key: %s", idem_key);
+        hdr = curl_slist_append(hdr, idem);
+    }
+    struct buf b = {0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (body != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    CURLcode rc = curl_easy_perform(h);
+    curl_slist_free_all(hdr);
+    if (rc != CURLE_OK) {
+        free(b.data);
+        return -1;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &ret->status);
+    ret->body = b.data ? b.data : calloc(1, 1);
+    ret->json = cJSON_Parse(ret->body);
+    return 0;
+}
+
+int http_call(const struct daemon *d, const char *method, const char *path, const char *idem_key,
+              const char *body, struct http_resp *ret)
+{
+    return http_call_raw(d, method, path, "Authorization: Bearer " HARNESS_TOKEN, idem_key, body,
+                         body ? strlen(body) : 0, ret);
+}
+
+void http_resp_free(struct http_resp *r)
+{
+    free(r->body);
+    cJSON_Delete(r->json);
+    memset(r, 0, sizeof(*r));
+}
+
+const char *http_error_code(const struct http_resp *r)
+{
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(r->json, "error");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "code");
+    return cJSON_IsString(c) ? c->valuestring : "";
+}
+
+double json_num_at(const cJSON *root, const char *path)
+{
+    char part[64];
+    const cJSON *cur = root;
+    while (cur != NULL && *path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        if (n >= sizeof(part))
+            return -1;
+        memcpy(part, path, n);
+        part[n] = '\0';
+        if (cJSON_IsArray(cur))
+            cur = cJSON_GetArrayItem(cur, (int)strtol(part, NULL, 10));
+        else
+            cur = cJSON_GetObjectItemCaseSensitive(cur, part);
+        path += n + (dot ? 1 : 0);
+    }
+    return cJSON_IsNumber(cur) ? cur->valuedouble : -1;
+}
+
+const char *daemon_write_file(struct daemon *d, const char *name, const char *text)
+{
+    static char path[400];
+    snprintf(path, sizeof(path), "%s/%s", d->dir, name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return NULL;
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+long proc_rss_kb(pid_t pid, int peak)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    const char *key = peak ? "VmHWM:" : "VmRSS:";
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, key, strlen(key)) == 0)
+            kb = strtol(line + strlen(key), NULL, 10);
+    fclose(f);
+    return kb;
+}

@@ -1,0 +1,70 @@
+/*
+ * harness: runs a real memberlinkd for integration tests and benchmarks: a temp data
+ * dir, a free loopback port, facts imported through `memberlinkd --import-facts`, and
+ * libcurl calls to the real HTTP API. The daemon binary is $ML_BIN/memberlinkd
+ * (ML_BIN defaults to ./build).
+ */
+#ifndef ML_HARNESS_H
+#define ML_HARNESS_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HARNESS_TOKEN "integration-test-token-0001"
+
+struct daemon {
+    pid_t pid;
+    char dir[256];
+    char conf[320];
+    char url[64];
+    uint16_t port;
+    char log[320];
+    int exit_status; /* set when daemon_start saw the daemon exit */
+};
+
+struct http_resp {
+    long status;
+    char *body;  /* NUL-terminated */
+    cJSON *json; /* parsed body or NULL */
+};
+
+/* Creates the data dir and config; `extra_conf` (may be NULL) is appended to [agent]. */
+int daemon_setup(struct daemon *d, const char *extra_conf);
+
+/* Imports an NDJSON facts file with `memberlinkd --import-facts`. 0 on success. */
+int daemon_import(struct daemon *d, const char *facts_path);
+
+/* Starts the daemon and waits until GET /v1/status answers (up to 10 s). 0 on success. */
+int daemon_start(struct daemon *d);
+
+/* Sends `sig` and reaps the process. */
+void daemon_signal(struct daemon *d, int sig);
+
+/* Stops the daemon if running and removes the data dir. */
+void daemon_cleanup(struct daemon *d);
+
+/* Calls the API with the harness token. idem_key and body may be NULL. 0 on transport success. */
+int http_call(const struct daemon *d, const char *method, const char *path, const char *idem_key,
+              const char *body, struct http_resp *ret);
+
+/* Same with full control of the Authorization header (NULL: none) and body length. */
+int http_call_raw(const struct daemon *d, const char *method, const char *path,
+                  const char *auth_header, const char *idem_key, const char *body, size_t len,
+                  struct http_resp *ret);
+
+void http_resp_free(struct http_resp *r);
+
+/* The error code of an error answer, or "" */
+const char *http_error_code(const struct http_resp *r);
+
+/* Number from a dotted path in a JSON object ("outbox.depth"); -1 if absent. */
+double json_num_at(const cJSON *root, const char *path);
+
+/* Writes `text` to a new file under the daemon dir; returns the path in a static buffer. */
+const char *daemon_write_file(struct daemon *d, const char *name, const char *text);
+
+/* Peak and current resident set size in kB of a pid (VmHWM, VmRSS). */
+long proc_rss_kb(pid_t pid, int peak);
+
+#endif
