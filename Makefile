@@ -99,11 +99,13 @@ unit-test: deps $(UNIT_TESTS)
 integration-test: deps all $(INTEG_TESTS)
 	@ML_BIN=$(abspath $(BUILD)) sh tests/run.sh integration $(INTEG_TESTS)
 
-# Unit tests plain, unit tests under ASan+UBSan, then the integration tests.
+# Unit tests plain and under ASan+UBSan; integration tests against the plain daemon and
+# against the ASan+UBSan daemon (a leak or overflow there fails the run).
 test: deps
 	$(MAKE) unit-test
 	$(MAKE) SANITIZE=1 unit-test
 	$(MAKE) integration-test
+	$(MAKE) SANITIZE=1 integration-test
 
 bench: deps all $(BENCHES)
 	ML_BIN=$(abspath $(BUILD)) $(BUILD)/bench/checkout

@@ -51,9 +51,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    daemon_cleanup(*state);
+    int rc = daemon_cleanup(*state);
     free(*state);
-    return 0;
+    return rc;
 }
 
 static double status_num(struct daemon *d, const char *path)

@@ -115,22 +115,34 @@ int daemon_start(struct daemon *d)
 
 void daemon_signal(struct daemon *d, int sig)
 {
+    int status = 0;
     if (d->pid <= 0)
         return;
     kill(d->pid, sig);
-    waitpid(d->pid, NULL, 0);
+    waitpid(d->pid, &status, 0);
     d->pid = 0;
+    d->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-void daemon_cleanup(struct daemon *d)
+int daemon_cleanup(struct daemon *d)
 {
-    daemon_signal(d, SIGTERM);
+    int clean = 0;
+    if (d->pid > 0) {
+        daemon_signal(d, SIGTERM);
+        /* A clean shutdown exits 0; under ASan a leak makes it non-zero. */
+        if (d->exit_status != 0) {
+            fprintf(stderr, "harness: memberlinkd exited %d on SIGTERM (log kept: %s)\n",
+                    d->exit_status, d->log);
+            return -1;
+        }
+    }
     if (d->dir[0] != '\0' && getenv("ML_KEEP") == NULL) {
         char cmd[300];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
         if (system(cmd) != 0)
             fprintf(stderr, "harness: could not remove %s\n", d->dir);
     }
+    return clean;
 }
 
 struct buf {

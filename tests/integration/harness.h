@@ -38,11 +38,14 @@ int daemon_import(struct daemon *d, const char *facts_path);
 /* Starts the daemon and waits until GET /v1/status answers (up to 10 s). 0 on success. */
 int daemon_start(struct daemon *d);
 
-/* Sends `sig` and reaps the process. */
+/* Sends `sig`, reaps the process and sets exit_status. */
 void daemon_signal(struct daemon *d, int sig);
 
-/* Stops the daemon if running and removes the data dir. */
-void daemon_cleanup(struct daemon *d);
+/*
+ * Stops the daemon with SIGTERM if running and removes the data dir. Returns -1 (keeping
+ * the dir for its log) when the daemon did not exit 0.
+ */
+int daemon_cleanup(struct daemon *d);
 
 /* Calls the API with the harness token. idem_key and body may be NULL. 0 on transport success. */
 int http_call(const struct daemon *d, const char *method, const char *path, const char *idem_key,
