@@ -97,7 +97,7 @@ unit-test: deps $(UNIT_TESTS)
 	@sh tests/run.sh unit $(UNIT_TESTS)
 
 integration-test: deps all $(INTEG_TESTS)
-	@ML_BIN=$(abspath $(BUILD)) sh tests/run.sh integration $(INTEG_TESTS)
+	@ML_BIN=$(abspath $(BUILD)) sh tests/run.sh integration $(INTEG_TESTS) tests/integration/docs_test.sh
 
 # Unit tests plain and under ASan+UBSan; integration tests against the plain daemon and
 # against the ASan+UBSan daemon (a leak or overflow there fails the run).

@@ -158,14 +158,16 @@ ml_err coupon_redeem(struct store *st, const struct coupon *c, const char *sale_
     return ML_OK;
 }
 
-ml_err coupon_restore(struct store *st, const char *coupon_id, int64_t use_no)
+ml_err coupon_restore(struct store *st, const char *coupon_id, int64_t use_no,
+                      const char *sale_id)
 {
     static const char give[] =
         "UPDATE coupons SET uses_left = uses_left + 1, "
         " state = CASE WHEN state = 'redeemed' THEN 'available' ELSE state END "
         "WHERE coupon_id = ?1 AND uses_left < uses_total";
     static const char mark[] =
-        "UPDATE redemptions SET restored = 1 WHERE coupon_id = ?1 AND use_no = ?2";
+        "UPDATE redemptions SET restored = 1 "
+        "WHERE coupon_id = ?1 AND use_no = ?2 AND sale_id = ?3 AND restored = 0";
     sqlite3_stmt *s = store_stmt(st, give);
     if (s == NULL)
         return ML_STORAGE;
@@ -176,6 +178,7 @@ ml_err coupon_restore(struct store *st, const char *coupon_id, int64_t use_no)
         return ML_STORAGE;
     sqlite3_bind_text(s, 1, coupon_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, use_no);
+    sqlite3_bind_text(s, 3, sale_id, -1, SQLITE_TRANSIENT);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;

@@ -61,7 +61,8 @@ ml_err coupon_redeem(struct store *st, const struct coupon *c, const char *sale_
                      int64_t amount, const char *lines_json, int64_t now, int64_t *ret_use_no,
                      struct ml_refusal *r);
 
-/* Gives a use back (refund) and marks the redemption restored. */
-ml_err coupon_restore(struct store *st, const char *coupon_id, int64_t use_no);
+/* Gives a use back (refund) and marks that sale's redemption restored, freeing the use. */
+ml_err coupon_restore(struct store *st, const char *coupon_id, int64_t use_no,
+                      const char *sale_id);
 
 #endif

@@ -157,7 +157,7 @@ static ml_err restore_coupons(struct ml_ctx *ctx, const char *sale_id, const str
         coupon_release(&c);
         if (!restores)
             continue;
-        if (coupon_restore(st, todo[i].coupon, todo[i].use_no) != ML_OK)
+        if (coupon_restore(st, todo[i].coupon, todo[i].use_no, sale_id) != ML_OK)
             return ML_STORAGE;
         cJSON_AddItemToArray(restored, cJSON_CreateString(todo[i].coupon));
         cJSON *ev = cJSON_CreateObject();

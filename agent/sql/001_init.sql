@@ -95,15 +95,17 @@ CREATE TABLE sale_lines (
 ) WITHOUT ROWID;
 
 CREATE TABLE redemptions (
+    redemption_id INTEGER PRIMARY KEY,
     coupon_id  TEXT NOT NULL,
-    use_no     INTEGER NOT NULL,            -- 1..uses_total: a use is taken at most once
+    use_no     INTEGER NOT NULL,            -- 1..uses_total
     sale_id    TEXT NOT NULL,
     amount     INTEGER NOT NULL,
     lines      TEXT NOT NULL,               -- JSON array of the line numbers it discounted
-    restored   INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL,
-    PRIMARY KEY (coupon_id, use_no)
-) WITHOUT ROWID;
+    restored   INTEGER NOT NULL DEFAULT 0,  -- 1: given back by a refund
+    created_at INTEGER NOT NULL
+);
+-- A use is held by at most one live redemption; a refund that restores the coupon frees it.
+CREATE UNIQUE INDEX redemptions_live ON redemptions (coupon_id, use_no) WHERE restored = 0;
 CREATE INDEX redemptions_sale ON redemptions (sale_id);
 
 CREATE TABLE points_ledger (

@@ -107,7 +107,7 @@ static void kill9_mid_stream_then_replay_all_keys_makes_no_duplicates(void **sta
     assert_true(status_num(d, "outbox.depth") == N * EVENTS_PER_SALE);
 }
 
-static void restart_mid_day_keeps_state_and_refund_works(void **state)
+static void restart_mid_day_keeps_state_refund_restores_coupon_for_reuse(void **state)
 {
     struct daemon *d = *state;
     struct http_resp r;
@@ -141,6 +141,16 @@ static void restart_mid_day_keeps_state_and_refund_works(void **state)
     assert_int_equal(http_call(d, "POST", "/v1/identify", NULL, "{\"phone\":\"13800138000\"}", &r), 0);
     assert_true(json_num_at(r.json, "points.pending") == 0);
     assert_non_null(strstr(r.body, "CPN-20OFF"));
+    http_resp_free(&r);
+
+    /* ...and can be redeemed again. */
+    assert_int_equal(http_call(d, "POST", "/v1/checkout", "mid-2",
+                               "{\"member\":\"M1001\",\"coupons\":[\"CPN-20OFF\"],\"items\":["
+                               "{\"sku\":\"A\",\"category\":\"apparel\",\"qty\":1,\"unit_price\":12000}]}",
+                               &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    assert_true(json_num_at(r.json, "discount") == 2000);
     http_resp_free(&r);
 }
 
@@ -177,7 +187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(kill9_after_commit_keeps_sale_and_key_returns_it, setup, teardown),
         cmocka_unit_test_setup_teardown(kill9_mid_stream_then_replay_all_keys_makes_no_duplicates, setup, teardown),
-        cmocka_unit_test_setup_teardown(restart_mid_day_keeps_state_and_refund_works, setup, teardown),
+        cmocka_unit_test_setup_teardown(restart_mid_day_keeps_state_refund_restores_coupon_for_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(newer_schema_is_refused_with_exit_2, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_config_value_exits_2_naming_the_key, setup, teardown),
     };
