@@ -24,10 +24,10 @@ endif
 WARN    := -Wall -Wextra -Wshadow -Wconversion -Wstrict-prototypes -Wformat=2 \
            -Wno-sign-conversion -Werror
 CFLAGS  ?= $(OPT) -g
-ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SANFLAGS) \
              -Iagent -Isync -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
-LDFLAGS += $(SANFLAGS)
+LDFLAGS += -pthread $(SANFLAGS)
 
 CORE_SRC := agent/ml_err.c agent/log.c agent/config.c agent/money.c agent/phone.c \
             agent/store.c agent/facts.c agent/rules.c agent/member.c agent/coupon.c \

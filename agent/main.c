@@ -61,6 +61,15 @@ int main(int argc, char **argv)
         }
     }
 
+    /* Block the shutdown signals before any thread exists (the store starts one), so
+     * every thread inherits the mask and they arrive only through the signalfd. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     static struct config cfg;
     char err[512];
     config_defaults(&cfg);
@@ -106,12 +115,6 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) {
         log_error("signalfd: %s", strerror(errno));

@@ -117,7 +117,8 @@ CREATE TABLE points_ledger (
     created_at INTEGER NOT NULL,
     confirmed  INTEGER NOT NULL DEFAULT 0   -- set when HQ's balance includes it
 );
-CREATE INDEX points_member ON points_ledger (member_id, confirmed);
+-- Covers the pending-points sum read at every identify and checkout.
+CREATE INDEX points_member ON points_ledger (member_id, confirmed, delta);
 
 CREATE TABLE commissions (
     entry_id   INTEGER PRIMARY KEY,
