@@ -514,10 +514,13 @@ static ml_err record(struct ml_ctx *ctx, const struct checkout_req *req, struct 
     char *doc = json_print(sale);
     if (doc == NULL)
         return ML_NOMEM;
+    /* The sale.completed event carries the same text, printed once. */
+    cJSON *event_body = cJSON_CreateRaw(doc);
     sqlite3_stmt *s = store_stmt(st, ins_sale);
-    if (s == NULL) {
+    if (s == NULL || event_body == NULL) {
+        cJSON_Delete(event_body);
         free(doc);
-        return ML_STORAGE;
+        return s == NULL ? ML_STORAGE : ML_NOMEM;
     }
     sqlite3_bind_text(s, 1, sale_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, ctx->cfg->terminal, -1, SQLITE_TRANSIENT);
@@ -538,8 +541,13 @@ static ml_err record(struct ml_ctx *ctx, const struct checkout_req *req, struct 
     sqlite3_bind_text(s, 14, doc, -1, free);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE) {
+        cJSON_Delete(event_body);
         return ML_STORAGE;
+    }
+    ml_err err = emit(ctx, now, "sale.completed", event_body);
+    if (err != ML_OK)
+        return err;
 
     for (size_t i = 0; i < req->nlines; i++) {
         const struct line *ln = &req->lines[i];
@@ -569,7 +577,6 @@ static ml_err record(struct ml_ctx *ctx, const struct checkout_req *req, struct 
             return ML_STORAGE;
     }
 
-    ml_err err = emit(ctx, now, "sale.completed", cJSON_Duplicate(sale, 1));
     for (size_t k = 0; err == ML_OK && k < p->napplied; k++) {
         struct applied *a = &p->applied[k];
         cJSON *lines = lines_array(a->parts, req->nlines);
