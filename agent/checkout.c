@@ -333,8 +333,8 @@ static ml_err price(struct ml_ctx *ctx, struct checkout_req *req, int64_t now, s
         ln->points_earned = 0;
     }
     if (p->has_member && p->rl.has_points && p->total > 0) {
-        p->points_earned = money_muldiv_half_even(p->total, p->rl.earn_per_yuan * p->rl.multiplier_bp,
-                                                  100 * BP_ONE);
+        p->points_earned = money_muldiv_half_even(
+            p->total, p->rl.earn_per_yuan * p->rl.multiplier_bp2, INT64_C(100) * BP_ONE * BP_ONE);
         int64_t *parts = calloc(n, sizeof(int64_t));
         if (parts == NULL || money_allocate(p->points_earned, p->tmp, n, parts) != 0) {
             free(parts);

@@ -108,6 +108,9 @@ ml_err coupon_discount(const struct coupon *c, int64_t eligible_gross, int64_t e
     } else {
         amount = c->value;
     }
+    if (amount <= 0)
+        return ml_refuse(r, ML_REFUSED, 409, "coupon_not_applicable",
+                         "coupon %s gives no discount on this sale", c->coupon_id);
     *ret_amount = amount < eligible_remaining ? amount : eligible_remaining;
     return ML_OK;
 }
@@ -119,8 +122,12 @@ ml_err coupon_redeem(struct store *st, const struct coupon *c, const char *sale_
     static const char take[] =
         "UPDATE coupons SET uses_left = uses_left - 1, "
         " state = CASE WHEN uses_left = 1 THEN 'redeemed' ELSE state END "
-        "WHERE coupon_id = ?1 AND state = 'available' AND uses_left > 0 "
-        "RETURNING uses_total - uses_left";
+        "WHERE coupon_id = ?1 AND state = 'available' AND uses_left > 0";
+    /* The lowest use number no live redemption holds: a refund may free any of them. */
+    static const char free_use[] =
+        "SELECT min(n) FROM (SELECT 1 AS n UNION ALL "
+        " SELECT use_no + 1 FROM redemptions WHERE coupon_id = ?1 AND restored = 0) "
+        "WHERE n NOT IN (SELECT use_no FROM redemptions WHERE coupon_id = ?1 AND restored = 0)";
     static const char record[] =
         "INSERT INTO redemptions (coupon_id, use_no, sale_id, amount, lines, created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -129,15 +136,20 @@ ml_err coupon_redeem(struct store *st, const struct coupon *c, const char *sale_
         return ML_STORAGE;
     sqlite3_bind_text(s, 1, c->coupon_id, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(s);
-    int64_t use_no = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    if (rc == SQLITE_ROW)
-        rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return ML_STORAGE;
-    if (use_no == 0)
+    if (sqlite3_changes(store_db(st)) == 0)
         return ml_refuse(r, ML_REFUSED, 409, "coupon_already_redeemed",
                          "coupon %s has no uses left", c->coupon_id);
+    if ((s = store_stmt(st, free_use)) == NULL)
+        return ML_STORAGE;
+    sqlite3_bind_text(s, 1, c->coupon_id, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(s);
+    int64_t use_no = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (use_no <= 0)
+        return ML_STORAGE;
     s = store_stmt(st, record);
     if (s == NULL)
         return ML_STORAGE;

@@ -82,6 +82,9 @@ ml_err facts_member_upsert(struct store *st, const cJSON *b, int *ret_applied,
         "   THEN excluded.points_confirmed ELSE members.points_confirmed END, "
         " points_version = max(members.points_version, excluded.points_version) "
         "WHERE excluded.version > members.version";
+    static const char current[] = "SELECT version FROM members WHERE member_id = ?1";
+    static const char release_phone[] =
+        "UPDATE members SET phone_key = NULL WHERE phone_key = ?1 AND member_id <> ?2";
     static const char *const statuses[] = {"active", "blocked", NULL};
     const char *id = NULL, *hmac = NULL, *masked = "", *tier = "basic", *plan = NULL;
     const char *status = "active";
@@ -99,7 +102,34 @@ ml_err facts_member_upsert(struct store *st, const cJSON *b, int *ret_applied,
         return ML_PARSE;
     if (hmac != NULL && hex_to_bytes(hmac, key, sizeof(key)) != 0)
         return ml_refuse(r, ML_PARSE, 400, "invalid_request", "field 'phone_hmac' must be 64 hex digits");
-    sqlite3_stmt *s = store_stmt(st, sql);
+    if (cJSON_GetObjectItemCaseSensitive(b, "phone") != NULL)
+        return ml_refuse(r, ML_PARSE, 400, "invalid_request",
+                         "plaintext 'phone' is never accepted; send phone_hmac and phone_masked");
+    /* A phone number belongs to one member. When HQ gives it to another member (numbers are
+     * recycled), the newer fact takes it over; a stale fact changes nothing. */
+    sqlite3_stmt *s = store_stmt(st, current);
+    if (s == NULL)
+        return ml_refuse(r, ML_STORAGE, 503, "storage_error", "storage error");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    int stale = rc == SQLITE_ROW && sqlite3_column_int64(s, 0) >= version;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return ml_refuse(r, ML_STORAGE, 503, "storage_error", "storage error");
+    if (stale) {
+        if (ret_applied != NULL)
+            *ret_applied = 0;
+        return ML_OK;
+    }
+    if (hmac != NULL) {
+        if ((s = store_stmt(st, release_phone)) == NULL)
+            return ml_refuse(r, ML_STORAGE, 503, "storage_error", "storage error");
+        sqlite3_bind_blob(s, 1, key, sizeof(key), SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 2, id, -1, SQLITE_TRANSIENT);
+        if (step_write(st, s, NULL, r) != ML_OK)
+            return ML_STORAGE;
+    }
+    s = store_stmt(st, sql);
     if (s == NULL)
         return ml_refuse(r, ML_STORAGE, 503, "storage_error", "storage error");
     sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
@@ -300,8 +330,13 @@ ml_err facts_coupon_grant(struct store *st, const cJSON *b, int *ret_applied,
 ml_err facts_coupon_revoke(struct store *st, const cJSON *b, int *ret_applied,
                            struct ml_refusal *r)
 {
-    static const char sql[] = "UPDATE coupons SET state = 'revoked', version = ?2 "
-                              "WHERE coupon_id = ?1 AND version < ?2";
+    /* A revoke for a coupon not granted here yet leaves a revoked placeholder, so a grant
+     * that arrives later with an older version cannot make it usable. */
+    static const char sql[] =
+        "INSERT INTO coupons (coupon_id, kind, value, valid_from, valid_to, uses_total, "
+        " uses_left, state, version) VALUES (?1, 'amount_off', 0, 0, 0, 1, 0, 'revoked', ?2) "
+        "ON CONFLICT (coupon_id) DO UPDATE SET state = 'revoked', version = excluded.version "
+        "WHERE excluded.version > coupons.version";
     const char *id = NULL;
     int64_t version = 0;
     if (json_str(b, "coupon_id", 1, FACT_ID_MAX, &id, r) ||

@@ -137,7 +137,7 @@ ml_err rules_load(struct store *st, const char *store_id, int64_t now, const cha
             ret->redeem_max_bp = num(p, "redeem_max_bp", BP_ONE);
             int64_t t = map_bp(p, "tier_multiplier_bp", tier, BP_ONE);
             int64_t pl = map_bp(p, "plan_multiplier_bp", plan, BP_ONE);
-            ret->multiplier_bp = t * pl / BP_ONE;
+            ret->multiplier_bp2 = t * pl; /* kept whole: one rounding, at the end */
         }
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "commission");
         if (m != NULL && !ret->has_commission) {

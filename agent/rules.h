@@ -24,7 +24,7 @@ struct rules {
     int has_points;
     char points_campaign[65];
     int64_t earn_per_yuan;  /* points per 100 minor units of net amount */
-    int64_t multiplier_bp;  /* tier x plan multiplier for this member */
+    int64_t multiplier_bp2; /* tier_bp x plan_bp: the multiplier in units of 1/10000^2 */
     int64_t redeem_ppy;     /* points per yuan when paying with points; 0 = not allowed */
     int64_t redeem_max_bp;  /* largest share of the bill payable with points */
 

@@ -127,7 +127,7 @@ CREATE TABLE commissions (
     line_no    INTEGER NOT NULL,
     amount     INTEGER NOT NULL,            -- negative for a refund reversal
     rate_bp    INTEGER NOT NULL,
-    day        TEXT NOT NULL,               -- YYYY-MM-DD, UTC
+    day        TEXT NOT NULL,               -- YYYY-MM-DD, the terminal's local calendar day
     created_at INTEGER NOT NULL
 );
 CREATE INDEX commissions_guide ON commissions (guide_id, day);
