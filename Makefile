@@ -111,7 +111,7 @@ bench: deps all $(BENCHES)
 	ML_BIN=$(abspath $(BUILD)) $(BUILD)/bench/checkout
 
 format:
-	clang-format -i agent/*.c agent/*.h sync/*.c sync/*.h tests/*/*.c bench/*.c
+	clang-format -i agent/*.c agent/*.h sync/*.c sync/*.h tests/*/*.c tests/*/*.h bench/*.c
 
 clean:
 	rm -rf build build-san

@@ -86,11 +86,11 @@ static void answer_error(struct api *api, struct answer *a, const struct ml_refu
     answer_json(a, status, o);
 }
 
-static void fail(struct api *api, struct answer *a, int status, const char *code,
-                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void fail(struct api *api, struct answer *a, int status, const char *code, const char *fmt,
+                 ...) __attribute__((format(printf, 5, 6)));
 
-static void fail(struct api *api, struct answer *a, int status, const char *code,
-                 const char *fmt, ...)
+static void fail(struct api *api, struct answer *a, int status, const char *code, const char *fmt,
+                 ...)
 {
     struct ml_refusal r = {0};
     char msg[ML_REFUSAL_MSG_MAX];
@@ -366,8 +366,8 @@ static int parse_limit(const char *v, int64_t *ret)
     return 0;
 }
 
-static void route(struct api *api, struct MHD_Connection *conn, const char *method,
-                  const char *url, const struct request *rq, struct answer *a)
+static void route(struct api *api, struct MHD_Connection *conn, const char *method, const char *url,
+                  const struct request *rq, struct answer *a)
 {
     struct ml_ctx *ctx = api->ctx;
     char seg[4][API_PATH_ID_MAX + 1];
@@ -461,9 +461,8 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn, struct answer *a
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct api *api = cls;
     struct request *rq = *con_cls;
@@ -554,12 +553,10 @@ ml_err api_start(struct ml_ctx *ctx, struct api **ret_api, char *errbuf, size_t 
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     api->mhd = MHD_start_daemon(flags, cfg->api_port, NULL, NULL, on_request, api,
-                                MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                                MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTIONS_MAX,
-                                MHD_OPTION_CONNECTION_TIMEOUT,
-                                (unsigned int)API_CONNECTION_TIMEOUT_S,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
-                                MHD_OPTION_END);
+                                MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                                (unsigned int)API_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
+                                (unsigned int)API_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+                                on_completed, api, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (api->mhd == NULL) {
         snprintf(errbuf, errlen,

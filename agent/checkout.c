@@ -97,8 +97,8 @@ ml_err checkout_parse(const cJSON *body, const char *terminal, struct checkout_r
         json_bool(body, "dry_run", &req->dry_run, r))
         goto out;
     if (term != NULL && strcmp(term, terminal) != 0) {
-        ml_refuse(r, ML_PARSE, 400, "invalid_request",
-                  "terminal '%s' is not this terminal ('%s')", term, terminal);
+        ml_refuse(r, ML_PARSE, 400, "invalid_request", "terminal '%s' is not this terminal ('%s')",
+                  term, terminal);
         goto out;
     }
     if (member != NULL)
@@ -138,8 +138,8 @@ ml_err checkout_parse(const cJSON *body, const char *terminal, struct checkout_r
             }
             for (size_t k = 0; k < req->ncoupons; k++) {
                 if (strcmp(req->coupons[k], c->valuestring) == 0) {
-                    ml_refuse(r, ML_PARSE, 400, "invalid_request",
-                              "coupon %s is listed twice", c->valuestring);
+                    ml_refuse(r, ML_PARSE, 400, "invalid_request", "coupon %s is listed twice",
+                              c->valuestring);
                     goto out;
                 }
             }
@@ -571,9 +571,8 @@ static ml_err record(struct ml_ctx *ctx, const struct checkout_req *req, struct 
         sqlite3_reset(s);
         if (rc != SQLITE_DONE)
             return ML_STORAGE;
-        if (p->guide[0] &&
-            insert_commission(st, p->guide, sale_id, (int64_t)i + 1, ln->commission,
-                              ln->commission_bp, now) != ML_OK)
+        if (p->guide[0] && insert_commission(st, p->guide, sale_id, (int64_t)i + 1, ln->commission,
+                                             ln->commission_bp, now) != ML_OK)
             return ML_STORAGE;
     }
 
@@ -582,8 +581,7 @@ static ml_err record(struct ml_ctx *ctx, const struct checkout_req *req, struct 
         cJSON *lines = lines_array(a->parts, req->nlines);
         char *lines_text = json_print(lines);
         int64_t use_no = 0;
-        err = lines_text ? coupon_redeem(st, &a->c, sale_id, a->amount, lines_text, now,
-                                         &use_no, r)
+        err = lines_text ? coupon_redeem(st, &a->c, sale_id, a->amount, lines_text, now, &use_no, r)
                          : ML_NOMEM;
         free(lines_text);
         if (err != ML_OK) {

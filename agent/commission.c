@@ -34,16 +34,15 @@ static int parse_day(const char *s, long *ret_days)
     return 0;
 }
 
-ml_err commission_report(struct ml_ctx *ctx, const char *guide_id, const char *from,
-                         const char *to, cJSON **ret, struct ml_refusal *r)
+ml_err commission_report(struct ml_ctx *ctx, const char *guide_id, const char *from, const char *to,
+                         cJSON **ret, struct ml_refusal *r)
 {
     static const char q_days[] =
         "SELECT day, sum(amount), count(DISTINCT sale_id) FROM commissions "
         "WHERE guide_id = ?1 AND day BETWEEN ?2 AND ?3 GROUP BY day ORDER BY day";
-    static const char q_sales[] =
-        "SELECT sale_id, min(day), sum(amount) FROM commissions "
-        "WHERE guide_id = ?1 AND day BETWEEN ?2 AND ?3 GROUP BY sale_id "
-        "ORDER BY min(created_at), sale_id LIMIT ?4";
+    static const char q_sales[] = "SELECT sale_id, min(day), sum(amount) FROM commissions "
+                                  "WHERE guide_id = ?1 AND day BETWEEN ?2 AND ?3 GROUP BY sale_id "
+                                  "ORDER BY min(created_at), sale_id LIMIT ?4";
     char today[11];
     checkout_day(ctx->now_ms(), today);
     if (from == NULL)
@@ -61,8 +60,7 @@ ml_err commission_report(struct ml_ctx *ctx, const char *guide_id, const char *f
     struct guide g;
     ml_err err = guide_get(ctx->st, guide_id, &g);
     if (err == ML_NOENTRY)
-        return ml_refuse(r, ML_NOENTRY, 404, "guide_not_found", "guide %s is not known",
-                         guide_id);
+        return ml_refuse(r, ML_NOENTRY, 404, "guide_not_found", "guide %s is not known", guide_id);
     if (err != ML_OK)
         return err;
 

@@ -14,7 +14,7 @@
 #define COMMISSION_SALES_MAX 1000 /* sales listed; "truncated" says when there are more */
 
 /* from/to: "YYYY-MM-DD", inclusive; NULL means today. */
-ml_err commission_report(struct ml_ctx *ctx, const char *guide_id, const char *from,
-                         const char *to, cJSON **ret, struct ml_refusal *r);
+ml_err commission_report(struct ml_ctx *ctx, const char *guide_id, const char *from, const char *to,
+                         cJSON **ret, struct ml_refusal *r);
 
 #endif

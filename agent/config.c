@@ -190,8 +190,8 @@ static int on_entry(void *user, const char *section, const char *name, const cha
         return 1;
     ctx->failed = 1;
     if (rc == -2)
-        snprintf(ctx->errbuf, ctx->errlen, "%s:%d: unknown key [%s] %s", ctx->path,
-                 ctx->lineno, section, name);
+        snprintf(ctx->errbuf, ctx->errlen, "%s:%d: unknown key [%s] %s", ctx->path, ctx->lineno,
+                 section, name);
     else
         snprintf(ctx->errbuf, ctx->errlen, "%s:%d: bad value for [%s] %s: %s", ctx->path,
                  ctx->lineno, section, name, why);
@@ -245,8 +245,8 @@ ml_err config_load(struct config *cfg, const char *path, char *errbuf, size_t er
     if (ctx.failed)
         return ML_CONFIG;
     if (rc != 0) {
-        snprintf(errbuf, errlen, "%s:%d: syntax error (expected [section] or key = value)",
-                 path, rc);
+        snprintf(errbuf, errlen, "%s:%d: syntax error (expected [section] or key = value)", path,
+                 rc);
         return ML_CONFIG;
     }
     return ML_OK;
@@ -303,8 +303,8 @@ static ml_err resolve_one(const struct config *cfg, const char *file, size_t nby
     if (read_secret(path, out, outlen) == 0)
         return ML_OK;
     if (!create) {
-        snprintf(errbuf, errlen, "%s: cannot read (%s); start memberlinkd once to create it",
-                 path, strerror(errno));
+        snprintf(errbuf, errlen, "%s: cannot read (%s); start memberlinkd once to create it", path,
+                 strerror(errno));
         return ML_CONFIG;
     }
     char hex[129];
@@ -326,8 +326,8 @@ ml_err config_resolve_secrets(struct config *cfg, int create, char *errbuf, size
     if (cfg->api_token[0] == '\0') {
         char token[CONFIG_TOKEN_MAX + 2];
         const char *why = "";
-        ml_err err = resolve_one(cfg, "api.token", 24, create, token, sizeof(token), errbuf,
-                                 errlen);
+        ml_err err =
+            resolve_one(cfg, "api.token", 24, create, token, sizeof(token), errbuf, errlen);
         if (err != ML_OK)
             return err;
         if (apply(cfg, "agent", "api_token", token, &why) != 0) {
@@ -337,8 +337,8 @@ ml_err config_resolve_secrets(struct config *cfg, int create, char *errbuf, size
     }
     if (!cfg->has_phone_key) {
         char hex[2 * CONFIG_PHONE_KEY_LEN + 2];
-        ml_err err = resolve_one(cfg, "phone.key", CONFIG_PHONE_KEY_LEN, create, hex,
-                                 sizeof(hex), errbuf, errlen);
+        ml_err err = resolve_one(cfg, "phone.key", CONFIG_PHONE_KEY_LEN, create, hex, sizeof(hex),
+                                 errbuf, errlen);
         if (err != ML_OK)
             return err;
         if (parse_hex_key(hex, cfg->phone_key) != 0) {

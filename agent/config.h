@@ -13,7 +13,7 @@
 
 #include "ml_err.h"
 
-#define CONFIG_ID_MAX 32      /* brand, store, terminal: [A-Za-z0-9_-]{1,32} */
+#define CONFIG_ID_MAX 32 /* brand, store, terminal: [A-Za-z0-9_-]{1,32} */
 #define CONFIG_PATH_MAX 512
 #define CONFIG_TOKEN_MIN 16
 #define CONFIG_TOKEN_MAX 128

@@ -69,8 +69,8 @@ ml_err coupon_check_usable(const struct coupon *c, const char *member_id, int64_
         return ml_refuse(r, ML_REFUSED, 409, "coupon_expired", "coupon %s has expired",
                          c->coupon_id);
     if (now < c->valid_from)
-        return ml_refuse(r, ML_REFUSED, 409, "coupon_not_yet_valid",
-                         "coupon %s is not valid yet", c->coupon_id);
+        return ml_refuse(r, ML_REFUSED, 409, "coupon_not_yet_valid", "coupon %s is not valid yet",
+                         c->coupon_id);
     if (c->member_id[0] != '\0' && (member_id == NULL || strcmp(member_id, c->member_id) != 0))
         return ml_refuse(r, ML_REFUSED, 409, "coupon_member_mismatch",
                          member_id == NULL
@@ -115,14 +115,12 @@ ml_err coupon_discount(const struct coupon *c, int64_t eligible_gross, int64_t e
     return ML_OK;
 }
 
-ml_err coupon_redeem(struct store *st, const struct coupon *c, const char *sale_id,
-                     int64_t amount, const char *lines_json, int64_t now, int64_t *ret_use_no,
-                     struct ml_refusal *r)
+ml_err coupon_redeem(struct store *st, const struct coupon *c, const char *sale_id, int64_t amount,
+                     const char *lines_json, int64_t now, int64_t *ret_use_no, struct ml_refusal *r)
 {
-    static const char take[] =
-        "UPDATE coupons SET uses_left = uses_left - 1, "
-        " state = CASE WHEN uses_left = 1 THEN 'redeemed' ELSE state END "
-        "WHERE coupon_id = ?1 AND state = 'available' AND uses_left > 0";
+    static const char take[] = "UPDATE coupons SET uses_left = uses_left - 1, "
+                               " state = CASE WHEN uses_left = 1 THEN 'redeemed' ELSE state END "
+                               "WHERE coupon_id = ?1 AND state = 'available' AND uses_left > 0";
     /* The lowest use number no live redemption holds: a refund may free any of them. */
     static const char free_use[] =
         "SELECT min(n) FROM (SELECT 1 AS n UNION ALL "
@@ -170,8 +168,7 @@ ml_err coupon_redeem(struct store *st, const struct coupon *c, const char *sale_
     return ML_OK;
 }
 
-ml_err coupon_restore(struct store *st, const char *coupon_id, int64_t use_no,
-                      const char *sale_id)
+ml_err coupon_restore(struct store *st, const char *coupon_id, int64_t use_no, const char *sale_id)
 {
     static const char give[] =
         "UPDATE coupons SET uses_left = uses_left + 1, "

@@ -18,11 +18,11 @@ struct coupon {
     char coupon_id[65];
     char member_id[65]; /* empty: bearer coupon */
     char campaign_id[65];
-    int percent;        /* 1: percent_off (value in bp), 0: amount_off (value in minor units) */
+    int percent; /* 1: percent_off (value in bp), 0: amount_off (value in minor units) */
     int64_t value;
-    int64_t max_off;    /* percent_off cap, 0 = none */
-    int64_t min_spend;  /* on the gross of the eligible lines */
-    cJSON *categories;  /* owned; NULL = every category */
+    int64_t max_off;   /* percent_off cap, 0 = none */
+    int64_t min_spend; /* on the gross of the eligible lines */
+    cJSON *categories; /* owned; NULL = every category */
     int64_t valid_from, valid_to;
     int64_t uses_total, uses_left;
     int offline_ok;
@@ -57,12 +57,11 @@ ml_err coupon_discount(const struct coupon *c, int64_t eligible_gross, int64_t e
  * Returns the use number in *ret_use_no. ML_REFUSED coupon_already_redeemed if the use
  * is gone (it never is for a coupon that passed coupon_check_usable in this transaction).
  */
-ml_err coupon_redeem(struct store *st, const struct coupon *c, const char *sale_id,
-                     int64_t amount, const char *lines_json, int64_t now, int64_t *ret_use_no,
+ml_err coupon_redeem(struct store *st, const struct coupon *c, const char *sale_id, int64_t amount,
+                     const char *lines_json, int64_t now, int64_t *ret_use_no,
                      struct ml_refusal *r);
 
 /* Gives a use back (refund) and marks that sale's redemption restored, freeing the use. */
-ml_err coupon_restore(struct store *st, const char *coupon_id, int64_t use_no,
-                      const char *sale_id);
+ml_err coupon_restore(struct store *st, const char *coupon_id, int64_t use_no, const char *sale_id);
 
 #endif

@@ -65,14 +65,12 @@ ml_err factfile_import(struct store *st, const uint8_t phone_key_bytes[32], cons
         int one = 0;
         result = ML_PARSE;
         if (!cJSON_IsString(kind) || !cJSON_IsObject(body)) {
-            snprintf(errbuf, errlen, "%s:%d: expected {\"kind\":..,\"body\":{..}}", path,
-                     lineno);
+            snprintf(errbuf, errlen, "%s:%d: expected {\"kind\":..,\"body\":{..}}", path, lineno);
         } else if (key_phone(body, phone_key_bytes) != ML_OK) {
             snprintf(errbuf, errlen, "%s:%d: 'phone' is not a mainland mobile number", path,
                      lineno);
         } else if ((result = facts_apply(st, kind->valuestring, body, &one, &r)) != ML_OK) {
-            snprintf(errbuf, errlen, "%s:%d: %s: %s", path, lineno, kind->valuestring,
-                     r.message);
+            snprintf(errbuf, errlen, "%s:%d: %s: %s", path, lineno, kind->valuestring, r.message);
         }
         cJSON_Delete(fact);
         if (result != ML_OK)

@@ -45,8 +45,7 @@ static void bind_opt_text(sqlite3_stmt *s, int idx, const char *v)
 }
 
 /* Steps a write statement; sets *ret_applied from the change count. */
-static ml_err step_write(struct store *st, sqlite3_stmt *s, int *ret_applied,
-                         struct ml_refusal *r)
+static ml_err step_write(struct store *st, sqlite3_stmt *s, int *ret_applied, struct ml_refusal *r)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -68,8 +67,7 @@ static ml_err check_enum(const char *v, const char *const *allowed, const char *
                      field, v);
 }
 
-ml_err facts_member_upsert(struct store *st, const cJSON *b, int *ret_applied,
-                           struct ml_refusal *r)
+ml_err facts_member_upsert(struct store *st, const cJSON *b, int *ret_applied, struct ml_refusal *r)
 {
     static const char sql[] =
         "INSERT INTO members (member_id, phone_key, phone_masked, tier, plan, plan_until, "
@@ -90,7 +88,8 @@ ml_err facts_member_upsert(struct store *st, const cJSON *b, int *ret_applied,
     const char *status = "active";
     int64_t plan_until = 0, points = 0, points_version = 0, version = 0;
     unsigned char key[32];
-    if (json_str(b, "member_id", 1, FACT_ID_MAX, &id, r) || json_str(b, "phone_hmac", 0, 64, &hmac, r) ||
+    if (json_str(b, "member_id", 1, FACT_ID_MAX, &id, r) ||
+        json_str(b, "phone_hmac", 0, 64, &hmac, r) ||
         json_str(b, "phone_masked", 0, 32, &masked, r) || json_str(b, "tier", 0, 32, &tier, r) ||
         json_str(b, "plan", 0, 32, &plan, r) ||
         json_i64(b, "plan_until", plan != NULL, 0, TIME_MAX, &plan_until, r) ||
@@ -101,7 +100,8 @@ ml_err facts_member_upsert(struct store *st, const cJSON *b, int *ret_applied,
         check_enum(status, statuses, "status", r))
         return ML_PARSE;
     if (hmac != NULL && hex_to_bytes(hmac, key, sizeof(key)) != 0)
-        return ml_refuse(r, ML_PARSE, 400, "invalid_request", "field 'phone_hmac' must be 64 hex digits");
+        return ml_refuse(r, ML_PARSE, 400, "invalid_request",
+                         "field 'phone_hmac' must be 64 hex digits");
     if (cJSON_GetObjectItemCaseSensitive(b, "phone") != NULL)
         return ml_refuse(r, ML_PARSE, 400, "invalid_request",
                          "plaintext 'phone' is never accepted; send phone_hmac and phone_masked");
@@ -151,8 +151,7 @@ ml_err facts_member_upsert(struct store *st, const cJSON *b, int *ret_applied,
     return step_write(st, s, ret_applied, r);
 }
 
-ml_err facts_guide_upsert(struct store *st, const cJSON *b, int *ret_applied,
-                          struct ml_refusal *r)
+ml_err facts_guide_upsert(struct store *st, const cJSON *b, int *ret_applied, struct ml_refusal *r)
 {
     static const char sql[] =
         "INSERT INTO guides (guide_id, name, store, status, version) VALUES (?1, ?2, ?3, ?4, ?5) "
@@ -252,8 +251,7 @@ ml_err facts_campaign_upsert(struct store *st, const cJSON *b, int *ret_applied,
     return step_write(st, s, ret_applied, r);
 }
 
-ml_err facts_coupon_grant(struct store *st, const cJSON *b, int *ret_applied,
-                          struct ml_refusal *r)
+ml_err facts_coupon_grant(struct store *st, const cJSON *b, int *ret_applied, struct ml_refusal *r)
 {
     /* A grant never resurrects a coupon that is already redeemed or revoked here: the
      * update arm leaves state and uses_left alone and changes only the terms. */
@@ -282,7 +280,8 @@ ml_err facts_coupon_grant(struct store *st, const cJSON *b, int *ret_applied,
         json_i64(b, "min_spend", 0, 0, INT64_C(100000000000), &min_spend, r) ||
         json_i64(b, "valid_from", 1, 0, TIME_MAX, &from, r) ||
         json_i64(b, "valid_to", 1, 0, TIME_MAX, &to, r) ||
-        json_i64(b, "uses", 0, 1, 1000000, &uses, r) || json_bool(b, "offline_ok", &offline_ok, r) ||
+        json_i64(b, "uses", 0, 1, 1000000, &uses, r) ||
+        json_bool(b, "offline_ok", &offline_ok, r) ||
         json_i64(b, "version", 1, 1, TIME_MAX, &version, r))
         return ML_PARSE;
     if (strcmp(kind, "percent_off") == 0 && value > 10000)
@@ -297,8 +296,12 @@ ml_err facts_coupon_grant(struct store *st, const cJSON *b, int *ret_applied,
             return ml_refuse(r, ML_PARSE, 400, "invalid_request",
                              "field 'categories' must be an array of 1 to 64 strings");
         const cJSON *c;
-        cJSON_ArrayForEach(c, cats) if (!cJSON_IsString(c) || strlen(c->valuestring) > 32) return ml_refuse(
-            r, ML_PARSE, 400, "invalid_request", "field 'categories' must hold strings of up to 32 bytes");
+        cJSON_ArrayForEach(c, cats) if (!cJSON_IsString(c) ||
+                                        strlen(c->valuestring) >
+                                            32) return ml_refuse(r, ML_PARSE, 400,
+                                                                 "invalid_request",
+                                                                 "field 'categories' must hold "
+                                                                 "strings of up to 32 bytes");
         cats_json = json_print(cats);
         if (cats_json == NULL)
             return ML_NOMEM;
@@ -327,8 +330,7 @@ ml_err facts_coupon_grant(struct store *st, const cJSON *b, int *ret_applied,
     return step_write(st, s, ret_applied, r);
 }
 
-ml_err facts_coupon_revoke(struct store *st, const cJSON *b, int *ret_applied,
-                           struct ml_refusal *r)
+ml_err facts_coupon_revoke(struct store *st, const cJSON *b, int *ret_applied, struct ml_refusal *r)
 {
     /* A revoke for a coupon not granted here yet leaves a revoked placeholder, so a grant
      * that arrives later with an older version cannot make it usable. */
@@ -357,9 +359,9 @@ ml_err facts_apply(struct store *st, const char *kind, const cJSON *body, int *r
         const char *kind;
         ml_err (*fn)(struct store *, const cJSON *, int *, struct ml_refusal *);
     } table[] = {
-        {"member.upsert", facts_member_upsert},     {"guide.upsert", facts_guide_upsert},
-        {"guide.bind", facts_guide_bind},           {"campaign.upsert", facts_campaign_upsert},
-        {"coupon.grant", facts_coupon_grant},       {"coupon.revoke", facts_coupon_revoke},
+        {"member.upsert", facts_member_upsert}, {"guide.upsert", facts_guide_upsert},
+        {"guide.bind", facts_guide_bind},       {"campaign.upsert", facts_campaign_upsert},
+        {"coupon.grant", facts_coupon_grant},   {"coupon.revoke", facts_coupon_revoke},
     };
     if (!cJSON_IsObject(body))
         return ml_refuse(r, ML_PARSE, 400, "invalid_request", "fact body must be an object");

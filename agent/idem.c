@@ -57,8 +57,8 @@ ml_err idem_lookup(struct store *st, const char *key, const uint8_t hash[IDEM_HA
     return result;
 }
 
-ml_err idem_record(struct store *st, const char *key, const uint8_t hash[IDEM_HASH_LEN],
-                   int status, const char *body, int64_t now)
+ml_err idem_record(struct store *st, const char *key, const uint8_t hash[IDEM_HASH_LEN], int status,
+                   const char *body, int64_t now)
 {
     static const char sql[] = "INSERT INTO idempotency (idem_key, request_hash, status, "
                               "response, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";

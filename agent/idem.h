@@ -34,7 +34,7 @@ ml_err idem_lookup(struct store *st, const char *key, const uint8_t hash[IDEM_HA
                    int *ret_status, char **ret_body, struct ml_refusal *r);
 
 /* Stores the answer inside the caller's transaction. */
-ml_err idem_record(struct store *st, const char *key, const uint8_t hash[IDEM_HASH_LEN],
-                   int status, const char *body, int64_t now);
+ml_err idem_record(struct store *st, const char *key, const uint8_t hash[IDEM_HASH_LEN], int status,
+                   const char *body, int64_t now);
 
 #endif

@@ -41,14 +41,13 @@ cJSON *json_parse_bounded(const char *text, size_t len, struct ml_refusal *r)
     return v;
 }
 
-ml_err json_str(const cJSON *obj, const char *name, int required, size_t maxlen,
-                const char **ret, struct ml_refusal *r)
+ml_err json_str(const cJSON *obj, const char *name, int required, size_t maxlen, const char **ret,
+                struct ml_refusal *r)
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
     if (f == NULL || cJSON_IsNull(f)) {
         if (required)
-            return ml_refuse(r, ML_PARSE, 400, "invalid_request", "field '%s' is required",
-                             name);
+            return ml_refuse(r, ML_PARSE, 400, "invalid_request", "field '%s' is required", name);
         return ML_OK;
     }
     if (!cJSON_IsString(f) || f->valuestring[0] == '\0' || strlen(f->valuestring) > maxlen)
@@ -64,16 +63,15 @@ ml_err json_i64(const cJSON *obj, const char *name, int required, int64_t min, i
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
     if (f == NULL || cJSON_IsNull(f)) {
         if (required)
-            return ml_refuse(r, ML_PARSE, 400, "invalid_request", "field '%s' is required",
-                             name);
+            return ml_refuse(r, ML_PARSE, 400, "invalid_request", "field '%s' is required", name);
         return ML_OK;
     }
     double d = f->valuedouble;
     if (!cJSON_IsNumber(f) || d != floor(d) || d < (double)min || d > (double)max ||
         fabs(d) > (double)JSON_INT_MAX)
         return ml_refuse(r, ML_PARSE, 400, "invalid_request",
-                         "field '%s' must be an integer from %lld to %lld", name,
-                         (long long)min, (long long)max);
+                         "field '%s' must be an integer from %lld to %lld", name, (long long)min,
+                         (long long)max);
     *ret = (int64_t)d;
     return ML_OK;
 }

@@ -23,8 +23,8 @@
 cJSON *json_parse_bounded(const char *text, size_t len, struct ml_refusal *r);
 
 /* Field getters. A missing field with required=0 leaves *ret as is and returns ML_OK. */
-ml_err json_str(const cJSON *obj, const char *name, int required, size_t maxlen,
-                const char **ret, struct ml_refusal *r);
+ml_err json_str(const cJSON *obj, const char *name, int required, size_t maxlen, const char **ret,
+                struct ml_refusal *r);
 ml_err json_i64(const cJSON *obj, const char *name, int required, int64_t min, int64_t max,
                 int64_t *ret, struct ml_refusal *r);
 ml_err json_bool(const cJSON *obj, const char *name, int *ret, struct ml_refusal *r);

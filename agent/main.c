@@ -122,9 +122,8 @@ int main(int argc, char **argv)
         store_close(st);
         return 1;
     }
-    log_info("memberlinkd %s: store %s terminal %s, API on http://%s:%u, data in %s",
-             ML_VERSION, cfg.store, cfg.terminal, cfg.api_host, (unsigned)cfg.api_port,
-             cfg.data_dir);
+    log_info("memberlinkd %s: store %s terminal %s, API on http://%s:%u, data in %s", ML_VERSION,
+             cfg.store, cfg.terminal, cfg.api_host, (unsigned)cfg.api_port, cfg.data_dir);
 
     int rc = 0;
     for (;;) {

@@ -6,10 +6,10 @@
 
 #include "jsonutil.h"
 
-#define MEMBER_COLS                                                                            \
-    "m.member_id, m.phone_masked, m.tier, m.plan, m.plan_until, m.points_confirmed, "          \
-    "m.guide_id, m.guide_until, m.status, "                                                    \
-    "(SELECT coalesce(sum(delta), 0) FROM points_ledger p "                                    \
+#define MEMBER_COLS                                                                                \
+    "m.member_id, m.phone_masked, m.tier, m.plan, m.plan_until, m.points_confirmed, "              \
+    "m.guide_id, m.guide_until, m.status, "                                                        \
+    "(SELECT coalesce(sum(delta), 0) FROM points_ledger p "                                        \
     " WHERE p.member_id = m.member_id AND p.confirmed = 0) "
 
 static void copy_col(sqlite3_stmt *s, int col, char *dst, size_t len)

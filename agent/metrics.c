@@ -46,34 +46,40 @@ char *metrics_render(const struct metrics *m, int64_t outbox_depth, int64_t olde
     FILE *f = open_memstream(&buf, &len);
     if (f == NULL)
         return NULL;
-    fprintf(f, "# HELP memberlink_checkouts_total Sales committed.\n"
-               "# TYPE memberlink_checkouts_total counter\n"
-               "memberlink_checkouts_total %llu\n",
+    fprintf(f,
+            "# HELP memberlink_checkouts_total Sales committed.\n"
+            "# TYPE memberlink_checkouts_total counter\n"
+            "memberlink_checkouts_total %llu\n",
             (unsigned long long)m->checkouts);
-    fprintf(f, "# HELP memberlink_quotes_total Dry-run checkouts priced.\n"
-               "# TYPE memberlink_quotes_total counter\n"
-               "memberlink_quotes_total %llu\n",
+    fprintf(f,
+            "# HELP memberlink_quotes_total Dry-run checkouts priced.\n"
+            "# TYPE memberlink_quotes_total counter\n"
+            "memberlink_quotes_total %llu\n",
             (unsigned long long)m->quotes);
-    fprintf(f, "# HELP memberlink_refunds_total Refunds committed.\n"
-               "# TYPE memberlink_refunds_total counter\n"
-               "memberlink_refunds_total %llu\n",
+    fprintf(f,
+            "# HELP memberlink_refunds_total Refunds committed.\n"
+            "# TYPE memberlink_refunds_total counter\n"
+            "memberlink_refunds_total %llu\n",
             (unsigned long long)m->refunds);
-    fprintf(f, "# HELP memberlink_identifies_total Members identified.\n"
-               "# TYPE memberlink_identifies_total counter\n"
-               "memberlink_identifies_total %llu\n",
+    fprintf(f,
+            "# HELP memberlink_identifies_total Members identified.\n"
+            "# TYPE memberlink_identifies_total counter\n"
+            "memberlink_identifies_total %llu\n",
             (unsigned long long)m->identifies);
     fprintf(f, "# HELP memberlink_errors_total API error answers by error code.\n"
                "# TYPE memberlink_errors_total counter\n");
     for (size_t i = 0; i < m->nerrors; i++)
         fprintf(f, "memberlink_errors_total{code=\"%s\"} %llu\n", m->errors[i].code,
                 (unsigned long long)m->errors[i].count);
-    fprintf(f, "# HELP memberlink_outbox_depth Events waiting for HQ's acknowledgement.\n"
-               "# TYPE memberlink_outbox_depth gauge\n"
-               "memberlink_outbox_depth %lld\n",
+    fprintf(f,
+            "# HELP memberlink_outbox_depth Events waiting for HQ's acknowledgement.\n"
+            "# TYPE memberlink_outbox_depth gauge\n"
+            "memberlink_outbox_depth %lld\n",
             (long long)outbox_depth);
-    fprintf(f, "# HELP memberlink_outbox_oldest_age_seconds Age of the oldest unacked event.\n"
-               "# TYPE memberlink_outbox_oldest_age_seconds gauge\n"
-               "memberlink_outbox_oldest_age_seconds %.3f\n",
+    fprintf(f,
+            "# HELP memberlink_outbox_oldest_age_seconds Age of the oldest unacked event.\n"
+            "# TYPE memberlink_outbox_oldest_age_seconds gauge\n"
+            "memberlink_outbox_oldest_age_seconds %.3f\n",
             (double)oldest_age_ms / 1000.0);
     fprintf(f, "# HELP memberlink_http_request_duration_seconds Local API request latency.\n"
                "# TYPE memberlink_http_request_duration_seconds histogram\n");

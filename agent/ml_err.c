@@ -7,15 +7,24 @@
 const char *ml_strerror(ml_err err)
 {
     switch (err) {
-    case ML_OK: return "ok";
-    case ML_FAILURE: return "failure";
-    case ML_NOMEM: return "out of memory";
-    case ML_STORAGE: return "storage error";
-    case ML_CONFIG: return "configuration error";
-    case ML_PARSE: return "parse error";
-    case ML_NOENTRY: return "not found";
-    case ML_REFUSED: return "refused";
-    case ML_LIMIT: return "limit exceeded";
+    case ML_OK:
+        return "ok";
+    case ML_FAILURE:
+        return "failure";
+    case ML_NOMEM:
+        return "out of memory";
+    case ML_STORAGE:
+        return "storage error";
+    case ML_CONFIG:
+        return "configuration error";
+    case ML_PARSE:
+        return "parse error";
+    case ML_NOENTRY:
+        return "not found";
+    case ML_REFUSED:
+        return "refused";
+    case ML_LIMIT:
+        return "limit exceeded";
     }
     return "unknown error";
 }

@@ -11,14 +11,14 @@
 
 typedef enum ml_err {
     ML_OK = 0,
-    ML_FAILURE,  /* unexpected; a bug or an environment problem */
-    ML_NOMEM,    /* allocation failed */
-    ML_STORAGE,  /* SQLite failed; nothing was committed */
-    ML_CONFIG,   /* configuration is invalid */
-    ML_PARSE,    /* input is not well-formed */
-    ML_NOENTRY,  /* the thing asked for does not exist */
-    ML_REFUSED,  /* a domain rule refused the request; see struct ml_refusal */
-    ML_LIMIT,    /* input is past a named limit */
+    ML_FAILURE, /* unexpected; a bug or an environment problem */
+    ML_NOMEM,   /* allocation failed */
+    ML_STORAGE, /* SQLite failed; nothing was committed */
+    ML_CONFIG,  /* configuration is invalid */
+    ML_PARSE,   /* input is not well-formed */
+    ML_NOENTRY, /* the thing asked for does not exist */
+    ML_REFUSED, /* a domain rule refused the request; see struct ml_refusal */
+    ML_LIMIT,   /* input is past a named limit */
 } ml_err;
 
 const char *ml_strerror(ml_err err);

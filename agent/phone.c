@@ -74,8 +74,7 @@ ml_err phone_normalize(const char *input, char out[PHONE_DIGITS + 1])
     return ML_OK;
 }
 
-void phone_key(const uint8_t key[PHONE_KEY_LEN], const char *normalized,
-               uint8_t out[PHONE_KEY_LEN])
+void phone_key(const uint8_t key[PHONE_KEY_LEN], const char *normalized, uint8_t out[PHONE_KEY_LEN])
 {
     unsigned int outlen = PHONE_KEY_LEN;
     HMAC(EVP_sha256(), key, PHONE_KEY_LEN, (const unsigned char *)normalized, strlen(normalized),

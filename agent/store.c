@@ -238,8 +238,7 @@ ml_err store_open(const char *path, struct store **ret_store, char *errbuf, size
         sqlite3_exec(st->db, "PRAGMA journal_size_limit=" ML_STR(STORE_WAL_SIZE_LIMIT), NULL, NULL,
                      NULL) != SQLITE_OK ||
         store_exec(st, "PRAGMA foreign_keys=ON") != ML_OK) {
-        snprintf(errbuf, errlen, "%s: cannot configure database: %s", path,
-                 sqlite3_errmsg(st->db));
+        snprintf(errbuf, errlen, "%s: cannot configure database: %s", path, sqlite3_errmsg(st->db));
         goto out;
     }
     result = migrate(st, errbuf, errlen);

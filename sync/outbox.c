@@ -27,8 +27,8 @@ void outbox_uuid_v7(int64_t now_ms, char out[UUID_TEXT_LEN + 1])
              b[15]);
 }
 
-ml_err outbox_append(struct store *st, const char *store_id, const char *terminal,
-                     int64_t now_ms, const char *type, cJSON *body)
+ml_err outbox_append(struct store *st, const char *store_id, const char *terminal, int64_t now_ms,
+                     const char *type, cJSON *body)
 {
     static const char sql[] = "INSERT INTO outbox (seq, event_id, type, hlc, at, payload) "
                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";

@@ -18,8 +18,8 @@
 #define UUID_TEXT_LEN 36
 
 /* Appends one event; takes ownership of `body` in every case. */
-ml_err outbox_append(struct store *st, const char *store_id, const char *terminal,
-                     int64_t now_ms, const char *type, cJSON *body);
+ml_err outbox_append(struct store *st, const char *store_id, const char *terminal, int64_t now_ms,
+                     const char *type, cJSON *body);
 
 /* Events waiting for HQ's ack, and the creation time (ms) of the oldest (0 if none). */
 int64_t outbox_depth(struct store *st);

@@ -77,10 +77,10 @@ static int has_coupon(const cJSON *identify, const char *id)
     return 0;
 }
 
-#define SALE_BODY                                                                               \
-    "{\"member\":\"M1001\",\"items\":["                                                         \
-    "{\"sku\":\"TS-01\",\"category\":\"apparel\",\"qty\":2,\"unit_price\":5990},"               \
-    "{\"sku\":\"SH-9\",\"category\":\"shoes\",\"qty\":1,\"unit_price\":39900}],"                \
+#define SALE_BODY                                                                                  \
+    "{\"member\":\"M1001\",\"items\":["                                                            \
+    "{\"sku\":\"TS-01\",\"category\":\"apparel\",\"qty\":2,\"unit_price\":5990},"                  \
+    "{\"sku\":\"SH-9\",\"category\":\"shoes\",\"qty\":1,\"unit_price\":39900}],"                   \
     "\"coupons\":[\"CPN-20OFF\"],\"points_to_redeem\":500"
 
 static void full_offline_day_identify_quote_commit_refund(void **state)
@@ -89,7 +89,8 @@ static void full_offline_day_identify_quote_commit_refund(void **state)
     struct http_resp r, q, c;
 
     /* Identify by phone, typed the way a shop assistant might. */
-    assert_int_equal(http_call(d, "POST", "/v1/identify", NULL, "{\"phone\":\"+86 138-0013-8000\"}", &r), 0);
+    assert_int_equal(
+        http_call(d, "POST", "/v1/identify", NULL, "{\"phone\":\"+86 138-0013-8000\"}", &r), 0);
     assert_int_equal(r.status, 200);
     assert_string_equal(cJSON_GetObjectItem(r.json, "member_id")->valuestring, "M1001");
     assert_string_equal(cJSON_GetObjectItem(r.json, "phone")->valuestring, "138****8000");
@@ -99,7 +100,8 @@ static void full_offline_day_identify_quote_commit_refund(void **state)
 
     /* Quote: prices everything, changes nothing. */
     double depth0 = status_num(d, "outbox.depth"), sales0 = status_num(d, "sales");
-    assert_int_equal(http_call(d, "POST", "/v1/checkout", NULL, SALE_BODY ",\"dry_run\":true}", &q), 0);
+    assert_int_equal(http_call(d, "POST", "/v1/checkout", NULL, SALE_BODY ",\"dry_run\":true}", &q),
+                     0);
     assert_int_equal(q.status, 200);
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(q.json, "sale_id")));
     assert_true(status_num(d, "outbox.depth") == depth0);
@@ -115,7 +117,8 @@ static void full_offline_day_identify_quote_commit_refund(void **state)
     assert_true(json_num_at(c.json, "points.earned") == 1481);
     assert_true(json_num_at(c.json, "points.spent") == 500);
     /* Bound guide G01: apparel 5% of 9880 = 494, shoes 3% of 39500 = 1185. */
-    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(c.json, "guide"), "source")->valuestring, "bound");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(c.json, "guide"), "source")->valuestring, "bound");
     assert_true(json_num_at(c.json, "commission.amount") == 1679);
     const char *sale_id = cJSON_GetObjectItem(c.json, "sale_id")->valuestring;
     assert_string_equal(sale_id, "S001-T01-000001");
@@ -124,7 +127,8 @@ static void full_offline_day_identify_quote_commit_refund(void **state)
     http_resp_free(&q);
 
     /* The coupon is used, the points moved. */
-    assert_int_equal(http_call(d, "POST", "/v1/identify", NULL, "{\"phone\":\"13800138000\"}", &r), 0);
+    assert_int_equal(http_call(d, "POST", "/v1/identify", NULL, "{\"phone\":\"13800138000\"}", &r),
+                     0);
     assert_false(has_coupon(r.json, "CPN-20OFF"));
     assert_true(json_num_at(r.json, "points.available") == 2000 - 500 + 1481);
     http_resp_free(&r);
@@ -143,8 +147,10 @@ static void full_offline_day_identify_quote_commit_refund(void **state)
     assert_int_equal(r.status, 200);
     assert_true(json_num_at(r.json, "amount") == 39500);
     assert_true(json_num_at(r.json, "commission_reversed") == 1185);
-    assert_true(json_num_at(r.json, "points.earned_reversed") == json_num_at(c.json, "lines.1.points_earned"));
-    assert_true(json_num_at(r.json, "points.spent_returned") == json_num_at(c.json, "lines.1.points_spent"));
+    assert_true(json_num_at(r.json, "points.earned_reversed") ==
+                json_num_at(c.json, "lines.1.points_earned"));
+    assert_true(json_num_at(r.json, "points.spent_returned") ==
+                json_num_at(c.json, "lines.1.points_spent"));
     http_resp_free(&r);
 
     /* The guide's statement shows only the kept line's commission. */
@@ -174,47 +180,82 @@ struct err_case {
 
 static const struct err_case err_cases[] = {
     {"no token", "GET", "/v1/status", NULL, NULL, NULL, 401, "unauthorized"},
-    {"wrong token", "GET", "/v1/status", "Authorization: Bearer wrong-token-wrong-token", NULL, NULL, 401, "unauthorized"},
-    {"token prefix", "GET", "/v1/status", "Authorization: Bearer integration-test-token-000", NULL, NULL, 401, "unauthorized"},
+    {"wrong token", "GET", "/v1/status", "Authorization: Bearer wrong-token-wrong-token", NULL,
+     NULL, 401, "unauthorized"},
+    {"token prefix", "GET", "/v1/status", "Authorization: Bearer integration-test-token-000", NULL,
+     NULL, 401, "unauthorized"},
     {"unknown path", "GET", "/v1/nothing", AUTH, NULL, NULL, 404, "not_found"},
     {"wrong method", "GET", "/v1/checkout", AUTH, NULL, NULL, 405, "method_not_allowed"},
     {"malformed json", "POST", "/v1/identify", AUTH, NULL, "{\"phone\":", 400, "malformed_json"},
-    {"trailing garbage", "POST", "/v1/identify", AUTH, NULL, "{\"phone\":\"13800138000\"} x", 400, "malformed_json"},
+    {"trailing garbage", "POST", "/v1/identify", AUTH, NULL, "{\"phone\":\"13800138000\"} x", 400,
+     "malformed_json"},
     {"not an object", "POST", "/v1/identify", AUTH, NULL, "[1]", 400, "invalid_request"},
-    {"both phone and qr", "POST", "/v1/identify", AUTH, NULL, "{\"phone\":\"13800138000\",\"qr\":\"x\"}", 400, "invalid_request"},
-    {"bad phone", "POST", "/v1/identify", AUTH, NULL, "{\"phone\":\"12345\"}", 400, "invalid_phone"},
-    {"unknown phone", "POST", "/v1/identify", AUTH, NULL, "{\"phone\":\"13611112222\"}", 404, "member_not_found"},
-    {"blocked member", "POST", "/v1/identify", AUTH, NULL, "{\"phone\":\"13700137000\"}", 403, "member_blocked"},
-    {"qr not yet", "POST", "/v1/identify", AUTH, NULL, "{\"qr\":\"ML1:ABC\"}", 501, "not_supported"},
-    {"no idempotency key", "POST", "/v1/checkout", AUTH, NULL, "{" ITEMS "}", 400, "idempotency_key_required"},
+    {"both phone and qr", "POST", "/v1/identify", AUTH, NULL,
+     "{\"phone\":\"13800138000\",\"qr\":\"x\"}", 400, "invalid_request"},
+    {"bad phone", "POST", "/v1/identify", AUTH, NULL, "{\"phone\":\"12345\"}", 400,
+     "invalid_phone"},
+    {"unknown phone", "POST", "/v1/identify", AUTH, NULL, "{\"phone\":\"13611112222\"}", 404,
+     "member_not_found"},
+    {"blocked member", "POST", "/v1/identify", AUTH, NULL, "{\"phone\":\"13700137000\"}", 403,
+     "member_blocked"},
+    {"qr not yet", "POST", "/v1/identify", AUTH, NULL, "{\"qr\":\"ML1:ABC\"}", 501,
+     "not_supported"},
+    {"no idempotency key", "POST", "/v1/checkout", AUTH, NULL, "{" ITEMS "}", 400,
+     "idempotency_key_required"},
     {"idempotency key too long", "POST", "/v1/checkout", AUTH,
-     "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
+     "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+     "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
      "{" ITEMS "}", 400, "invalid_request"},
     {"no items", "POST", "/v1/checkout", AUTH, "e1", "{\"items\":[]}", 400, "invalid_request"},
-    {"qty zero", "POST", "/v1/checkout", AUTH, "e2", "{\"items\":[{\"sku\":\"A\",\"category\":\"c\",\"qty\":0,\"unit_price\":1}]}", 400, "invalid_request"},
-    {"price fraction", "POST", "/v1/checkout", AUTH, "e3", "{\"items\":[{\"sku\":\"A\",\"category\":\"c\",\"qty\":1,\"unit_price\":1.5}]}", 400, "invalid_request"},
-    {"other terminal", "POST", "/v1/checkout", AUTH, "e4", "{\"terminal\":\"T99\"," ITEMS "}", 400, "invalid_request"},
-    {"unknown member", "POST", "/v1/checkout", AUTH, "e5", "{\"member\":\"NOPE\"," ITEMS "}", 404, "member_not_found"},
-    {"blocked member checkout", "POST", "/v1/checkout", AUTH, "e6", "{\"member\":\"M1003\"," ITEMS "}", 403, "member_blocked"},
-    {"unknown guide", "POST", "/v1/checkout", AUTH, "e7", "{\"guide\":\"G404\"," ITEMS "}", 404, "guide_not_found"},
-    {"inactive guide", "POST", "/v1/checkout", AUTH, "e8", "{\"guide\":\"G-OFF\"," ITEMS "}", 404, "guide_not_found"},
-    {"unknown coupon", "POST", "/v1/checkout", AUTH, "e9", "{\"coupons\":[\"NOPE\"]," ITEMS "}", 404, "coupon_not_found"},
-    {"expired coupon", "POST", "/v1/checkout", AUTH, "e10", "{\"member\":\"M1001\",\"coupons\":[\"OLD-1\"]," ITEMS "}", 409, "coupon_expired"},
-    {"future coupon", "POST", "/v1/checkout", AUTH, "e11", "{\"coupons\":[\"FUTURE-1\"]," ITEMS "}", 409, "coupon_not_yet_valid"},
-    {"revoked coupon", "POST", "/v1/checkout", AUTH, "e12", "{\"coupons\":[\"REVOKED-1\"]," ITEMS "}", 409, "coupon_revoked"},
-    {"other member's coupon", "POST", "/v1/checkout", AUTH, "e13", "{\"member\":\"M1001\",\"coupons\":[\"M2-ONLY\"]," ITEMS "}", 409, "coupon_member_mismatch"},
-    {"member coupon, no member", "POST", "/v1/checkout", AUTH, "e14", "{\"coupons\":[\"M2-ONLY\"]," ITEMS "}", 409, "coupon_member_mismatch"},
+    {"qty zero", "POST", "/v1/checkout", AUTH, "e2",
+     "{\"items\":[{\"sku\":\"A\",\"category\":\"c\",\"qty\":0,\"unit_price\":1}]}", 400,
+     "invalid_request"},
+    {"price fraction", "POST", "/v1/checkout", AUTH, "e3",
+     "{\"items\":[{\"sku\":\"A\",\"category\":\"c\",\"qty\":1,\"unit_price\":1.5}]}", 400,
+     "invalid_request"},
+    {"other terminal", "POST", "/v1/checkout", AUTH, "e4", "{\"terminal\":\"T99\"," ITEMS "}", 400,
+     "invalid_request"},
+    {"unknown member", "POST", "/v1/checkout", AUTH, "e5", "{\"member\":\"NOPE\"," ITEMS "}", 404,
+     "member_not_found"},
+    {"blocked member checkout", "POST", "/v1/checkout", AUTH, "e6",
+     "{\"member\":\"M1003\"," ITEMS "}", 403, "member_blocked"},
+    {"unknown guide", "POST", "/v1/checkout", AUTH, "e7", "{\"guide\":\"G404\"," ITEMS "}", 404,
+     "guide_not_found"},
+    {"inactive guide", "POST", "/v1/checkout", AUTH, "e8", "{\"guide\":\"G-OFF\"," ITEMS "}", 404,
+     "guide_not_found"},
+    {"unknown coupon", "POST", "/v1/checkout", AUTH, "e9", "{\"coupons\":[\"NOPE\"]," ITEMS "}",
+     404, "coupon_not_found"},
+    {"expired coupon", "POST", "/v1/checkout", AUTH, "e10",
+     "{\"member\":\"M1001\",\"coupons\":[\"OLD-1\"]," ITEMS "}", 409, "coupon_expired"},
+    {"future coupon", "POST", "/v1/checkout", AUTH, "e11", "{\"coupons\":[\"FUTURE-1\"]," ITEMS "}",
+     409, "coupon_not_yet_valid"},
+    {"revoked coupon", "POST", "/v1/checkout", AUTH, "e12",
+     "{\"coupons\":[\"REVOKED-1\"]," ITEMS "}", 409, "coupon_revoked"},
+    {"other member's coupon", "POST", "/v1/checkout", AUTH, "e13",
+     "{\"member\":\"M1001\",\"coupons\":[\"M2-ONLY\"]," ITEMS "}", 409, "coupon_member_mismatch"},
+    {"member coupon, no member", "POST", "/v1/checkout", AUTH, "e14",
+     "{\"coupons\":[\"M2-ONLY\"]," ITEMS "}", 409, "coupon_member_mismatch"},
     {"min spend one below", "POST", "/v1/checkout", AUTH, "e15",
-     "{\"member\":\"M1001\",\"coupons\":[\"CPN-20OFF\"],\"items\":[{\"sku\":\"A\",\"category\":\"apparel\",\"qty\":1,\"unit_price\":9999}]}", 409, "coupon_min_spend_not_met"},
-    {"coupon for other category", "POST", "/v1/checkout", AUTH, "e16", "{\"coupons\":[\"SHOES-ONLY\"]," ITEMS "}", 409, "coupon_not_applicable"},
-    {"duplicate coupon", "POST", "/v1/checkout", AUTH, "e17", "{\"coupons\":[\"BEARER-5\",\"BEARER-5\"]," ITEMS "}", 400, "invalid_request"},
-    {"points without member", "POST", "/v1/checkout", AUTH, "e18", "{\"points_to_redeem\":10," ITEMS "}", 400, "member_required"},
+     "{\"member\":\"M1001\",\"coupons\":[\"CPN-20OFF\"],\"items\":[{\"sku\":\"A\",\"category\":"
+     "\"apparel\",\"qty\":1,\"unit_price\":9999}]}",
+     409, "coupon_min_spend_not_met"},
+    {"coupon for other category", "POST", "/v1/checkout", AUTH, "e16",
+     "{\"coupons\":[\"SHOES-ONLY\"]," ITEMS "}", 409, "coupon_not_applicable"},
+    {"duplicate coupon", "POST", "/v1/checkout", AUTH, "e17",
+     "{\"coupons\":[\"BEARER-5\",\"BEARER-5\"]," ITEMS "}", 400, "invalid_request"},
+    {"points without member", "POST", "/v1/checkout", AUTH, "e18",
+     "{\"points_to_redeem\":10," ITEMS "}", 400, "member_required"},
     {"unknown sale", "GET", "/v1/sales/S001-T01-999999", AUTH, NULL, NULL, 404, "sale_not_found"},
-    {"refund unknown sale", "POST", "/v1/sales/NOPE/refund", AUTH, "e19", "{}", 404, "sale_not_found"},
-    {"refund without key", "POST", "/v1/sales/NOPE/refund", AUTH, NULL, "{}", 400, "idempotency_key_required"},
-    {"commissions bad date", "GET", "/v1/guides/G01/commissions?from=2026-13-01", AUTH, NULL, NULL, 400, "invalid_request"},
-    {"commissions 367 days", "GET", "/v1/guides/G01/commissions?from=2025-01-01&to=2026-01-02", AUTH, NULL, NULL, 400, "invalid_request"},
-    {"commissions unknown guide", "GET", "/v1/guides/G404/commissions", AUTH, NULL, NULL, 404, "guide_not_found"},
+    {"refund unknown sale", "POST", "/v1/sales/NOPE/refund", AUTH, "e19", "{}", 404,
+     "sale_not_found"},
+    {"refund without key", "POST", "/v1/sales/NOPE/refund", AUTH, NULL, "{}", 400,
+     "idempotency_key_required"},
+    {"commissions bad date", "GET", "/v1/guides/G01/commissions?from=2026-13-01", AUTH, NULL, NULL,
+     400, "invalid_request"},
+    {"commissions 367 days", "GET", "/v1/guides/G01/commissions?from=2025-01-01&to=2026-01-02",
+     AUTH, NULL, NULL, 400, "invalid_request"},
+    {"commissions unknown guide", "GET", "/v1/guides/G404/commissions", AUTH, NULL, NULL, 404,
+     "guide_not_found"},
     {"sales limit 101", "GET", "/v1/sales?limit=101", AUTH, NULL, NULL, 400, "invalid_request"},
 };
 
@@ -365,12 +406,16 @@ static void refund_twice_is_already_refunded(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(full_offline_day_identify_quote_commit_refund, setup, teardown),
-        cmocka_unit_test_setup_teardown(every_error_has_its_code_and_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_offline_day_identify_quote_commit_refund, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(every_error_has_its_code_and_changes_nothing, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(body_limit_accepts_64k_refuses_one_more, setup, teardown),
         cmocka_unit_test_setup_teardown(json_depth_8_parses_9_is_malformed, setup, teardown),
-        cmocka_unit_test_setup_teardown(idempotency_repeat_returns_first_answer_other_body_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(single_use_coupon_second_redemption_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(idempotency_repeat_returns_first_answer_other_body_refused,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(single_use_coupon_second_redemption_is_refused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(refund_twice_is_already_refunded, setup, teardown),
     };
     return cmocka_run_group_tests_name("api (real memberlinkd over HTTP)", tests, NULL, NULL);

@@ -18,8 +18,8 @@
 
 /* Member M1001 has a bound guide: each sale makes sale.completed, points.changed and
  * commission.recorded. */
-#define BODY                                                                                    \
-    "{\"member\":\"M1001\",\"items\":[{\"sku\":\"TS-01\",\"category\":\"apparel\",\"qty\":1," \
+#define BODY                                                                                       \
+    "{\"member\":\"M1001\",\"items\":[{\"sku\":\"TS-01\",\"category\":\"apparel\",\"qty\":1,"      \
     "\"unit_price\":5990}]}"
 #define EVENTS_PER_SALE 3
 
@@ -59,7 +59,8 @@ static void kill9_after_commit_keeps_sale_and_key_returns_it(void **state)
     assert_int_equal(daemon_start(d), 0);
 
     char path[128];
-    snprintf(path, sizeof(path), "/v1/sales/%s", cJSON_GetObjectItem(a.json, "sale_id")->valuestring);
+    snprintf(path, sizeof(path), "/v1/sales/%s",
+             cJSON_GetObjectItem(a.json, "sale_id")->valuestring);
     assert_int_equal(http_call(d, "GET", path, NULL, NULL, &s), 0);
     assert_int_equal(s.status, 200);
     assert_true(json_num_at(s.json, "total") == json_num_at(a.json, "total"));
@@ -85,7 +86,8 @@ static void kill9_mid_stream_then_replay_all_keys_makes_no_duplicates(void **sta
         snprintf(key, sizeof(key), "stream-%d", i);
         assert_int_equal(http_call(d, "POST", "/v1/checkout", key, BODY, &r), 0);
         assert_int_equal(r.status, 200);
-        snprintf(first[i], sizeof(first[i]), "%s", cJSON_GetObjectItem(r.json, "sale_id")->valuestring);
+        snprintf(first[i], sizeof(first[i]), "%s",
+                 cJSON_GetObjectItem(r.json, "sale_id")->valuestring);
         http_resp_free(&r);
         if (i + 1 == KILL_AFTER) {
             daemon_signal(d, SIGKILL);
@@ -111,12 +113,13 @@ static void restart_mid_day_keeps_state_refund_restores_coupon_for_reuse(void **
 {
     struct daemon *d = *state;
     struct http_resp r;
-    assert_int_equal(http_call(d, "POST", "/v1/checkout", "mid-1",
-                               "{\"member\":\"M1001\",\"coupons\":[\"CPN-20OFF\"],\"items\":["
-                               "{\"sku\":\"A\",\"category\":\"apparel\",\"qty\":1,\"unit_price\":12000},"
-                               "{\"sku\":\"B\",\"category\":\"shoes\",\"qty\":1,\"unit_price\":8000}]}",
-                               &r),
-                     0);
+    assert_int_equal(
+        http_call(d, "POST", "/v1/checkout", "mid-1",
+                  "{\"member\":\"M1001\",\"coupons\":[\"CPN-20OFF\"],\"items\":["
+                  "{\"sku\":\"A\",\"category\":\"apparel\",\"qty\":1,\"unit_price\":12000},"
+                  "{\"sku\":\"B\",\"category\":\"shoes\",\"qty\":1,\"unit_price\":8000}]}",
+                  &r),
+        0);
     assert_int_equal(r.status, 200);
     char refund[128];
     snprintf(refund, sizeof(refund), "/v1/sales/%s/refund",
@@ -128,7 +131,8 @@ static void restart_mid_day_keeps_state_refund_restores_coupon_for_reuse(void **
     assert_int_equal(daemon_start(d), 0);
 
     /* Coupon still used, points still pending. */
-    assert_int_equal(http_call(d, "POST", "/v1/identify", NULL, "{\"phone\":\"13800138000\"}", &r), 0);
+    assert_int_equal(http_call(d, "POST", "/v1/identify", NULL, "{\"phone\":\"13800138000\"}", &r),
+                     0);
     assert_true(json_num_at(r.json, "points.pending") == earned);
     assert_null(strstr(r.body, "CPN-20OFF"));
     http_resp_free(&r);
@@ -138,17 +142,19 @@ static void restart_mid_day_keeps_state_refund_restores_coupon_for_reuse(void **
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"coupons_restored\":[\"CPN-20OFF\"]"));
     http_resp_free(&r);
-    assert_int_equal(http_call(d, "POST", "/v1/identify", NULL, "{\"phone\":\"13800138000\"}", &r), 0);
+    assert_int_equal(http_call(d, "POST", "/v1/identify", NULL, "{\"phone\":\"13800138000\"}", &r),
+                     0);
     assert_true(json_num_at(r.json, "points.pending") == 0);
     assert_non_null(strstr(r.body, "CPN-20OFF"));
     http_resp_free(&r);
 
     /* ...and can be redeemed again. */
-    assert_int_equal(http_call(d, "POST", "/v1/checkout", "mid-2",
-                               "{\"member\":\"M1001\",\"coupons\":[\"CPN-20OFF\"],\"items\":["
-                               "{\"sku\":\"A\",\"category\":\"apparel\",\"qty\":1,\"unit_price\":12000}]}",
-                               &r),
-                     0);
+    assert_int_equal(
+        http_call(d, "POST", "/v1/checkout", "mid-2",
+                  "{\"member\":\"M1001\",\"coupons\":[\"CPN-20OFF\"],\"items\":["
+                  "{\"sku\":\"A\",\"category\":\"apparel\",\"qty\":1,\"unit_price\":12000}]}",
+                  &r),
+        0);
     assert_int_equal(r.status, 200);
     assert_true(json_num_at(r.json, "discount") == 2000);
     http_resp_free(&r);
@@ -185,11 +191,15 @@ static void bad_config_value_exits_2_naming_the_key(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(kill9_after_commit_keeps_sale_and_key_returns_it, setup, teardown),
-        cmocka_unit_test_setup_teardown(kill9_mid_stream_then_replay_all_keys_makes_no_duplicates, setup, teardown),
-        cmocka_unit_test_setup_teardown(restart_mid_day_keeps_state_refund_restores_coupon_for_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(kill9_after_commit_keeps_sale_and_key_returns_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(kill9_mid_stream_then_replay_all_keys_makes_no_duplicates,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            restart_mid_day_keeps_state_refund_restores_coupon_for_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(newer_schema_is_refused_with_exit_2, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_config_value_exits_2_naming_the_key, setup, teardown),
     };
-    return cmocka_run_group_tests_name("crash (kill -9 and restart of a real memberlinkd)", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("crash (kill -9 and restart of a real memberlinkd)", tests,
+                                       NULL, NULL);
 }

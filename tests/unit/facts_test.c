@@ -558,10 +558,11 @@ static void coupon_revoke_arriving_before_its_grant_still_revokes(void **state)
 {
     struct testdb *t = *state;
     assert_int_equal(apply_version(t, "coupon.revoke", "{\"coupon_id\":\"K\",\"version\":2}"), 1);
-    assert_int_equal(apply_version(t, "coupon.grant",
-                                   "{\"coupon_id\":\"K\",\"kind\":\"amount_off\",\"value\":100," VALID
-                                   ",\"version\":1}"),
-                     0);
+    assert_int_equal(
+        apply_version(t, "coupon.grant",
+                      "{\"coupon_id\":\"K\",\"kind\":\"amount_off\",\"value\":100," VALID
+                      ",\"version\":1}"),
+        0);
     assert_int_equal(testdb_i64(t, "SELECT count(*) FROM coupons WHERE state = 'available'"), 0);
 }
 
@@ -575,14 +576,16 @@ static void phone_hmac_given_to_another_member_moves_to_it(void **state)
     testdb_fact(t, "member.upsert",
                 "{\"member_id\":\"M1\",\"phone_hmac\":\"" HMAC_A "\",\"version\":1}");
     assert_int_equal(apply_version(t, "member.upsert",
-                                   "{\"member_id\":\"M2\",\"phone_hmac\":\"" HMAC_A "\",\"version\":1}"),
+                                   "{\"member_id\":\"M2\",\"phone_hmac\":\"" HMAC_A
+                                   "\",\"version\":1}"),
                      1);
     char *got = testdb_dump(t, "SELECT member_id, phone_key IS NOT NULL FROM members ORDER BY 1");
     assert_string_equal(got, "M1|0\nM2|1\n");
     free(got);
     /* A replay of M1's old fact does not take the number back. */
     assert_int_equal(apply_version(t, "member.upsert",
-                                   "{\"member_id\":\"M1\",\"phone_hmac\":\"" HMAC_A "\",\"version\":1}"),
+                                   "{\"member_id\":\"M1\",\"phone_hmac\":\"" HMAC_A
+                                   "\",\"version\":1}"),
                      0);
     got = testdb_dump(t, "SELECT member_id, phone_key IS NOT NULL FROM members ORDER BY 1");
     assert_string_equal(got, "M1|0\nM2|1\n");
