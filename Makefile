@@ -6,7 +6,7 @@
 #   make bench   benchmarks (print figures, never fail on time)
 
 CC      ?= cc
-PKGS    := sqlite3 libcjson libmicrohttpd libcurl openssl inih
+PKGS    := sqlite3 libcjson libmicrohttpd libcurl openssl inih libmosquitto
 DEBS    := build-essential pkg-config libsqlite3-dev libcjson-dev libmicrohttpd-dev \
            libcurl4-openssl-dev libssl-dev libinih-dev libcmocka-dev libmosquitto-dev \
            mosquitto curl sqlite3
@@ -33,7 +33,7 @@ CORE_SRC := agent/ml_err.c agent/log.c agent/config.c agent/money.c agent/phone.
             agent/store.c agent/facts.c agent/rules.c agent/member.c agent/coupon.c \
             agent/checkout.c agent/refund.c agent/commission.c agent/idem.c \
             agent/metrics.c agent/api.c agent/jsonutil.c \
-            agent/factfile.c sync/hlc.c sync/outbox.c
+            agent/factfile.c sync/hlc.c sync/outbox.c sync/drain.c sync/link.c
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
 MIGRATIONS := $(sort $(wildcard agent/sql/*.sql))
 

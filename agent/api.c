@@ -23,6 +23,7 @@
 #include "commission.h"
 #include "idem.h"
 #include "jsonutil.h"
+#include "link.h"
 #include "log.h"
 #include "member.h"
 #include "metrics.h"
@@ -323,9 +324,11 @@ static void do_status(struct api *api, struct answer *a)
     cJSON_AddStringToObject(o, "terminal", ctx->cfg->terminal);
     cJSON_AddStringToObject(o, "version", ML_VERSION);
     json_add_i64(o, "uptime_s", (now - ctx->started_ms) / 1000);
-    cJSON_AddBoolToObject(o, "connected", 0);
+    cJSON_AddBoolToObject(o, "connected", link_connected(ctx->link));
     cJSON *ob = cJSON_AddObjectToObject(o, "outbox");
-    json_add_i64(ob, "depth", outbox_depth(ctx->st));
+    int64_t depth = outbox_depth(ctx->st);
+    json_add_i64(ob, "depth", depth);
+    cJSON_AddBoolToObject(ob, "warning", depth > ctx->cfg->outbox_warn_events);
     int64_t oldest = outbox_oldest_at(ctx->st);
     if (oldest > 0)
         json_add_i64(ob, "oldest_age_ms", now - oldest);

@@ -40,6 +40,27 @@ void config_defaults(struct config *cfg)
     snprintf(cfg->api_host, sizeof(cfg->api_host), "127.0.0.1");
     cfg->api_port = 8787;
     cfg->api_max_body = DEFAULT_MAX_BODY;
+    cfg->outbox_warn_events = 100000;
+    cfg->mqtt_port = 1883;
+    cfg->mqtt_keepalive = 30;
+    cfg->mqtt_batch_events = 200;
+    cfg->mqtt_batch_bytes = 256 * 1024;
+    cfg->mqtt_inflight = 4;
+    cfg->mqtt_ack_timeout_s = 15;
+}
+
+static int valid_id_len(const char *v, size_t max)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
 }
 
 static int valid_id(const char *v)
@@ -108,12 +129,89 @@ ml_err config_parse_listen(const char *value, char *host, size_t hostlen, uint16
     return ML_OK;
 }
 
+/* A whole number in [min, max], digits only. */
+static int set_int(int64_t *dst, const char *v, int64_t min, int64_t max)
+{
+    if (!all_digits(v) || strlen(v) > 18)
+        return -1;
+    long long n = strtoll(v, NULL, 10);
+    if (n < min || n > max)
+        return -1;
+    *dst = n;
+    return 0;
+}
+
+static int set_path(char *dst, size_t len, const char *v)
+{
+    if (v[0] == '\0' || strlen(v) > 160)
+        return -1;
+    snprintf(dst, len, "%s", v);
+    return 0;
+}
+
 static int set_id(char *dst, size_t len, const char *v)
 {
     if (!valid_id(v))
         return -1;
     snprintf(dst, len, "%s", v);
     return 0;
+}
+
+static int apply_mqtt(struct config *cfg, const char *name, const char *value, const char **why)
+{
+    int64_t n = 0;
+    int rc;
+    if (strcmp(name, "host") == 0) {
+        *why = "expected a host name or address of at most 160 characters, or nothing";
+        if (strlen(value) > 160)
+            return -1;
+        snprintf(cfg->mqtt_host, sizeof(cfg->mqtt_host), "%s", value);
+        return 0;
+    }
+    if (strcmp(name, "client_id") == 0) {
+        *why = "expected 1-64 characters of [A-Za-z0-9_-]";
+        if (strlen(value) > 64 || !valid_id_len(value, 64))
+            return -1;
+        snprintf(cfg->mqtt_client_id, sizeof(cfg->mqtt_client_id), "%s", value);
+        return 0;
+    }
+    if (strcmp(name, "tls_ca") == 0 || strcmp(name, "tls_cert") == 0 ||
+        strcmp(name, "tls_key") == 0) {
+        char *dst = name[4] == 'c' && name[5] == 'a' ? cfg->mqtt_tls_ca
+                    : name[4] == 'c'                 ? cfg->mqtt_tls_cert
+                                                     : cfg->mqtt_tls_key;
+        *why = "expected a file path of at most 160 characters";
+        return set_path(dst, CONFIG_PATH_MAX, value);
+    }
+    static const struct {
+        const char *name;
+        int64_t min, max;
+        const char *why;
+    } ints[] = {
+        {"port", 1, 65535, "expected a port from 1 to 65535"},
+        {"keepalive", 5, 3600, "expected seconds from 5 to 3600"},
+        {"batch_events", 1, 1000, "expected a count from 1 to 1000"},
+        {"batch_bytes", 1024, 1048576, "expected bytes from 1024 to 1048576"},
+        {"inflight", 1, 64, "expected a count from 1 to 64"},
+        {"ack_timeout_s", 1, 3600, "expected seconds from 1 to 3600"},
+    };
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        if (strcmp(name, ints[i].name) != 0)
+            continue;
+        *why = ints[i].why;
+        if ((rc = set_int(&n, value, ints[i].min, ints[i].max)) != 0)
+            return rc;
+        switch (i) {
+        case 0: cfg->mqtt_port = (uint16_t)n; break;
+        case 1: cfg->mqtt_keepalive = (int)n; break;
+        case 2: cfg->mqtt_batch_events = (int)n; break;
+        case 3: cfg->mqtt_batch_bytes = (int)n; break;
+        case 4: cfg->mqtt_inflight = (int)n; break;
+        default: cfg->mqtt_ack_timeout_s = (int)n; break;
+        }
+        return 0;
+    }
+    return -2;
 }
 
 /* Returns 0 on success, -1 with a reason in `why` on a bad value, -2 for an unknown key. */
@@ -163,6 +261,10 @@ static int apply(struct config *cfg, const char *section, const char *name, cons
             snprintf(cfg->api_token, sizeof(cfg->api_token), "%s", value);
             return 0;
         }
+        if (strcmp(name, "outbox_warn_events") == 0) {
+            *why = "expected a count from 1 to 1000000000";
+            return set_int(&cfg->outbox_warn_events, value, 1, 1000000000);
+        }
         if (strcmp(name, "api_max_body") == 0) {
             *why = "expected a byte count from 1024 to 1048576";
             char *end = NULL;
@@ -172,6 +274,31 @@ static int apply(struct config *cfg, const char *section, const char *name, cons
                 v > (long long)MAX_BODY_LIMIT)
                 return -1;
             cfg->api_max_body = (size_t)v;
+            return 0;
+        }
+        return -2;
+    }
+    if (strcmp(section, "mqtt") == 0)
+        return apply_mqtt(cfg, name, value, why);
+    if (strcmp(section, "hq") == 0) {
+        if (strcmp(name, "url") == 0) {
+            *why = "expected an http:// or https:// URL of at most 160 characters";
+            if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+                return -1;
+            return set_path(cfg->hq_url, sizeof(cfg->hq_url), value);
+        }
+        if (strcmp(name, "pubkey") == 0) {
+            *why = "expected kid=base64 (kid of 1-32 [A-Za-z0-9_-]), at most 16 keys";
+            const char *eq = strchr(value, '=');
+            char kid[CONFIG_ID_MAX + 1];
+            if (eq == NULL || eq == value || (size_t)(eq - value) > CONFIG_ID_MAX ||
+                strlen(value) >= CONFIG_PUBKEY_SPEC_MAX || cfg->hq_npubkeys >= CONFIG_PUBKEYS_MAX)
+                return -1;
+            memcpy(kid, value, (size_t)(eq - value));
+            kid[eq - value] = '\0';
+            if (!valid_id(kid) || eq[1] == '\0')
+                return -1;
+            snprintf(cfg->hq_pubkeys[cfg->hq_npubkeys++], CONFIG_PUBKEY_SPEC_MAX, "%s", value);
             return 0;
         }
         return -2;
@@ -221,7 +348,9 @@ static char *read_line(char *str, int num, void *stream)
     if (*p == '[') {
         size_t len = strcspn(p + 1, "]");
         if (!((len == 5 && strncmp(p + 1, "store", 5) == 0) ||
-              (len == 5 && strncmp(p + 1, "agent", 5) == 0))) {
+              (len == 5 && strncmp(p + 1, "agent", 5) == 0) ||
+              (len == 4 && strncmp(p + 1, "mqtt", 4) == 0) ||
+              (len == 2 && strncmp(p + 1, "hq", 2) == 0))) {
             ctx->failed = 1;
             snprintf(ctx->errbuf, ctx->errlen, "%s:%d: unknown section [%.*s]", ctx->path,
                      ctx->lineno, (int)(len > 40 ? 40 : len), p + 1);

@@ -18,6 +18,8 @@
 #define CONFIG_TOKEN_MIN 16
 #define CONFIG_TOKEN_MAX 128
 #define CONFIG_PHONE_KEY_LEN 32 /* bytes; hex in the file */
+#define CONFIG_PUBKEYS_MAX 16
+#define CONFIG_PUBKEY_SPEC_MAX 96 /* "kid=base64" */
 
 struct config {
     char brand[CONFIG_ID_MAX + 1];
@@ -33,6 +35,25 @@ struct config {
     /* Empty means "read or create <data_dir>/api.token". */
     char api_token[CONFIG_TOKEN_MAX + 1];
     size_t api_max_body; /* bytes; [agent] api_max_body */
+    int64_t outbox_warn_events; /* [agent] outbox_warn_events: warn loudly past this depth */
+
+    /* [mqtt]: the link to HQ. An empty host means no sync: the terminal runs offline. */
+    char mqtt_host[256];
+    uint16_t mqtt_port;
+    char mqtt_client_id[128]; /* empty: "<brand>-<store>-<terminal>" */
+    int mqtt_keepalive;       /* seconds */
+    char mqtt_tls_ca[CONFIG_PATH_MAX];
+    char mqtt_tls_cert[CONFIG_PATH_MAX];
+    char mqtt_tls_key[CONFIG_PATH_MAX];
+    int mqtt_batch_events;   /* events per MQTT message */
+    int mqtt_batch_bytes;    /* bytes per MQTT message */
+    int mqtt_inflight;       /* batches sent and not yet acknowledged by HQ */
+    int mqtt_ack_timeout_s;  /* resend a batch HQ has not acknowledged after this */
+
+    /* [hq] */
+    char hq_url[512];
+    char hq_pubkeys[CONFIG_PUBKEYS_MAX][CONFIG_PUBKEY_SPEC_MAX]; /* "kid=base64", repeatable */
+    int hq_npubkeys;
 };
 
 /* Fills cfg with the embedded defaults. */

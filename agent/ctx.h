@@ -13,11 +13,13 @@
 #define ML_VERSION "0.1.0"
 
 struct metrics;
+struct link;
 
 struct ml_ctx {
     struct store *st;
     const struct config *cfg;
     struct metrics *metrics; /* may be NULL (tests, tools) */
+    struct link *link;       /* the MQTT session with HQ; NULL when [mqtt] host is empty */
     int64_t (*now_ms)(void); /* wall clock, ms UTC */
     int64_t started_ms;
 };

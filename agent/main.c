@@ -19,6 +19,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "factfile.h"
+#include "link.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -114,6 +115,12 @@ int main(int argc, char **argv)
         store_close(st);
         return 2;
     }
+    if (cfg.mqtt_host[0] != '\0' && link_start(&ctx, &ctx.link, err, sizeof(err)) != ML_OK) {
+        log_error("%s", err);
+        api_stop(api);
+        store_close(st);
+        return 2;
+    }
 
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) {
@@ -127,9 +134,18 @@ int main(int argc, char **argv)
 
     int rc = 0;
     for (;;) {
-        struct pollfd fds[2] = {{.fd = api_poll_fd(api), .events = POLLIN},
-                                {.fd = sfd, .events = POLLIN}};
-        int n = poll(fds, 2, api_timeout_ms(api));
+        struct pollfd fds[3] = {{.fd = api_poll_fd(api), .events = POLLIN},
+                                {.fd = sfd, .events = POLLIN},
+                                {.fd = -1}};
+        int timeout = api_timeout_ms(api);
+        if (ctx.link != NULL) {
+            fds[2].fd = link_fd(ctx.link);
+            fds[2].events = link_events(ctx.link);
+            int lt = link_timeout_ms(ctx.link);
+            if (timeout < 0 || lt < timeout)
+                timeout = lt;
+        }
+        int n = poll(fds, 3, timeout);
         if (n < 0 && errno != EINTR) {
             log_error("poll: %s", strerror(errno));
             rc = 1;
@@ -143,7 +159,13 @@ int main(int argc, char **argv)
             }
         }
         api_run(api);
+        if (ctx.link != NULL) {
+            if (fds[2].fd >= 0 && fds[2].revents)
+                link_io(ctx.link, fds[2].revents);
+            link_tick(ctx.link);
+        }
     }
+    link_stop(ctx.link);
     api_stop(api);
     store_close(st);
     close(sfd);

@@ -283,3 +283,96 @@ long proc_rss_kb(pid_t pid, int peak)
     fclose(f);
     return kb;
 }
+
+static int port_accepts(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+int broker_start(struct broker *b)
+{
+    if (b->dir[0] == '\0') {
+        snprintf(b->dir, sizeof(b->dir), "/tmp/memberlink-broker-XXXXXX");
+        if (mkdtemp(b->dir) == NULL)
+            return -1;
+    }
+    if (b->port == 0)
+        b->port = free_port();
+    char conf[300], log[300];
+    snprintf(conf, sizeof(conf), "%s/mosquitto.conf", b->dir);
+    snprintf(log, sizeof(log), "%s/mosquitto.log", b->dir);
+    FILE *f = fopen(conf, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "listener %u 127.0.0.1\nallow_anonymous true\npersistence false\n",
+            (unsigned)b->port);
+    fclose(f);
+    b->pid = fork();
+    if (b->pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execlp("mosquitto", "mosquitto", "-c", conf, (char *)NULL);
+        execl("/usr/sbin/mosquitto", "mosquitto", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) {
+        if (port_accepts(b->port))
+            return 0;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+void broker_stop(struct broker *b)
+{
+    if (b->pid <= 0)
+        return;
+    kill(b->pid, SIGTERM);
+    waitpid(b->pid, NULL, 0);
+    b->pid = 0;
+}
+
+void broker_cleanup(struct broker *b)
+{
+    broker_stop(b);
+    if (b->dir[0] != '\0' && getenv("ML_KEEP") == NULL) {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "harness: could not remove %s\n", b->dir);
+    }
+}
+
+int wait_status_num(const struct daemon *d, const char *path, double want, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        struct http_resp r;
+        if (http_call(d, "GET", "/v1/status", NULL, NULL, &r) == 0) {
+            double v = json_num_at(r.json, path);
+            if (v == want) {
+                http_resp_free(&r);
+                return 0;
+            }
+            /* booleans: "connected" */
+            const cJSON *c = cJSON_GetObjectItemCaseSensitive(r.json, path);
+            if (cJSON_IsBool(c) && (cJSON_IsTrue(c) ? 1.0 : 0.0) == want) {
+                http_resp_free(&r);
+                return 0;
+            }
+        }
+        http_resp_free(&r);
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}

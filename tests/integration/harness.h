@@ -67,6 +67,22 @@ double json_num_at(const cJSON *root, const char *path);
 /* Writes `text` to a new file under the daemon dir; returns the path in a static buffer. */
 const char *daemon_write_file(struct daemon *d, const char *name, const char *text);
 
+/* A real mosquitto broker on a loopback port, restartable on the same port. */
+struct broker {
+    pid_t pid;
+    uint16_t port;
+    char dir[256];
+};
+
+/* Starts mosquitto (port 0: pick a free one) and waits until it accepts connections. */
+int broker_start(struct broker *b);
+/* SIGTERM and reap; the port stays reserved in b->port for a restart. */
+void broker_stop(struct broker *b);
+void broker_cleanup(struct broker *b);
+
+/* Polls GET /v1/status until the number at `path` equals `want` (timeout ms). 0 if it did. */
+int wait_status_num(const struct daemon *d, const char *path, double want, int timeout_ms);
+
 /* Peak and current resident set size in kB of a pid (VmHWM, VmRSS). */
 long proc_rss_kb(pid_t pid, int peak);
 
