@@ -39,7 +39,7 @@ MIGRATIONS := $(sort $(wildcard agent/sql/*.sql))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*_test.c))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/*_test.c))
-BENCHES := $(BUILD)/bench/checkout
+BENCHES := $(BUILD)/bench/checkout $(BUILD)/bench/drain
 
 .PHONY: all deps run test unit-test integration-test bench clean format
 all: $(BUILD)/memberlinkd $(BUILD)/memberlink
@@ -109,6 +109,7 @@ test: deps
 
 bench: deps all $(BENCHES)
 	ML_BIN=$(abspath $(BUILD)) $(BUILD)/bench/checkout
+	ML_BIN=$(abspath $(BUILD)) $(BUILD)/bench/drain
 
 format:
 	clang-format -i agent/*.c agent/*.h sync/*.c sync/*.h tests/*/*.c tests/*/*.h bench/*.c

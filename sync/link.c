@@ -43,7 +43,7 @@ struct link {
     size_t nacked;
     int64_t ack_flush_at;
 
-    int64_t status_at, misc_at, warned_at;
+    int64_t status_at, misc_at, warned_at, depth_check_at;
     struct link_stats stats;
 };
 
@@ -359,13 +359,17 @@ void link_tick(struct link *l)
         if (now >= l->status_at)
             publish_status(l, 1);
     }
-    int64_t depth = 0;
-    if (now - l->warned_at >= LINK_WARN_REPEAT_MS &&
-        (depth = outbox_depth(l->ctx->st)) > l->ctx->cfg->outbox_warn_events) {
-        log_warn("outbox holds %lld events, past [agent] outbox_warn_events = %lld: HQ has "
-                 "not acknowledged them; sales continue and nothing is dropped",
-                 (long long)depth, (long long)l->ctx->cfg->outbox_warn_events);
-        l->warned_at = now;
+    /* Counting the outbox is a table scan: once a minute, not every tick. */
+    if (now >= l->depth_check_at) {
+        int64_t depth = outbox_depth(l->ctx->st);
+        l->depth_check_at = now + LINK_STATUS_MS;
+        if (depth > l->ctx->cfg->outbox_warn_events &&
+            (l->warned_at == 0 || now - l->warned_at >= LINK_WARN_REPEAT_MS)) {
+            log_warn("outbox holds %lld events, past [agent] outbox_warn_events = %lld: HQ "
+                     "has not acknowledged them; sales continue and nothing is dropped",
+                     (long long)depth, (long long)l->ctx->cfg->outbox_warn_events);
+            l->warned_at = now;
+        }
     }
 }
 

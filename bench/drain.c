@@ -1,0 +1,268 @@
+/*
+ * bench/drain: how fast a terminal empties a big outbox once the broker is back, next to
+ * a bare libmosquitto QoS 1 publisher sending the same events one per message.
+ *
+ *   1. Fill the outbox of a stopped terminal with N events (BENCH_DRAIN_N, default
+ *      100000) through outbox_append(), in one transaction (as days offline would).
+ *   2. Start memberlinkd with the broker down, then start the broker and an HQ acker that
+ *      acknowledges every event it receives (docs/protocol.md); time from the broker being
+ *      up to an empty outbox. Report events/s, the agent's CPU seconds and peak RSS.
+ *   3. Against the same broker, a bare publisher sends the same N event texts, one per
+ *      QoS 1 message, and waits for every PUBACK. Report events/s.
+ * The goal of the issue: drain rate >= 1.0x the bare publisher. Prints figures; exit 0
+ * whatever they are, 1 only when something broke.
+ */
+#include <cjson/cJSON.h>
+#include <mosquitto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../tests/integration/harness.h"
+#include "outbox.h"
+#include "store.h"
+
+#define DRAIN_N_DEFAULT 100000
+#define DRAIN_N_MAX 2000000
+#define EV_TOPIC "ml/demo/s/S001/T01/ev"
+#define ACK_TOPIC "ml/demo/s/S001/T01/ack"
+#define BARE_TOPIC "ml/demo/s/S001/T99/ev"
+
+/* A typical sale.completed body (one member, two lines, bound guide): ~1 KB. */
+static const char sale_body[] =
+    "{\"sale_id\":\"S001-T01-000001\",\"dry_run\":false,\"store\":\"S001\",\"terminal\":\"T01\","
+    "\"created_at\":1795555627370,\"member\":{\"member_id\":\"M1001\",\"tier\":\"gold\","
+    "\"points_available\":2981},\"guide\":{\"guide_id\":\"G01\",\"source\":\"bound\"},\"lines\":["
+    "{\"line_no\":1,\"sku\":\"TS-01\",\"category\":\"apparel\",\"qty\":2,\"unit_price\":5990,"
+    "\"gross\":11980,\"discount\":2000,\"points_value\":100,\"net\":9880,\"points_earned\":296,"
+    "\"points_spent\":100,\"commission_bp\":500,\"commission\":494},{\"line_no\":2,\"sku\":\"SH-9\","
+    "\"category\":\"shoes\",\"qty\":1,\"unit_price\":39900,\"gross\":39900,\"discount\":0,"
+    "\"points_value\":400,\"net\":39500,\"points_earned\":1185,\"points_spent\":400,"
+    "\"commission_bp\":300,\"commission\":1185}],\"discounts\":[{\"coupon_id\":\"CPN-20OFF\","
+    "\"kind\":\"amount_off\",\"amount\":2000,\"lines\":[1]}],\"subtotal\":51880,\"discount\":2000,"
+    "\"points\":{\"requested\":500,\"spent\":500,\"value\":500,\"capped_by\":null,\"earned\":1481,"
+    "\"campaign_id\":\"points-2026\"},\"total\":49380,\"commission\":{\"guide_id\":\"G01\","
+    "\"amount\":1679,\"campaign_id\":\"guide-commission\"}}";
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* CPU seconds (user + system) a process has used so far. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int fill_outbox(const char *dir, long n)
+{
+    char path[400], err[256];
+    struct store *st = NULL;
+    snprintf(path, sizeof(path), "%s/memberlink.db", dir);
+    if (store_open(path, &st, err, sizeof(err)) != ML_OK) {
+        fprintf(stderr, "drain: %s\n", err);
+        return -1;
+    }
+    int rc = store_begin(st) == ML_OK ? 0 : -1;
+    for (long i = 0; rc == 0 && i < n; i++) {
+        cJSON *body = cJSON_CreateRaw(sale_body);
+        if (outbox_append(st, "S001", "T01", wall_ms(), "sale.completed", body) != ML_OK)
+            rc = -1;
+    }
+    if (rc == 0 && store_commit(st) != ML_OK)
+        rc = -1;
+    store_close(st);
+    return rc;
+}
+
+/* The HQ side: acknowledges every event it receives. */
+struct acker {
+    struct mosquitto *mosq;
+    long received;
+};
+
+static void acker_on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
+{
+    struct acker *a = obj;
+    cJSON *batch = cJSON_ParseWithLength(msg->payload, (size_t)msg->payloadlen);
+    cJSON *ack = cJSON_CreateObject();
+    cJSON_AddNumberToObject(ack, "v", 1);
+    cJSON *ids = cJSON_AddArrayToObject(ack, "acked");
+    const cJSON *ev;
+    cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(batch, "events"))
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "id");
+        if (cJSON_IsString(id)) {
+            cJSON_AddItemToArray(ids, cJSON_CreateString(id->valuestring));
+            a->received++;
+        }
+    }
+    char *text = cJSON_PrintUnformatted(ack);
+    mosquitto_publish(m, NULL, ACK_TOPIC, (int)strlen(text), text, 1, false);
+    free(text);
+    cJSON_Delete(ack);
+    cJSON_Delete(batch);
+}
+
+static void acker_on_connect(struct mosquitto *m, void *obj, int rc)
+{
+    (void)obj;
+    if (rc == 0)
+        mosquitto_subscribe(m, NULL, EV_TOPIC, 1);
+}
+
+/* The bare publisher: N events, one per QoS 1 message; done when every PUBACK is in. */
+struct bare {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    long acked;
+};
+
+static void bare_on_publish(struct mosquitto *m, void *obj, int mid)
+{
+    struct bare *b = obj;
+    (void)m;
+    (void)mid;
+    pthread_mutex_lock(&b->mu);
+    b->acked++;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+static double bare_publisher(uint16_t port, long n, const char *event)
+{
+    struct bare b = {.acked = 0};
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    struct mosquitto *m = mosquitto_new("bench-bare", true, &b);
+    mosquitto_publish_callback_set(m, bare_on_publish);
+    if (mosquitto_connect(m, "127.0.0.1", port, 30) != MOSQ_ERR_SUCCESS ||
+        mosquitto_loop_start(m) != MOSQ_ERR_SUCCESS)
+        return -1;
+    double t0 = mono_s();
+    size_t len = strlen(event);
+    for (long i = 0; i < n; i++) {
+        if (mosquitto_publish(m, NULL, BARE_TOPIC, (int)len, event, 1, false) != MOSQ_ERR_SUCCESS)
+            return -1;
+    }
+    pthread_mutex_lock(&b.mu);
+    while (b.acked < n) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 60;
+        if (pthread_cond_timedwait(&b.cv, &b.mu, &until) != 0)
+            break;
+    }
+    long done = b.acked;
+    pthread_mutex_unlock(&b.mu);
+    double secs = mono_s() - t0;
+    mosquitto_disconnect(m);
+    mosquitto_loop_stop(m, true);
+    mosquitto_destroy(m);
+    return done == n ? secs : -1;
+}
+
+int main(void)
+{
+    long n = DRAIN_N_DEFAULT;
+    const char *env = getenv("BENCH_DRAIN_N");
+    if (env != NULL) {
+        char *end = NULL;
+        n = strtol(env, &end, 10);
+        if (end == env || *end != '\0' || n < 1 || n > DRAIN_N_MAX) {
+            fprintf(stderr, "drain: BENCH_DRAIN_N must be 1..%d\n", DRAIN_N_MAX);
+            return 2;
+        }
+    }
+    mosquitto_lib_init();
+    struct broker b = {0};
+    struct daemon d;
+    char extra[160];
+    int result = 1;
+    if (broker_start(&b) != 0)
+        goto out;
+    broker_stop(&b); /* the terminal was offline */
+    snprintf(extra, sizeof(extra), "[mqtt]\nhost = 127.0.0.1\nport = %u\n", (unsigned)b.port);
+    if (daemon_setup(&d, extra) != 0 || daemon_import(&d, "packaging/demo/facts.ndjson") != 0)
+        goto out;
+    double t_fill = mono_s();
+    if (fill_outbox(d.dir, n) != 0)
+        goto out;
+    t_fill = mono_s() - t_fill;
+    if (daemon_start(&d) != 0)
+        goto out;
+    double cpu0 = proc_cpu_s(d.pid);
+
+    struct acker a = {0};
+    if (broker_start(&b) != 0)
+        goto out;
+    double t0 = mono_s();
+    a.mosq = mosquitto_new("bench-hq", true, &a);
+    mosquitto_connect_callback_set(a.mosq, acker_on_connect);
+    mosquitto_message_callback_set(a.mosq, acker_on_message);
+    if (mosquitto_connect(a.mosq, "127.0.0.1", b.port, 30) != MOSQ_ERR_SUCCESS ||
+        mosquitto_loop_start(a.mosq) != MOSQ_ERR_SUCCESS)
+        goto out;
+    if (wait_status_num(&d, "outbox.depth", 0, 600000) != 0) {
+        fprintf(stderr, "drain: outbox did not empty within 10 minutes\n");
+        goto out;
+    }
+    double drain_s = mono_s() - t0;
+    double cpu = proc_cpu_s(d.pid) - cpu0;
+    long hwm = proc_rss_kb(d.pid, 1);
+    mosquitto_disconnect(a.mosq);
+    mosquitto_loop_stop(a.mosq, true);
+    mosquitto_destroy(a.mosq);
+
+    /* The same event text the outbox holds, one per message. */
+    char event[2048];
+    snprintf(event, sizeof(event),
+             "{\"id\":\"01936f4e-8c1a-7b3e-9f00-1c2d3e4f5a6b\",\"seq\":1,\"type\":\"sale.completed\","
+             "\"store\":\"S001\",\"terminal\":\"T01\",\"hlc\":\"1795555627370-0\",\"at\":1795555627370,"
+             "\"body\":%s}",
+             sale_body);
+    double bare_s = bare_publisher(b.port, n, event);
+    if (bare_s <= 0)
+        goto out;
+
+    printf("memberlink bench/drain  N=%ld events (%zu bytes each)\n", n, strlen(event));
+    printf("  outbox filled offline in %.2f s\n", t_fill);
+    printf("  drain, batched + HQ acks : %8.2f s  %9.0f events/s  agent CPU %.2f s  agent peak "
+           "RSS %ld kB\n",
+           drain_s, (double)n / drain_s, cpu, hwm);
+    printf("  bare QoS 1, 1 event/msg  : %8.2f s  %9.0f events/s\n", bare_s, (double)n / bare_s);
+    printf("  drain rate / bare rate = %.2fx (goal >= 1.0x: %s)\n", bare_s / drain_s,
+           bare_s / drain_s >= 1.0 ? "met" : "missed");
+    result = 0;
+out:
+    daemon_cleanup(&d);
+    broker_cleanup(&b);
+    return result;
+}
