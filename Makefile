@@ -33,7 +33,8 @@ CORE_SRC := agent/ml_err.c agent/log.c agent/config.c agent/money.c agent/phone.
             agent/store.c agent/facts.c agent/rules.c agent/member.c agent/coupon.c \
             agent/checkout.c agent/refund.c agent/commission.c agent/idem.c \
             agent/metrics.c agent/api.c agent/jsonutil.c \
-            agent/factfile.c sync/hlc.c sync/outbox.c sync/drain.c sync/link.c
+            agent/factfile.c sync/hlc.c sync/outbox.c sync/drain.c sync/link.c \
+            sync/canon.c sync/sign.c
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
 MIGRATIONS := $(sort $(wildcard agent/sql/*.sql))
 

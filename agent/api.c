@@ -32,7 +32,7 @@
 
 #define API_CONNECTIONS_MAX 64
 #define API_CONNECTION_TIMEOUT_S 30
-#define API_PATH_ID_MAX 64
+#define API_PATH_ID_MAX 128 /* sale ids are <store>-<terminal>-<n>: up to 72+ bytes */
 #define API_SALES_LIMIT_MAX 100
 #define API_SALES_LIMIT_DEFAULT 20
 
@@ -82,7 +82,7 @@ static void answer_error(struct api *api, struct answer *a, const struct ml_refu
     cJSON_AddStringToObject(e, "code", code);
     cJSON_AddStringToObject(e, "message", r->code ? r->message : "internal error");
     metrics_error(api->ctx->metrics, code);
-    if (status >= 500)
+    if (status >= 500 && status != 501)
         log_error("api: %s: %s", code, r->message);
     answer_json(a, status, o);
 }
@@ -176,9 +176,14 @@ static void do_identify(struct api *api, const cJSON *body, struct answer *a)
         ml_refuse(&r, ML_REFUSED, 403, "member_blocked", "member %s is blocked", m.member_id);
         return answer_error(api, a, &r);
     }
+    cJSON *out = member_identify_json(ctx->st, &m, now);
+    if (out == NULL) {
+        ml_refuse(&r, ML_STORAGE, 503, "storage_error", "member lookup failed");
+        return answer_error(api, a, &r);
+    }
     if (ctx->metrics)
         ctx->metrics->identifies++;
-    answer_json(a, 200, member_identify_json(ctx->st, &m, now));
+    answer_json(a, 200, out);
 }
 
 enum mutation { MUT_CHECKOUT, MUT_REFUND };

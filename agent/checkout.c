@@ -146,6 +146,14 @@ ml_err checkout_parse(const cJSON *body, const char *terminal, struct checkout_r
             snprintf(req->coupons[req->ncoupons++], CHECKOUT_ID_MAX + 1, "%s", c->valuestring);
         }
     }
+    int64_t subtotal = 0;
+    for (size_t i = 0; i < req->nlines; i++)
+        subtotal += req->lines[i].gross;
+    if (subtotal > CHECKOUT_SUBTOTAL_MAX) {
+        ml_refuse(r, ML_PARSE, 400, "invalid_request",
+                  "the sale's subtotal is above %lld minor units", (long long)CHECKOUT_SUBTOTAL_MAX);
+        goto out;
+    }
     if (req->points > 0 && req->member[0] == '\0') {
         ml_refuse(r, ML_PARSE, 400, "member_required", "paying with points needs a member");
         goto out;
@@ -371,8 +379,9 @@ static cJSON *sale_json(const struct ml_ctx *ctx, const struct checkout_req *req
         cJSON *m = cJSON_AddObjectToObject(o, "member");
         cJSON_AddStringToObject(m, "member_id", p->m.member_id);
         cJSON_AddStringToObject(m, "tier", p->m.tier);
-        json_add_i64(m, "points_available",
-                     member_points_available(&p->m) - p->points_spent + p->points_earned);
+        int64_t after =
+            p->m.points_confirmed + p->m.points_pending - p->points_spent + p->points_earned;
+        json_add_i64(m, "points_available", after > 0 ? after : 0); /* as identify shows it */
     } else {
         cJSON_AddNullToObject(o, "member");
     }

@@ -30,6 +30,8 @@
 #define CHECKOUT_CATEGORY_MAX 32
 #define CHECKOUT_POINTS_MAX INT64_C(1000000000)
 #define CHECKOUT_ID_MAX 64
+/* Largest sale: keeps every amount and points figure exact in JSON (below 2^53). */
+#define CHECKOUT_SUBTOTAL_MAX INT64_C(1000000000000)
 
 struct checkout_req;
 

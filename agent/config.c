@@ -395,15 +395,21 @@ static int read_secret(const char *path, char *buf, size_t len)
     return 0;
 }
 
+/* Written to a temporary name, synced, then linked into place: a crash never leaves an
+ * empty or half-written secret, and an existing one is never replaced. */
 static int write_secret(const char *path, const char *text)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    char tmp[CONFIG_PATH_MAX + 48];
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     size_t n = strlen(text);
     ssize_t w = write(fd, text, n);
     int ok = w == (ssize_t)n && fsync(fd) == 0;
     close(fd);
+    ok = ok && link(tmp, path) == 0;
+    unlink(tmp);
     return ok ? 0 : -1;
 }
 

@@ -183,12 +183,13 @@ ml_err coupon_restore(struct store *st, const char *coupon_id, int64_t use_no, c
     sqlite3_bind_text(s, 1, coupon_id, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE || (s = store_stmt(st, mark)) == NULL)
+    if (rc != SQLITE_DONE || sqlite3_changes(store_db(st)) != 1 ||
+        (s = store_stmt(st, mark)) == NULL)
         return ML_STORAGE;
     sqlite3_bind_text(s, 1, coupon_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, use_no);
     sqlite3_bind_text(s, 3, sale_id, -1, SQLITE_TRANSIENT);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
+    return rc == SQLITE_DONE && sqlite3_changes(store_db(st)) == 1 ? ML_OK : ML_STORAGE;
 }

@@ -50,13 +50,16 @@ ml_err factfile_import(struct store *st, const uint8_t phone_key_bytes[32], cons
     while (fgets(line, FACTFILE_LINE_MAX + 2, f) != NULL) {
         lineno++;
         size_t n = strlen(line);
-        if (n > FACTFILE_LINE_MAX) {
+        int complete = n > 0 && line[n - 1] == '\n';
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n > FACTFILE_LINE_MAX || (!complete && n == FACTFILE_LINE_MAX + 1)) {
             snprintf(errbuf, errlen, "%s:%d: line longer than %d bytes", path, lineno,
                      FACTFILE_LINE_MAX);
             result = ML_LIMIT;
             goto out;
         }
-        if (n == 0 || line[0] == '\n' || line[0] == '#')
+        if (line[strspn(line, " \t")] == '\0' || line[0] == '#')
             continue;
         struct ml_refusal r = {0};
         cJSON *fact = json_parse_bounded(line, n, &r);

@@ -1,17 +1,53 @@
 /* jsonutil: bounded JSON parsing and typed field access. */
 #include "jsonutil.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Nesting counts objects and arrays only: {"a":{"b":1}} is two levels. */
 static int depth_ok(const cJSON *v, int depth)
 {
+    if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
+        return 1;
     if (depth > JSON_DEPTH_MAX)
         return 0;
     for (const cJSON *c = v->child; c != NULL; c = c->next)
         if (!depth_ok(c, depth + 1))
             return 0;
+    return 1;
+}
+
+int json_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p;
+        size_t n;
+        unsigned min;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1, min = 0x80, c &= 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2, min = 0x800, c &= 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3, min = 0x10000, c &= 0x07;
+        } else {
+            return 0;
+        }
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+            c = (c << 6) | (p[i] & 0x3F);
+        }
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+            return 0;
+        p += n + 1;
+    }
     return 1;
 }
 
@@ -50,9 +86,10 @@ ml_err json_str(const cJSON *obj, const char *name, int required, size_t maxlen,
             return ml_refuse(r, ML_PARSE, 400, "invalid_request", "field '%s' is required", name);
         return ML_OK;
     }
-    if (!cJSON_IsString(f) || f->valuestring[0] == '\0' || strlen(f->valuestring) > maxlen)
+    if (!cJSON_IsString(f) || f->valuestring[0] == '\0' || strlen(f->valuestring) > maxlen ||
+        !json_utf8_valid(f->valuestring))
         return ml_refuse(r, ML_PARSE, 400, "invalid_request",
-                         "field '%s' must be a string of 1 to %zu bytes", name, maxlen);
+                         "field '%s' must be a UTF-8 string of 1 to %zu bytes", name, maxlen);
     *ret = f->valuestring;
     return ML_OK;
 }
@@ -90,6 +127,13 @@ ml_err json_bool(const cJSON *obj, const char *name, int *ret, struct ml_refusal
 
 cJSON *json_add_i64(cJSON *obj, const char *name, int64_t v)
 {
+    /* cJSON prints doubles with 15 significant digits: past that, print the integer
+     * exactly ourselves rather than in exponent form. */
+    if (v >= INT64_C(1000000000000000) || v <= -INT64_C(1000000000000000)) {
+        char text[24];
+        snprintf(text, sizeof(text), "%" PRId64, v);
+        return cJSON_AddRawToObject(obj, name, text);
+    }
     return cJSON_AddNumberToObject(obj, name, (double)v);
 }
 

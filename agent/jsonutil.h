@@ -11,7 +11,7 @@
 
 #include "ml_err.h"
 
-#define JSON_DEPTH_MAX 8 /* nesting levels accepted in a request body */
+#define JSON_DEPTH_MAX 8 /* nested objects/arrays accepted in a request body */
 /* Integers must be exact in a double: |v| <= 2^53. */
 #define JSON_INT_MAX 9007199254740992LL
 
@@ -29,7 +29,10 @@ ml_err json_i64(const cJSON *obj, const char *name, int required, int64_t min, i
                 int64_t *ret, struct ml_refusal *r);
 ml_err json_bool(const cJSON *obj, const char *name, int *ret, struct ml_refusal *r);
 
-/* Adds a number that is an exact integer (money, counts, ms). */
+/* 1 if s is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+int json_utf8_valid(const char *s);
+
+/* Adds a number that is an exact integer (money, counts, ms), printed exactly. */
 cJSON *json_add_i64(cJSON *obj, const char *name, int64_t v);
 
 /* Prints compactly; NULL on allocation failure. Caller frees with free(). */

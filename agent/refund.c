@@ -17,6 +17,7 @@
 
 struct rline {
     int64_t line_no, net, points_earned, points_spent, commission, commission_bp;
+    char category[CHECKOUT_CATEGORY_MAX + 1];
     int refunded; /* before this refund */
     int selected; /* in this refund */
 };
@@ -24,6 +25,7 @@ struct rline {
 struct rsale {
     char member[CHECKOUT_ID_MAX + 1];
     char guide[CHECKOUT_ID_MAX + 1];
+    char guide_source[16];
     int64_t nrefunds;
     struct rline lines[CHECKOUT_LINES_MAX];
     size_t n;
@@ -33,12 +35,12 @@ static ml_err load_sale(struct store *st, const char *sale_id, struct rsale *rs,
                         struct ml_refusal *r)
 {
     static const char q_sale[] =
-        "SELECT coalesce(member_id, ''), coalesce(guide_id, ''), "
+        "SELECT coalesce(member_id, ''), coalesce(guide_id, ''), coalesce(guide_source, ''), "
         " (SELECT count(DISTINCT refund_id) FROM sale_lines l WHERE l.sale_id = s.sale_id) "
         "FROM sales s WHERE sale_id = ?1";
     static const char q_lines[] =
         "SELECT line_no, net, points_earned, points_spent, commission, commission_bp, "
-        " refund_id IS NOT NULL FROM sale_lines WHERE sale_id = ?1 ORDER BY line_no";
+        " refund_id IS NOT NULL, category FROM sale_lines WHERE sale_id = ?1 ORDER BY line_no";
     sqlite3_stmt *s = store_stmt(st, q_sale);
     if (s == NULL)
         return ML_STORAGE;
@@ -47,7 +49,8 @@ static ml_err load_sale(struct store *st, const char *sale_id, struct rsale *rs,
     if (rc == SQLITE_ROW) {
         snprintf(rs->member, sizeof(rs->member), "%s", sqlite3_column_text(s, 0));
         snprintf(rs->guide, sizeof(rs->guide), "%s", sqlite3_column_text(s, 1));
-        rs->nrefunds = sqlite3_column_int64(s, 2);
+        snprintf(rs->guide_source, sizeof(rs->guide_source), "%s", sqlite3_column_text(s, 2));
+        rs->nrefunds = sqlite3_column_int64(s, 3);
     }
     sqlite3_reset(s);
     if (rc == SQLITE_DONE)
@@ -64,6 +67,7 @@ static ml_err load_sale(struct store *st, const char *sale_id, struct rsale *rs,
         l->commission = sqlite3_column_int64(s, 4);
         l->commission_bp = sqlite3_column_int64(s, 5);
         l->refunded = sqlite3_column_int(s, 6);
+        snprintf(l->category, sizeof(l->category), "%s", sqlite3_column_text(s, 7));
     }
     sqlite3_reset(s);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? ML_OK : ML_STORAGE;
@@ -129,8 +133,14 @@ static ml_err restore_coupons(struct ml_ctx *ctx, const char *sale_id, const str
     if (s == NULL)
         return ML_STORAGE;
     sqlite3_bind_text(s, 1, sale_id, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(s) == SQLITE_ROW && ntodo < CHECKOUT_COUPONS_MAX) {
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && ntodo < CHECKOUT_COUPONS_MAX) {
         cJSON *lines = cJSON_Parse((const char *)sqlite3_column_text(s, 2));
+        if (!cJSON_IsArray(lines)) { /* written by coupon_redeem; unreadable means damage */
+            cJSON_Delete(lines);
+            sqlite3_reset(s);
+            return ML_STORAGE;
+        }
         int all = 1;
         const cJSON *e;
         cJSON_ArrayForEach(e, lines)
@@ -148,13 +158,19 @@ static ml_err restore_coupons(struct ml_ctx *ctx, const char *sale_id, const str
         ntodo++;
     }
     sqlite3_reset(s);
+    /* A failed scan must fail the refund, not commit it without its coupons. */
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return ML_STORAGE;
     /* The campaign policy is read after the scan: each cached statement runs one at a time. */
     for (size_t i = 0; i < ntodo; i++) {
         struct coupon c;
         if (coupon_get(st, todo[i].coupon, &c) != ML_OK)
             return ML_STORAGE;
-        int restores = rules_coupon_restores(st, c.campaign_id);
+        int restores = 0;
+        ml_err err = rules_coupon_restores(st, c.campaign_id, &restores);
         coupon_release(&c);
+        if (err != ML_OK)
+            return err;
         if (!restores)
             continue;
         if (coupon_restore(st, todo[i].coupon, todo[i].use_no, sale_id) != ML_OK)
@@ -278,8 +294,22 @@ static ml_err write_refund(struct ml_ctx *ctx, const char *sale_id, const char *
         cJSON_AddStringToObject(ev, "guide_id", rs->guide);
         cJSON_AddStringToObject(ev, "sale_id", sale_id);
         cJSON_AddStringToObject(ev, "refund_id", refund_id);
+        cJSON_AddStringToObject(ev, "source", rs->guide_source);
         cJSON_AddStringToObject(ev, "reason", "refund");
         json_add_i64(ev, "amount", -commission);
+        cJSON *cl = cJSON_AddArrayToObject(ev, "lines");
+        for (size_t i = 0; i < rs->n; i++) {
+            const struct rline *l = &rs->lines[i];
+            if (!l->selected)
+                continue;
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddItemToArray(cl, o);
+            json_add_i64(o, "line_no", l->line_no);
+            cJSON_AddStringToObject(o, "category", l->category);
+            json_add_i64(o, "net", -l->net);
+            json_add_i64(o, "rate_bp", l->commission_bp);
+            json_add_i64(o, "commission", -l->commission);
+        }
         if (outbox_append(st, ctx->cfg->store, ctx->cfg->terminal, now, "commission.recorded",
                           ev) != ML_OK)
             goto fail;
@@ -336,7 +366,7 @@ ml_err checkout_sale_get(struct ml_ctx *ctx, const char *sale_id, cJSON **ret_sa
                              "AND refund_id IS NOT NULL ORDER BY line_no";
     sqlite3_stmt *s = store_stmt(ctx->st, q);
     if (s == NULL)
-        return ML_STORAGE;
+        return ml_refuse(r, ML_STORAGE, 503, "storage_error", "cannot read sale %s", sale_id);
     sqlite3_bind_text(s, 1, sale_id, -1, SQLITE_TRANSIENT);
     cJSON *sale = NULL;
     int rc = sqlite3_step(s);
@@ -350,7 +380,7 @@ ml_err checkout_sale_get(struct ml_ctx *ctx, const char *sale_id, cJSON **ret_sa
         return ml_refuse(r, ML_NOENTRY, 404, "sale_not_found", "sale %s is not known", sale_id);
     if (sale == NULL || (s = store_stmt(ctx->st, ql)) == NULL) {
         cJSON_Delete(sale);
-        return ML_STORAGE;
+        return ml_refuse(r, ML_STORAGE, 503, "storage_error", "cannot read sale %s", sale_id);
     }
     cJSON *lines = cJSON_AddArrayToObject(sale, "refunded_lines");
     sqlite3_bind_text(s, 1, sale_id, -1, SQLITE_TRANSIENT);

@@ -54,11 +54,11 @@ ml_err rules_validate(const cJSON *c, struct ml_refusal *r)
     if (p != NULL) {
         if (!cJSON_IsObject(p))
             return ml_refuse(r, ML_PARSE, 400, "invalid_request", "'points' must be an object");
-        if (json_i64(p, "earn_per_yuan", 0, 0, 1000, &v, r) ||
+        if (json_i64(p, "earn_per_yuan", 0, 0, RULES_EARN_PER_YUAN_MAX, &v, r) ||
             json_i64(p, "redeem_points_per_yuan", 0, 0, 1000000, &v, r) ||
             json_i64(p, "redeem_max_bp", 0, 0, BP_ONE, &v, r) ||
-            check_bp_map(p, "tier_multiplier_bp", 100000, r) ||
-            check_bp_map(p, "plan_multiplier_bp", 100000, r))
+            check_bp_map(p, "tier_multiplier_bp", RULES_MULTIPLIER_BP_MAX, r) ||
+            check_bp_map(p, "plan_multiplier_bp", RULES_MULTIPLIER_BP_MAX, r))
             return ML_PARSE;
     }
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "commission");
@@ -110,25 +110,30 @@ static int64_t num(const cJSON *obj, const char *name, int64_t dflt)
 ml_err rules_load(struct store *st, const char *store_id, int64_t now, const char *tier,
                   const char *plan, struct rules *ret)
 {
+    /* Every campaign valid now is looked at, in precedence order, until both rule kinds
+     * have their winner; campaigns that do not target this sale are dropped at once. */
     static const char sql[] = "SELECT campaign_id, doc FROM campaigns "
                               "WHERE valid_from <= ?1 AND valid_to > ?1 "
-                              "ORDER BY priority DESC, valid_from DESC, campaign_id LIMIT 64";
+                              "ORDER BY priority DESC, valid_from DESC, campaign_id";
     memset(ret, 0, sizeof(*ret));
     sqlite3_stmt *s = store_stmt(st, sql);
     if (s == NULL)
         return ML_STORAGE;
     sqlite3_bind_int64(s, 1, now);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && ret->ndocs < RULES_CAMPAIGNS_MAX) {
+    int rc = SQLITE_DONE;
+    while (!(ret->has_points && ret->has_commission) && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(s, 0);
         cJSON *c = cJSON_Parse((const char *)sqlite3_column_text(s, 1));
         if (c == NULL)
             continue; /* validated on the way in; unreachable unless the file was edited */
-        ret->docs[ret->ndocs++] = c;
-        if (!targets(c, "stores", store_id) || !targets(c, "tiers", tier) ||
-            !targets(c, "plans", plan))
-            continue;
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "points");
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "commission");
+        if (!targets(c, "stores", store_id) || !targets(c, "tiers", tier) ||
+            !targets(c, "plans", plan) || !((p && !ret->has_points) || (m && !ret->has_commission))) {
+            cJSON_Delete(c);
+            continue;
+        }
+        ret->docs[ret->ndocs++] = c; /* at most two: one per rule kind */
         if (p != NULL && !ret->has_points) {
             ret->has_points = 1;
             snprintf(ret->points_campaign, sizeof(ret->points_campaign), "%s", id);
@@ -139,7 +144,6 @@ ml_err rules_load(struct store *st, const char *store_id, int64_t now, const cha
             int64_t pl = map_bp(p, "plan_multiplier_bp", plan, BP_ONE);
             ret->multiplier_bp2 = t * pl; /* kept whole: one rounding, at the end */
         }
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "commission");
         if (m != NULL && !ret->has_commission) {
             ret->has_commission = 1;
             snprintf(ret->commission_campaign, sizeof(ret->commission_campaign), "%s", id);
@@ -165,24 +169,25 @@ int64_t rules_commission_bp(const struct rules *rl, const char *category)
     return cJSON_IsNumber(e) ? (int64_t)e->valuedouble : rl->commission_default_bp;
 }
 
-int rules_coupon_restores(struct store *st, const char *campaign_id)
+ml_err rules_coupon_restores(struct store *st, const char *campaign_id, int *ret_restores)
 {
     static const char sql[] = "SELECT doc FROM campaigns WHERE campaign_id = ?1";
-    if (campaign_id == NULL)
-        return 0;
+    *ret_restores = 0;
+    if (campaign_id == NULL || campaign_id[0] == '\0')
+        return ML_OK;
     sqlite3_stmt *s = store_stmt(st, sql);
     if (s == NULL)
-        return 0;
+        return ML_STORAGE;
     sqlite3_bind_text(s, 1, campaign_id, -1, SQLITE_TRANSIENT);
-    int restores = 0;
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
         cJSON *c = cJSON_Parse((const char *)sqlite3_column_text(s, 0));
         const cJSON *k = cJSON_GetObjectItemCaseSensitive(c, "coupons");
-        restores = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "restore_on_refund"));
+        *ret_restores = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "restore_on_refund"));
         cJSON_Delete(c);
     }
     sqlite3_reset(s);
-    return restores;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
 }
 
 void rules_free(struct rules *rl)

@@ -16,9 +16,13 @@
 #include "ml_err.h"
 #include "store.h"
 
-#define RULES_CAMPAIGNS_MAX 64 /* active campaigns considered per sale */
+#define RULES_CAMPAIGNS_MAX 2  /* documents kept per sale: the points and commission winners */
 #define RULES_TARGETS_MAX 64   /* entries in stores/tiers/plans/categories maps */
 #define BP_ONE 10000           /* basis points in 1 */
+/* Points bounds: the largest sale (CHECKOUT_SUBTOTAL_MAX) earns at most
+ * 1e10 yuan x 100 x 5 x 5 = 2.5e13 points, exact in JSON and far from int64 limits. */
+#define RULES_EARN_PER_YUAN_MAX 100
+#define RULES_MULTIPLIER_BP_MAX 50000
 
 struct rules {
     int has_points;
@@ -52,8 +56,9 @@ ml_err rules_load(struct store *st, const char *store_id, int64_t now, const cha
 int64_t rules_commission_bp(const struct rules *rl, const char *category);
 
 /* Whether coupons of `campaign_id` are given back when every line they discounted is
- * refunded ("coupons": {"restore_on_refund": true}). Unknown campaign: no. */
-int rules_coupon_restores(struct store *st, const char *campaign_id);
+ * refunded ("coupons": {"restore_on_refund": true}); unknown campaign: no. ML_STORAGE when
+ * the answer cannot be read (the caller must not guess). */
+ml_err rules_coupon_restores(struct store *st, const char *campaign_id, int *ret_restores);
 
 void rules_free(struct rules *rl);
 

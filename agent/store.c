@@ -26,6 +26,7 @@ extern const size_t store_migration_count;
 #define ML_STR_(x) #x
 #define ML_STR(x) ML_STR_(x)
 #define STORE_STMT_CACHE_MAX 128
+#define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_CHECKPOINT_PAGES 256 /* WAL pages (~1 MiB) that wake the checkpointer */
 /*
  * Under sustained load a PASSIVE checkpoint never catches the writer, so the WAL is never
@@ -48,6 +49,7 @@ struct checkpointer {
     pthread_cond_t cv;
     int wanted, stopping, running;
     int signalled_at; /* WAL pages when the thread was last woken (owning thread only) */
+    int restart_at;   /* WAL pages at which the next RESTART is tried (owning thread only) */
 };
 
 struct store {
@@ -88,12 +90,23 @@ static void *checkpoint_loop(void *arg)
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
     struct checkpointer *c = arg;
-    if (pages >= STORE_WAL_RESTART_PAGES) {
+    if (pages >= c->restart_at) {
+        /* Never wait here: a reader (a backup, an operator's sqlite3 shell) would stall
+         * every commit for the busy timeout. If it cannot run now, try again later. */
+        sqlite3_busy_timeout(db, 0);
         int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+        if (rc == SQLITE_OK) {
+            c->restart_at = STORE_WAL_RESTART_PAGES;
+            c->signalled_at = 0;
+            return SQLITE_OK;
+        }
+        if (rc != SQLITE_BUSY)
             log_warn("wal checkpoint (restart): %s", sqlite3_errmsg(db));
-        c->signalled_at = 0;
-        return SQLITE_OK;
+        else if (c->restart_at == STORE_WAL_RESTART_PAGES)
+            log_warn("wal checkpoint: a reader holds the database; the WAL keeps growing "
+                     "until it lets go");
+        c->restart_at = pages + STORE_WAL_RESTART_PAGES / 4;
     }
     if (pages < c->signalled_at)
         c->signalled_at = 0; /* the WAL started over */
@@ -118,10 +131,11 @@ static void checkpointer_start(struct store *st, const char *path)
         c->db = NULL;
         return;
     }
-    sqlite3_busy_timeout(c->db, 5000);
+    sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS);
     /* A connection sees the WAL only once it has read the database; until then a
      * checkpoint on it is a silent no-op. */
-    if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL", NULL, NULL,
+                     NULL) != SQLITE_OK) {
         log_warn("%s: no background checkpointer: %s", path, sqlite3_errmsg(c->db));
         sqlite3_close(c->db);
         c->db = NULL;
@@ -138,6 +152,7 @@ static void checkpointer_start(struct store *st, const char *path)
         return;
     }
     c->running = 1;
+    c->restart_at = STORE_WAL_RESTART_PAGES;
     sqlite3_wal_hook(st->db, on_wal_commit, c); /* replaces the automatic checkpoint */
 }
 
@@ -231,7 +246,7 @@ ml_err store_open(const char *path, struct store **ret_store, char *errbuf, size
                  st->db ? sqlite3_errmsg(st->db) : "out of memory");
         goto out;
     }
-    sqlite3_busy_timeout(st->db, 5000);
+    sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
     /* WAL + FULL: each commit fsyncs the WAL, so a committed sale survives power loss. */
     if (store_exec(st, "PRAGMA journal_mode=WAL") != ML_OK ||
         store_exec(st, "PRAGMA synchronous=FULL") != ML_OK ||

@@ -1080,7 +1080,9 @@ static const struct limit_case limit_cases[] = {
     {"member id 65 bytes", 1, 0, 1, 100, 3, 4, 65, 0, 0},
     {"points_to_redeem 1000000000", 1, 0, 1, 100, 3, 4, 64, 1000000000, 1},
     {"points_to_redeem 1000000001", 1, 0, 1, 100, 3, 4, 64, 1000000001, 0},
-    {"everything at its maximum", 200, 10, 9999, 1000000000, 64, 32, 64, 1000000000, 1},
+    {"subtotal 10^12 (the sale cap)", 1, 0, 1000, 1000000000, 3, 4, 0, 0, 1},
+    {"subtotal past the sale cap", 1, 0, 1001, 1000000000, 3, 4, 0, 0, 0},
+    {"everything at its maximum", 200, 10, 5, 1000000000, 64, 32, 64, 1000000000, 1},
 };
 
 static cJSON *limit_body(const struct limit_case *k)
@@ -1127,7 +1129,7 @@ static void every_request_limit_holds_at_the_limit_and_refuses_one_past(void **s
                  "{\"member_id\":\"%s\",\"tier\":\"gold\",\"points\":5000,\"points_version\":1,"
                  "\"version\":1}",
                  member);
-    seed_points(t, 1000, 100, 10000, 1); /* the largest earn rate, to stress the arithmetic */
+    seed_points(t, 100, 100, 10000, 1); /* the largest earn rate, to stress the arithmetic */
     testdb_fact(t, "guide.upsert", "{\"guide_id\":\"G01\",\"version\":1}");
     seed_commission(t);
     for (int i = 1; i <= 11; i++) {
@@ -1165,6 +1167,38 @@ static void every_request_limit_holds_at_the_limit_and_refuses_one_past(void **s
             assert_int_equal(count_rows(t, "sales"), sales);
         }
     }
+}
+
+/* Campaigns for other stores, however many and however high their priority, never hide
+ * the one that targets this store. */
+static void many_campaigns_for_other_stores_do_not_hide_this_stores_campaign(void **state)
+{
+    struct testdb *t = *state;
+    testdb_fact(t, "member.upsert", "{\"member_id\":\"M\",\"tier\":\"basic\",\"version\":1}");
+    for (int i = 0; i < 80; i++)
+        testdb_factf(t, "campaign.upsert",
+                     "{\"campaign_id\":\"other-%02d\",\"version\":1,\"priority\":9," VALID
+                     ",\"stores\":[\"S999\"],\"points\":{\"earn_per_yuan\":50},"
+                     "\"commission\":{\"default_bp\":900}}",
+                     i);
+    testdb_fact(t, "campaign.upsert",
+                "{\"campaign_id\":\"mine\",\"version\":1,\"priority\":0," VALID
+                ",\"stores\":[\"S001\"],\"points\":{\"earn_per_yuan\":2}}");
+    cJSON *sale = co_ok(t, "{\"dry_run\":true,\"member\":\"M\",\"items\":[{\"sku\":\"A\","
+                           "\"category\":\"x\",\"qty\":1,\"unit_price\":10000}]}");
+    assert_string_equal(jstr(sale, "points.campaign_id"), "mine");
+    assert_int_equal(jint(sale, "points.earned"), 200);
+    cJSON_Delete(sale);
+}
+
+static void sku_that_is_not_utf8_is_invalid_request(void **state)
+{
+    struct testdb *t = *state;
+    co_refused(t, ML_PARSE, 400, "invalid_request",
+               "{\"items\":[{\"sku\":\"A\xff\",\"category\":\"x\",\"qty\":1,\"unit_price\":1}]}");
+    co_refused(t, ML_PARSE, 400, "invalid_request",
+               "{\"items\":[{\"sku\":\"\xed\xa0\x80\",\"category\":\"x\",\"qty\":1,"
+               "\"unit_price\":1}]}"); /* an encoded surrogate */
 }
 
 static void duplicate_coupon_id_in_a_request_is_refused(void **state)
@@ -1471,6 +1505,28 @@ static void whole_refund_restores_coupons_at_once(void **state)
     assert_string_equal(coupon_state(t, "CN", buf, sizeof(buf)), "redeemed|0\n");
 }
 
+/* The refund's commission event names its source and each reversed line, like the sale's. */
+static void refund_commission_event_lists_source_and_reversed_lines(void **state)
+{
+    struct testdb *t = *state;
+    seed_people(t);
+    seed_commission(t);
+    cJSON *sale = co_ok(t, "{\"guide\":\"G01\",\"items\":["
+                           "{\"sku\":\"A\",\"category\":\"apparel\",\"qty\":1,\"unit_price\":6000},"
+                           "{\"sku\":\"B\",\"category\":\"shoes\",\"qty\":1,\"unit_price\":4000}]}");
+    cJSON *out = refund_ok(t, jstr(sale, "sale_id"), "{\"lines\":[2]}");
+    cJSON_Delete(out);
+    cJSON_Delete(sale);
+    char *ev = testdb_dump(t, "SELECT json_extract(payload, '$.body.reason'), "
+                              "json_extract(payload, '$.body.source'), "
+                              "json_array_length(payload, '$.body.lines'), "
+                              "json_extract(payload, '$.body.amount') "
+                              "FROM outbox WHERE type = 'commission.recorded' ORDER BY seq");
+    /* apparel 5% of 6000 = 300, shoes 3% of 4000 = 120 */
+    assert_string_equal(ev, "sale|explicit|2|420\nrefund|explicit|1|-120\n");
+    free(ev);
+}
+
 static void restored_coupon_is_usable_again(void **state)
 {
     struct testdb *t = *state;
@@ -1600,6 +1656,9 @@ int main(void)
         T(restored_coupon_is_usable_again),
         T(multi_use_coupon_restored_by_its_last_sale_is_usable_again),
         T(multi_use_coupon_restored_by_an_earlier_sale_is_usable_again),
+        T(many_campaigns_for_other_stores_do_not_hide_this_stores_campaign),
+        T(sku_that_is_not_utf8_is_invalid_request),
+        T(refund_commission_event_lists_source_and_reversed_lines),
         T(points_multipliers_are_not_rounded_before_the_total),
     };
 #undef T

@@ -95,12 +95,12 @@ static const struct apply_case apply_cases[] = {
      "NULL|NULL|2\n"},
     {"campaign.upsert",
      "{\"campaign_id\":\"pts\",\"version\":1,\"priority\":5," VALID
-     ",\"points\":{\"earn_per_yuan\":1000,\"redeem_points_per_yuan\":100,\"redeem_max_bp\":10000},"
+     ",\"points\":{\"earn_per_yuan\":100,\"redeem_points_per_yuan\":100,\"redeem_max_bp\":10000},"
      "\"commission\":{\"default_bp\":10000,\"categories\":{\"a\":10000}},"
      "\"coupons\":{\"restore_on_refund\":true}}",
      "SELECT campaign_id, version, priority, valid_from, valid_to, "
      "json_extract(doc, '$.points.earn_per_yuan') FROM campaigns WHERE campaign_id = 'pts'",
-     "pts|1|5|1764633600000|1798761600000|1000\n"},
+     "pts|1|5|1764633600000|1798761600000|100\n"},
     {"coupon.grant",
      "{\"coupon_id\":\"K1\",\"member_id\":\"M1\",\"campaign_id\":\"pts\",\"kind\":\"percent_off\","
      "\"value\":10000,\"max_off\":500,\"min_spend\":100,\"categories\":[\"a\",\"b\"]," VALID
@@ -432,15 +432,15 @@ static const struct refuse_case refuse_cases[] = {
     {"revoke without version", "coupon.revoke", "{\"coupon_id\":\"K1\"}"},
     {"campaign valid_to == valid_from", "campaign.upsert",
      "{\"campaign_id\":\"C9\",\"version\":1,\"valid_from\":5,\"valid_to\":5}"},
-    {"campaign earn_per_yuan 1001", "campaign.upsert",
-     "{\"campaign_id\":\"C9\",\"version\":1," VALID ",\"points\":{\"earn_per_yuan\":1001}}"},
+    {"campaign earn_per_yuan 101", "campaign.upsert",
+     "{\"campaign_id\":\"C9\",\"version\":1," VALID ",\"points\":{\"earn_per_yuan\":101}}"},
     {"campaign earn_per_yuan -1", "campaign.upsert",
      "{\"campaign_id\":\"C9\",\"version\":1," VALID ",\"points\":{\"earn_per_yuan\":-1}}"},
     {"campaign redeem_max_bp 10001", "campaign.upsert",
      "{\"campaign_id\":\"C9\",\"version\":1," VALID ",\"points\":{\"redeem_max_bp\":10001}}"},
-    {"campaign tier multiplier 100001", "campaign.upsert",
+    {"campaign tier multiplier 50001", "campaign.upsert",
      "{\"campaign_id\":\"C9\",\"version\":1," VALID
-     ",\"points\":{\"tier_multiplier_bp\":{\"gold\":100001}}}"},
+     ",\"points\":{\"tier_multiplier_bp\":{\"gold\":50001}}}"},
     {"campaign commission default_bp 10001", "campaign.upsert",
      "{\"campaign_id\":\"C9\",\"version\":1," VALID ",\"commission\":{\"default_bp\":10001}}"},
     {"campaign commission category 10001", "campaign.upsert",
@@ -511,13 +511,13 @@ static const struct accept_case accept_cases[] = {
     {"coupon uses 1000000", "coupon.grant",
      "{\"coupon_id\":\"K6\",\"kind\":\"amount_off\",\"value\":1,\"uses\":1000000," VALID
      ",\"version\":1}"},
-    {"campaign earn_per_yuan 1000", "campaign.upsert",
-     "{\"campaign_id\":\"C8\",\"version\":1," VALID ",\"points\":{\"earn_per_yuan\":1000}}"},
+    {"campaign earn_per_yuan 100", "campaign.upsert",
+     "{\"campaign_id\":\"C8\",\"version\":1," VALID ",\"points\":{\"earn_per_yuan\":100}}"},
     {"campaign commission default_bp 10000", "campaign.upsert",
      "{\"campaign_id\":\"C7\",\"version\":1," VALID ",\"commission\":{\"default_bp\":10000}}"},
-    {"campaign tier multiplier 100000", "campaign.upsert",
+    {"campaign tier multiplier 50000", "campaign.upsert",
      "{\"campaign_id\":\"C6\",\"version\":1," VALID
-     ",\"points\":{\"tier_multiplier_bp\":{\"gold\":100000}}}"},
+     ",\"points\":{\"tier_multiplier_bp\":{\"gold\":50000}}}"},
     {"campaign priority -1000", "campaign.upsert",
      "{\"campaign_id\":\"C5\",\"version\":1,\"priority\":-1000," VALID "}"},
 };
