@@ -45,7 +45,7 @@ void config_defaults(struct config *cfg)
     cfg->mqtt_keepalive = 30;
     cfg->mqtt_batch_events = 200;
     cfg->mqtt_batch_bytes = 256 * 1024;
-    cfg->mqtt_inflight = 4;
+    cfg->mqtt_inflight = 8;
     cfg->mqtt_ack_timeout_s = 15;
 }
 

@@ -230,7 +230,15 @@ int main(void)
     if (mosquitto_connect(a.mosq, "127.0.0.1", b.port, 30) != MOSQ_ERR_SUCCESS ||
         mosquitto_loop_start(a.mosq) != MOSQ_ERR_SUCCESS)
         goto out;
-    if (wait_status_num(&d, "outbox.depth", 0, 600000) != 0) {
+    /* Poll the outbox four times a second: each status call counts the outbox, and the
+     * bench should measure the drain, not its own polling. */
+    int empty = 0;
+    for (int i = 0; i < 2400 && !empty; i++) {
+        struct timespec ts = {0, 250 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        empty = wait_status_num(&d, "outbox.depth", 0, 0) == 0;
+    }
+    if (!empty) {
         fprintf(stderr, "drain: outbox did not empty within 10 minutes\n");
         goto out;
     }

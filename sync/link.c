@@ -14,10 +14,11 @@
 #include "log.h"
 #include "outbox.h"
 
-#define LINK_BACKOFF_MIN_MS 1000
+#define LINK_BACKOFF_MIN_MS 500
 #define LINK_BACKOFF_MAX_MS 60000
 #define LINK_MISC_MS 1000          /* keepalive bookkeeping while connected */
-#define LINK_ACK_FLUSH_MS 20       /* acks are deleted in one transaction after this */
+#define LINK_ACK_RETRY_MS 1000     /* after a failed ack commit */
+#define LINK_READS_PER_WAKE 256    /* MQTT packets read per poll wake-up */
 #define LINK_STATUS_MS 60000       /* status refresh */
 #define LINK_WARN_REPEAT_MS 600000 /* outbox-size warning repeat */
 
@@ -159,8 +160,9 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
             flush_acks(l);
         memcpy(l->acked[l->nacked++], id->valuestring, DRAIN_EVENT_ID_LEN + 1);
     }
+    /* Recorded at the end of this wake-up, together with any other acks read in it. */
     if (l->nacked > 0 && l->ack_flush_at == 0)
-        l->ack_flush_at = mono_ms() + LINK_ACK_FLUSH_MS;
+        l->ack_flush_at = mono_ms();
     cJSON_Delete(ack);
 }
 
@@ -173,7 +175,7 @@ static void flush_acks(struct link *l)
     if (drain_ack(l->ctx->st, l->acked, l->nacked, &deleted) != ML_OK) {
         /* Kept in memory; tried again on the next tick. */
         log_error("outbox: cannot record %zu acks", l->nacked);
-        l->ack_flush_at = mono_ms() + 1000;
+        l->ack_flush_at = mono_ms() + LINK_ACK_RETRY_MS;
         return;
     }
     l->stats.events_acked += deleted;
@@ -337,8 +339,17 @@ int link_timeout_ms(struct link *l)
 
 void link_io(struct link *l, short revents)
 {
-    if (revents & (POLLIN | POLLERR | POLLHUP))
-        mosquitto_loop_read(l->mosq, 1);
+    /* mosquitto_loop_read() handles one packet per call: read on while more is there, so a
+     * burst of acks is taken in one pass and recorded in one commit. */
+    if (revents & (POLLIN | POLLERR | POLLHUP)) {
+        for (int i = 0; i < LINK_READS_PER_WAKE; i++) {
+            if (mosquitto_loop_read(l->mosq, 1) != MOSQ_ERR_SUCCESS)
+                break;
+            struct pollfd p = {.fd = mosquitto_socket(l->mosq), .events = POLLIN};
+            if (p.fd < 0 || poll(&p, 1, 0) != 1)
+                break;
+        }
+    }
     if (revents & POLLOUT)
         mosquitto_loop_write(l->mosq, 1);
 }

@@ -89,6 +89,7 @@ int64_t outbox_depth(struct store *st)
 
 int64_t outbox_oldest_at(struct store *st)
 {
-    static const char sql[] = "SELECT coalesce(min(at), 0) FROM outbox";
+    /* The lowest seq is the oldest event: one step down the primary key, no scan. */
+    static const char sql[] = "SELECT coalesce((SELECT at FROM outbox ORDER BY seq LIMIT 1), 0)";
     return store_count(st, sql);
 }

@@ -184,13 +184,13 @@ static void unacked_batches_are_resent_within_the_window_and_leave_only_on_ack(v
     for (int i = 0; i < 10; i++)
         sell(&f->d, i);
     /* PUBACKs from the broker do not remove anything: after two ack timeouts all 10 are
-     * still waiting; what was sent (at most [mqtt] inflight batches, 4 by default) has been
+     * still waiting; what was sent (at most [mqtt] inflight batches, 8 by default) has been
      * sent again. */
     struct timespec ts = {5, 0};
     nanosleep(&ts, NULL);
     assert_int_equal(wait_status_num(&f->d, "outbox.depth", 10, 100), 0);
     pthread_mutex_lock(&f->p.mu);
-    assert_true(f->p.unique >= 1 && f->p.unique <= 4);
+    assert_true(f->p.unique >= 1 && f->p.unique <= 8);
     assert_true(f->p.deliveries > f->p.unique);
     f->p.ack = 1;
     pthread_mutex_unlock(&f->p.mu);
