@@ -43,7 +43,7 @@ INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard test
 BENCHES := $(BUILD)/bench/checkout $(BUILD)/bench/drain
 
 .PHONY: all deps run test unit-test integration-test bench clean format
-all: $(BUILD)/memberlinkd $(BUILD)/memberlink
+all: $(BUILD)/memberlinkd $(BUILD)/memberlink $(BUILD)/memberlink-hq
 
 deps:
 	@missing=""; for p in $(DEBS); do \
@@ -77,6 +77,14 @@ $(BUILD)/memberlinkd: $(BUILD)/agent/main.o $(BUILD)/libml.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/memberlink: $(BUILD)/agent/cli.o $(BUILD)/libml.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# memberlink-hq: the reference HQ (sync/hq/)
+HQ_SRC := sync/hq/main.c sync/hq/hq_config.c sync/hq/hq_store.c sync/hq/hq_ingest.c \
+          sync/hq/hq_report.c sync/hq/hq_log.c
+HQ_OBJ := $(HQ_SRC:%.c=$(BUILD)/%.o)
+
+$(BUILD)/memberlink-hq: $(HQ_OBJ) $(BUILD)/libml.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libml.a
@@ -113,7 +121,7 @@ bench: deps all $(BENCHES)
 	ML_BIN=$(abspath $(BUILD)) $(BUILD)/bench/drain
 
 format:
-	clang-format -i agent/*.c agent/*.h sync/*.c sync/*.h tests/*/*.c tests/*/*.h bench/*.c
+	clang-format -i agent/*.c agent/*.h sync/*.c sync/*.h sync/hq/*.c sync/hq/*.h tests/*/*.c tests/*/*.h bench/*.c
 
 clean:
 	rm -rf build build-san

@@ -1,0 +1,200 @@
+/*
+ * hq_config: INI parsing (inih) with strict validation for memberlink-hq. Each accepted
+ * key is handled in apply(); anything else is refused with file, line and key named.
+ */
+#include "hq_config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* inih reads lines into a buffer of this size (Debian builds it with the default). */
+#define HQ_CONFIG_LINE_MAX 200
+
+struct parse_ctx {
+    struct hq_config *cfg;
+    char *errbuf;
+    size_t errlen;
+    const char *path;
+    FILE *file;
+    int lineno;
+    int failed;
+};
+
+void hq_config_defaults(struct hq_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->brand, sizeof(cfg->brand), "demo");
+    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./var/hq");
+    snprintf(cfg->mqtt_host, sizeof(cfg->mqtt_host), "127.0.0.1");
+    cfg->mqtt_port = 1883;
+    snprintf(cfg->mqtt_client_id, sizeof(cfg->mqtt_client_id), "memberlink-hq");
+    cfg->mqtt_keepalive = 30;
+}
+
+int hq_valid_id(const char *v, size_t max)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* A whole number in [min, max], ASCII digits only (strtoll alone takes " 8" and "+8"). */
+static int parse_int(const char *v, long long min, long long max, long long *ret)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 18 || strspn(v, "0123456789") != n)
+        return -1;
+    errno = 0;
+    long long x = strtoll(v, NULL, 10);
+    if (errno != 0 || x < min || x > max)
+        return -1;
+    *ret = x;
+    return 0;
+}
+
+/* Returns 0 on success, -1 with a reason in `why` on a bad value, -2 for an unknown key. */
+static int apply(struct hq_config *cfg, const char *section, const char *name, const char *value,
+                 const char **why)
+{
+    long long n = 0;
+    if (strcmp(section, "hq") == 0) {
+        if (strcmp(name, "brand") == 0) {
+            *why = "expected 1-32 characters of [A-Za-z0-9_-]";
+            if (!hq_valid_id(value, HQ_CONFIG_ID_MAX))
+                return -1;
+            snprintf(cfg->brand, sizeof(cfg->brand), "%s", value);
+            return 0;
+        }
+        if (strcmp(name, "data_dir") == 0) {
+            *why = "expected a non-empty path of at most 160 characters";
+            if (value[0] == '\0' || strlen(value) > HQ_CONFIG_PATH_MAX)
+                return -1;
+            snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", value);
+            return 0;
+        }
+        if (strcmp(name, "share_group") == 0) {
+            *why = "expected nothing or 1-32 characters of [A-Za-z0-9_-]";
+            if (value[0] != '\0' && !hq_valid_id(value, HQ_CONFIG_ID_MAX))
+                return -1;
+            snprintf(cfg->share_group, sizeof(cfg->share_group), "%s", value);
+            return 0;
+        }
+        return -2;
+    }
+    if (strcmp(section, "mqtt") == 0) {
+        if (strcmp(name, "host") == 0) {
+            *why = "expected a host name or address of 1-160 characters";
+            if (value[0] == '\0' || strlen(value) > HQ_CONFIG_HOST_MAX)
+                return -1;
+            snprintf(cfg->mqtt_host, sizeof(cfg->mqtt_host), "%s", value);
+            return 0;
+        }
+        if (strcmp(name, "port") == 0) {
+            *why = "expected a port from 1 to 65535";
+            if (parse_int(value, 1, 65535, &n) != 0)
+                return -1;
+            cfg->mqtt_port = (uint16_t)n;
+            return 0;
+        }
+        if (strcmp(name, "client_id") == 0) {
+            *why = "expected 1-64 characters of [A-Za-z0-9_-]";
+            if (!hq_valid_id(value, HQ_CONFIG_CLIENT_ID_MAX))
+                return -1;
+            snprintf(cfg->mqtt_client_id, sizeof(cfg->mqtt_client_id), "%s", value);
+            return 0;
+        }
+        if (strcmp(name, "keepalive") == 0) {
+            /* mosquitto refuses keepalives below 5 s. */
+            *why = "expected seconds from 5 to 3600";
+            if (parse_int(value, 5, 3600, &n) != 0)
+                return -1;
+            cfg->mqtt_keepalive = (int)n;
+            return 0;
+        }
+        return -2;
+    }
+    return -2;
+}
+
+static int on_entry(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse_ctx *ctx = user;
+    const char *why = "";
+    if (ctx->failed)
+        return 0;
+    int rc = apply(ctx->cfg, section, name, value, &why);
+    if (rc == 0)
+        return 1;
+    ctx->failed = 1;
+    if (rc == -2)
+        snprintf(ctx->errbuf, ctx->errlen, "%s:%d: unknown key [%s] %s", ctx->path, ctx->lineno,
+                 section, name);
+    else
+        snprintf(ctx->errbuf, ctx->errlen, "%s:%d: bad value for [%s] %s: %s", ctx->path,
+                 ctx->lineno, section, name, why);
+    return 0;
+}
+
+/*
+ * Line reader for inih that counts lines (Debian's inih does not pass line numbers to the
+ * handler), refuses a line longer than inih's buffer instead of letting it be split, and
+ * refuses unknown sections (inih reports sections only through their keys).
+ */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct parse_ctx *ctx = stream;
+    char line[HQ_CONFIG_LINE_MAX * 4];
+    if (ctx->failed || fgets(line, sizeof(line), ctx->file) == NULL)
+        return NULL;
+    ctx->lineno++;
+    size_t n = strlen(line);
+    if (n >= (size_t)num) {
+        ctx->failed = 1;
+        snprintf(ctx->errbuf, ctx->errlen, "%s:%d: line longer than %d bytes", ctx->path,
+                 ctx->lineno, num - 2);
+        return NULL;
+    }
+    const char *p = line + strspn(line, " \t");
+    if (*p == '[') {
+        size_t len = strcspn(p + 1, "]");
+        if (!((len == 2 && strncmp(p + 1, "hq", 2) == 0) ||
+              (len == 4 && strncmp(p + 1, "mqtt", 4) == 0))) {
+            ctx->failed = 1;
+            snprintf(ctx->errbuf, ctx->errlen, "%s:%d: unknown section [%.*s]", ctx->path,
+                     ctx->lineno, (int)(len > 40 ? 40 : len), p + 1);
+            return NULL;
+        }
+    }
+    memcpy(str, line, n + 1);
+    return str;
+}
+
+ml_err hq_config_load(struct hq_config *cfg, const char *path, char *errbuf, size_t errlen)
+{
+    struct parse_ctx ctx = {.cfg = cfg, .errbuf = errbuf, .errlen = errlen, .path = path};
+    ctx.file = fopen(path, "re");
+    if (ctx.file == NULL) {
+        snprintf(errbuf, errlen, "%s: cannot open config: %s", path, strerror(errno));
+        return ML_CONFIG;
+    }
+    int rc = ini_parse_stream(read_line, &ctx, on_entry, &ctx);
+    fclose(ctx.file);
+    if (ctx.failed)
+        return ML_CONFIG;
+    if (rc != 0) {
+        snprintf(errbuf, errlen, "%s:%d: syntax error (expected [section] or key = value)", path,
+                 rc);
+        return ML_CONFIG;
+    }
+    return ML_OK;
+}

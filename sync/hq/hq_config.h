@@ -1,0 +1,47 @@
+/*
+ * hq_config: the INI configuration of memberlink-hq, the reference HQ.
+ *
+ *   [hq]   brand = demo          topic root ml/<brand>/
+ *          data_dir = ./var/hq   hq.db (SQLite) and hq.lock live here
+ *          share_group =         empty: plain subscription; else $share/<group>/...
+ *   [mqtt] host = 127.0.0.1, port = 1883, client_id = memberlink-hq, keepalive = 30
+ *
+ * Every key has an embedded default, so no file is needed. Unknown sections or keys are
+ * errors, so a typo never silently falls back to a default.
+ */
+#ifndef ML_HQ_CONFIG_H
+#define ML_HQ_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ml_err.h"
+
+#define HQ_CONFIG_ID_MAX 32        /* brand, share_group: [A-Za-z0-9_-]{1,32} */
+#define HQ_CONFIG_CLIENT_ID_MAX 64 /* [A-Za-z0-9_-]{1,64} */
+#define HQ_CONFIG_PATH_MAX 160
+#define HQ_CONFIG_HOST_MAX 160
+
+struct hq_config {
+    char brand[HQ_CONFIG_ID_MAX + 1];
+    char data_dir[HQ_CONFIG_PATH_MAX + 1];
+    char share_group[HQ_CONFIG_ID_MAX + 1]; /* "" = plain subscription */
+    char mqtt_host[HQ_CONFIG_HOST_MAX + 1];
+    uint16_t mqtt_port;
+    char mqtt_client_id[HQ_CONFIG_CLIENT_ID_MAX + 1];
+    int mqtt_keepalive; /* seconds */
+};
+
+/* Fills cfg with the embedded defaults. */
+void hq_config_defaults(struct hq_config *cfg);
+
+/*
+ * Reads `path` over the values already in cfg. On failure returns ML_CONFIG with one
+ * line in errbuf naming the file, line and key; cfg may then be partly updated.
+ */
+ml_err hq_config_load(struct hq_config *cfg, const char *path, char *errbuf, size_t errlen);
+
+/* 1 if `v` is 1 to `max` characters of [A-Za-z0-9_-] (ids, MQTT topic levels). */
+int hq_valid_id(const char *v, size_t max);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * hq_report: read-only reports over the HQ database, for people (aligned tables, money
+ * in yuan) or scripts (--json: one JSON object, money in minor units).
+ *
+ *   sales        per store: sales, total, refunded, net   (by the local day of the sale)
+ *   commissions  per guide: commission (sales minus refund reversals, by the day each
+ *                entry was recorded) and the number of sales behind it
+ *   redemptions  one row per coupon redemption: coupon, store, terminal, amount, sale...
+ *   status       per terminal: next_seq, max_seq, gaps, received; refused events
+ *
+ * Days are inclusive YYYY-MM-DD bounds in HQ's local time zone (TZ). Functions write to
+ * `out` and return ML_STORAGE on a SQLite error (message in errbuf); nothing is logged.
+ */
+#ifndef ML_HQ_REPORT_H
+#define ML_HQ_REPORT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "hq_store.h"
+#include "ml_err.h"
+
+#define HQ_DAY_LEN 10 /* "YYYY-MM-DD" */
+
+/* Checks a calendar date "YYYY-MM-DD" (years 2000-2999). ML_PARSE if not one. */
+ml_err hq_report_check_day(const char *day);
+
+/* Today's local date. */
+void hq_report_today(char out[HQ_DAY_LEN + 1]);
+
+ml_err hq_report_sales(struct hq_store *st, const char *from, const char *to, int json, FILE *out,
+                       char *errbuf, size_t errlen);
+ml_err hq_report_commissions(struct hq_store *st, const char *from, const char *to, int json,
+                             FILE *out, char *errbuf, size_t errlen);
+ml_err hq_report_redemptions(struct hq_store *st, const char *from, const char *to, int json,
+                             FILE *out, char *errbuf, size_t errlen);
+ml_err hq_report_status(struct hq_store *st, int json, FILE *out, char *errbuf, size_t errlen);
+
+#endif

@@ -1,0 +1,135 @@
+/*
+ * hq_store: the HQ database (SQLite): every event a store sent, once, plus the tables the
+ * reports read, filled at ingest in the same transaction as the events themselves.
+ *
+ *   events              one row per event id (the record; body kept as JSON text)
+ *   terminals           per store/terminal: next_seq (lowest seq not yet received),
+ *                       max_seq, received (distinct seqs) and gaps (max_seq - received)
+ *   sales, refunds, commission_entries, redemptions   derived, for reports
+ *   rejections          per store/terminal/reason: events refused and not acknowledged
+ *
+ * The schema is versioned with PRAGMA user_version; hq_store_open() migrates forward and
+ * refuses a database newer than it knows. Writes use WAL with synchronous=FULL, so a
+ * committed batch survives power loss before HQ acknowledges it.
+ *
+ * A hq_store belongs to one thread. Functions return ML_STORAGE on SQLite errors and log
+ * nothing; the caller logs once (hq_store_errmsg() says what SQLite said).
+ */
+#ifndef ML_HQ_STORE_H
+#define ML_HQ_STORE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ml_err.h"
+
+#define HQ_SCHEMA_VERSION 1
+#define HQ_EVENT_ID_MAX 64 /* bytes of an event id (a UUIDv7 has 36) */
+
+struct hq_store;
+
+enum hq_store_mode {
+    HQ_STORE_READWRITE, /* creates and migrates the database (serve) */
+    HQ_STORE_READONLY,  /* existing database at the current version (report, status) */
+};
+
+/*
+ * Opens the database at `path`. On failure returns ML_STORAGE (or ML_CONFIG for a schema
+ * newer than this program, ML_NOENTRY for a missing file in READONLY mode) with one line
+ * in errbuf, and leaves *ret_store alone. Caller frees with hq_store_close().
+ */
+ml_err hq_store_open(const char *path, enum hq_store_mode mode, struct hq_store **ret_store,
+                     char *errbuf, size_t errlen);
+
+/* NULL-safe. */
+void hq_store_close(struct hq_store *st);
+
+/* Borrowed connection, for read-only queries (reports). */
+sqlite3 *hq_store_db(struct hq_store *st);
+const char *hq_store_errmsg(struct hq_store *st);
+
+/* One transaction per batch: BEGIN IMMEDIATE ... COMMIT (or ROLLBACK, which never fails). */
+ml_err hq_store_begin(struct hq_store *st);
+ml_err hq_store_commit(struct hq_store *st);
+void hq_store_rollback(struct hq_store *st);
+
+/* An event as received; all strings borrowed. */
+struct hq_event {
+    const char *id;
+    int64_t seq;
+    const char *type;
+    const char *store;
+    const char *terminal;
+    const char *hlc;
+    int64_t at;        /* wall clock of the store, ms */
+    const char *body;  /* JSON text of the body object */
+    const char *batch; /* batch id, or NULL */
+};
+
+enum hq_put {
+    HQ_PUT_NEW,       /* stored now */
+    HQ_PUT_DUPLICATE, /* same id, same store/terminal/seq/type already stored */
+    HQ_PUT_CONFLICT,  /* same id already stored for a different store/terminal/seq/type */
+};
+
+struct hq_put_result {
+    enum hq_put put;
+    /* HQ_PUT_NEW only: another event already had this store/terminal/seq (a store bug,
+     * e.g. a database restored from backup); its id is in other_id. Both are kept. */
+    int seq_reused;
+    char other_id[HQ_EVENT_ID_MAX + 1];
+};
+
+/*
+ * Stores `ev` unless its id is known, and counts its seq for the terminal. Inside a
+ * transaction. Fills *ret on ML_OK.
+ */
+ml_err hq_store_put_event(struct hq_store *st, const struct hq_event *ev, int64_t now_ms,
+                          struct hq_put_result *ret);
+
+/* Derived rows, for a HQ_PUT_NEW event; `day` is the local date of ev->at (YYYY-MM-DD). */
+struct hq_sale {
+    const char *sale_id;
+    const char *member_id; /* NULL: anonymous */
+    const char *guide_id;  /* NULL: none */
+    int64_t total;
+    int64_t commission;
+};
+
+/* *ret_dup = 1 when the sale id was already recorded by another event (nothing changed). */
+ml_err hq_store_put_sale(struct hq_store *st, const struct hq_event *ev, const char *day,
+                         const struct hq_sale *sale, int *ret_dup);
+ml_err hq_store_put_refund(struct hq_store *st, const struct hq_event *ev, const char *day,
+                           const char *refund_id, const char *sale_id, int64_t amount);
+ml_err hq_store_put_commission(struct hq_store *st, const struct hq_event *ev, const char *day,
+                               const char *guide_id, const char *sale_id, const char *refund_id,
+                               int64_t amount);
+ml_err hq_store_put_redemption(struct hq_store *st, const struct hq_event *ev, const char *day,
+                               const char *coupon_id, const char *sale_id, int64_t use_no,
+                               int64_t amount);
+/* *ret_found = 0 when no matching, unrestored redemption of that store is known. */
+ml_err hq_store_restore_redemption(struct hq_store *st, const struct hq_event *ev,
+                                   const char *coupon_id, const char *sale_id, int64_t use_no,
+                                   int *ret_found);
+
+/* Counts a refused event against the store/terminal of the topic it came on. */
+ml_err hq_store_note_rejected(struct hq_store *st, const char *store, const char *terminal,
+                              const char *reason, const char *event_id, int64_t now_ms);
+
+struct hq_seq_state {
+    int64_t next_seq; /* lowest seq not yet received */
+    int64_t max_seq;
+    int64_t received; /* distinct seqs received */
+    int64_t gaps;     /* seqs below max_seq not received */
+};
+
+/*
+ * After a batch: walks next_seq forward over the received seqs and recomputes gaps.
+ * *ret_before is the state as last refreshed; *ret_after the new one. A terminal with no
+ * event yet gives ML_NOENTRY.
+ */
+ml_err hq_store_refresh_terminal(struct hq_store *st, const char *store, const char *terminal,
+                                 struct hq_seq_state *ret_before, struct hq_seq_state *ret_after);
+
+#endif

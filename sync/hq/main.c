@@ -1,0 +1,550 @@
+/*
+ * memberlink-hq: the reference HQ end, ingest side.
+ *
+ *   memberlink-hq [-c FILE] [-v] serve
+ *   memberlink-hq [-c FILE] report sales|commissions|redemptions [--from D] [--to D] [--json]
+ *   memberlink-hq [-c FILE] status [--json]
+ *
+ * `serve` subscribes to every store's event topic and acknowledges what it has stored
+ * (hq_ingest.h). One thread: a poll() loop drives libmosquitto with
+ * mosquitto_loop_read/write/misc, so the MQTT callbacks, and with them every SQLite call,
+ * run on this thread. SIGTERM/SIGINT arrive through a signalfd and end the loop cleanly.
+ *
+ * The session is persistent (clean_session = false, fixed client_id): QoS 1 batches
+ * published while HQ is down are queued by the broker and delivered on reconnect. Several
+ * instances can share the load with [hq] share_group (a shared subscription); each then
+ * needs its own client_id and data_dir (see hq_store.c on deduplication across instances).
+ * The broker's message_size_limit should be set to HQ_BATCH_BYTES_MAX as well: libmosquitto
+ * receives a whole message before HQ can refuse it.
+ *
+ * Exit status: 0 success, 1 runtime error (database, broker setup), 2 usage or config.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <mosquitto.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hq_config.h"
+#include "hq_ingest.h"
+#include "hq_log.h"
+#include "hq_report.h"
+#include "hq_store.h"
+
+#define HQ_BACKOFF_MIN_MS 1000
+#define HQ_BACKOFF_MAX_MS 30000
+#define HQ_JITTER_PCT 20         /* each reconnect delay is +-20 % */
+#define HQ_STATS_EVERY_MS 300000 /* ingest counters are logged this often when they moved */
+#define HQ_FLUSH_MS 2000         /* at exit, time given to send queued acks */
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+static const char usage_text[] =
+    "usage: memberlink-hq [-c FILE] [-v] serve\n"
+    "       memberlink-hq [-c FILE] report sales|commissions|redemptions\n"
+    "                     [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]\n"
+    "       memberlink-hq [-c FILE] status [--json]\n"
+    "\n"
+    "  serve        ingest store events from MQTT and acknowledge them once stored\n"
+    "  report       per store sales / per guide commissions / coupon redemptions for a\n"
+    "               range of local days (default: today); --json for scripts\n"
+    "  status       per terminal: next expected seq, highest seq, gaps; refused events\n"
+    "  -c FILE      INI configuration ([hq] brand, data_dir, share_group;\n"
+    "               [mqtt] host, port, client_id, keepalive); built-in defaults without it\n"
+    "  -v           log debug lines (serve)\n"
+    "\n"
+    "exit status: 0 success, 1 runtime error, 2 usage or configuration error\n";
+
+/* One line on stderr; returns EXIT_USAGE. */
+static __attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "memberlink-hq: %s (see memberlink-hq --help)\n", msg);
+    return EXIT_USAGE;
+}
+
+static int64_t clock_ms(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- serve ---------------------------------------------------------------------------- */
+
+struct serve {
+    const struct hq_config *cfg;
+    struct mosquitto *mosq;
+    struct hq_ingest *in;
+    char sub[HQ_TOPIC_MAX];
+    int connected; /* socket open: CONNECT sent, maybe CONNACKed */
+    int stopping;
+    int64_t backoff_ms; /* next reconnect delay before jitter */
+    int64_t retry_at;   /* monotonic ms of the next connect attempt */
+    uint64_t rng;       /* xorshift64 state for the jitter */
+};
+
+static uint64_t next_random(struct serve *s)
+{
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    return s->rng;
+}
+
+/* Plans the next connect attempt: backoff +-20 %, then doubles the backoff up to 30 s. */
+static void schedule_retry(struct serve *s, const char *why_in)
+{
+    char why[160];
+    snprintf(why, sizeof(why), "%s", why_in);
+    size_t n = strlen(why);
+    if (n > 0 && why[n - 1] == '.') /* mosquitto_strerror() ends with one */
+        why[n - 1] = '\0';
+    int64_t span = s->backoff_ms * HQ_JITTER_PCT / 100;
+    int64_t delay = s->backoff_ms - span + (int64_t)(next_random(s) % (uint64_t)(2 * span + 1));
+    s->retry_at = clock_ms(CLOCK_MONOTONIC) + delay;
+    hq_warn("mqtt %s:%u: %s; reconnecting in %" PRId64 ".%01" PRId64 " s", s->cfg->mqtt_host,
+            (unsigned)s->cfg->mqtt_port, why, delay / 1000, delay % 1000 / 100);
+    s->backoff_ms = s->backoff_ms * 2 > HQ_BACKOFF_MAX_MS ? HQ_BACKOFF_MAX_MS : s->backoff_ms * 2;
+}
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags)
+{
+    struct serve *s = obj;
+    if (rc != 0) {
+        /* libmosquitto closes the socket and reports it through on_disconnect. */
+        hq_error("mqtt %s:%u: broker refused the connection: %s", s->cfg->mqtt_host,
+                 (unsigned)s->cfg->mqtt_port, mosquitto_connack_string(rc));
+        return;
+    }
+    s->backoff_ms = HQ_BACKOFF_MIN_MS;
+    hq_info("mqtt %s:%u: connected as %s (%s session)", s->cfg->mqtt_host,
+            (unsigned)s->cfg->mqtt_port, s->cfg->mqtt_client_id, flags & 1 ? "resumed" : "new");
+    /* Subscribe on every CONNACK: a broker may have lost the session. */
+    int src = mosquitto_subscribe(mosq, NULL, s->sub, 1);
+    if (src != MOSQ_ERR_SUCCESS)
+        hq_error("mqtt: cannot subscribe to %s: %s", s->sub, mosquitto_strerror(src));
+}
+
+static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
+                         const int *granted_qos)
+{
+    (void)mosq;
+    (void)mid;
+    struct serve *s = obj;
+    if (qos_count < 1 || granted_qos[0] < 0 || granted_qos[0] > 2)
+        hq_error("mqtt: the broker refused the subscription to %s (check its ACL); no events "
+                 "will arrive",
+                 s->sub);
+    else
+        hq_info("mqtt: subscribed to %s (qos %d)", s->sub, granted_qos[0]);
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+    (void)mosq;
+    struct serve *s = obj;
+    if (!s->connected)
+        return;
+    s->connected = 0;
+    if (s->stopping)
+        return;
+    schedule_retry(s, rc == 0 ? "disconnected" : mosquitto_strerror(rc));
+}
+
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+{
+    struct serve *s = obj;
+    struct hq_ack ack;
+    if (msg->payloadlen < 0)
+        return;
+    if (hq_ingest_message(s->in, msg->topic, msg->payload, (size_t)msg->payloadlen,
+                          clock_ms(CLOCK_REALTIME), &ack) != ML_OK ||
+        ack.payload == NULL)
+        return;
+    /* The events are committed: acknowledge. If this ack is lost, the store resends and
+     * the duplicates are acknowledged again. */
+    int rc = mosquitto_publish(mosq, NULL, ack.topic, (int)ack.len, ack.payload, 1, false);
+    if (rc != MOSQ_ERR_SUCCESS)
+        hq_warn("mqtt: ack on %s not sent: %s (the store will resend)", ack.topic,
+                mosquitto_strerror(rc));
+    free(ack.payload);
+}
+
+static void try_connect(struct serve *s)
+{
+    const struct hq_config *cfg = s->cfg;
+    /* Blocking connect (DNS + TCP + CONNECT); CONNACK arrives through the loop. */
+    int rc = mosquitto_connect(s->mosq, cfg->mqtt_host, cfg->mqtt_port, cfg->mqtt_keepalive);
+    if (rc == MOSQ_ERR_SUCCESS) {
+        s->connected = 1;
+        return;
+    }
+    char why[160];
+    snprintf(why, sizeof(why), "cannot connect: %s",
+             rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+    schedule_retry(s, why);
+}
+
+/* After a read/write/misc step: a closed socket without on_disconnect still means lost. */
+static void check_socket(struct serve *s, int rc)
+{
+    if (s->connected && mosquitto_socket(s->mosq) < 0) {
+        s->connected = 0;
+        schedule_retry(s, rc == MOSQ_ERR_SUCCESS ? "connection closed" : mosquitto_strerror(rc));
+    }
+}
+
+/* Sends what libmosquitto has queued (acks), for at most HQ_FLUSH_MS. */
+static void flush_queued(struct serve *s)
+{
+    int64_t until = clock_ms(CLOCK_MONOTONIC) + HQ_FLUSH_MS;
+    while (s->connected && mosquitto_want_write(s->mosq) && mosquitto_socket(s->mosq) >= 0) {
+        int64_t left = until - clock_ms(CLOCK_MONOTONIC);
+        if (left <= 0)
+            break;
+        struct pollfd p = {.fd = mosquitto_socket(s->mosq), .events = POLLOUT};
+        if (poll(&p, 1, (int)left) <= 0 || mosquitto_loop_write(s->mosq, 1) != MOSQ_ERR_SUCCESS)
+            break;
+    }
+}
+
+static void log_stats(const struct hq_ingest *in)
+{
+    const struct hq_ingest_stats *st = hq_ingest_stats(in);
+    hq_info("ingest: %" PRIu64 " batches stored (%" PRIu64 " new events, %" PRIu64
+            " duplicates acked again, %" PRIu64 " events rejected), %" PRIu64
+            " batches dropped, %" PRIu64 " failed",
+            st->batches, st->events_new, st->events_duplicate, st->events_rejected,
+            st->batches_dropped, st->batches_failed);
+}
+
+/* mkdir -p for the data dir. */
+static int make_dirs(const char *path)
+{
+    char buf[HQ_CONFIG_PATH_MAX + 1];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0750) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The main loop; returns when a signal arrives or on a fatal error. */
+static int serve_loop(struct serve *s, int sfd)
+{
+    int64_t next_stats = clock_ms(CLOCK_MONOTONIC) + HQ_STATS_EVERY_MS;
+    uint64_t stats_seen = 0;
+    for (;;) {
+        int64_t now = clock_ms(CLOCK_MONOTONIC);
+        if (!s->connected && now >= s->retry_at) {
+            try_connect(s);
+            now = clock_ms(CLOCK_MONOTONIC);
+        }
+        struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = -1}};
+        int sock = s->connected ? mosquitto_socket(s->mosq) : -1;
+        if (sock >= 0) {
+            pfd[1].fd = sock;
+            pfd[1].events = (short)(POLLIN | (mosquitto_want_write(s->mosq) ? POLLOUT : 0));
+        }
+        /* Idle, wake only for keepalive work: a quarter of the keepalive keeps pings on time
+         * well within the broker's 1.5 x keepalive grace. */
+        int64_t timeout = (int64_t)s->cfg->mqtt_keepalive * 250;
+        if (!s->connected && s->retry_at - now < timeout)
+            timeout = s->retry_at - now < 0 ? 0 : s->retry_at - now;
+        if (poll(pfd, 2, (int)timeout) < 0 && errno != EINTR) {
+            hq_error("poll: %s", strerror(errno));
+            return EXIT_RUNTIME;
+        }
+        if (pfd[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                hq_info("%s: shutting down", strsignal((int)si.ssi_signo));
+            return EXIT_OK;
+        }
+        if (sock >= 0 && s->connected) {
+            int rc = MOSQ_ERR_SUCCESS;
+            if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+                rc = mosquitto_loop_read(s->mosq, 1);
+            check_socket(s, rc);
+            if (s->connected && (pfd[1].revents & POLLOUT))
+                check_socket(s, mosquitto_loop_write(s->mosq, 1));
+            if (s->connected)
+                check_socket(s, mosquitto_loop_misc(s->mosq));
+        }
+        const struct hq_ingest_stats *st = hq_ingest_stats(s->in);
+        uint64_t moved = st->batches + st->batches_dropped + st->batches_failed;
+        if (now >= next_stats) {
+            if (moved != stats_seen)
+                log_stats(s->in);
+            stats_seen = moved;
+            next_stats = now + HQ_STATS_EVERY_MS;
+        }
+    }
+}
+
+static int cmd_serve(const struct hq_config *cfg)
+{
+    int result = EXIT_RUNTIME, sfd = -1, lock_fd = -1, lib_init = 0;
+    struct hq_store *st = NULL;
+    struct serve s = {.cfg = cfg, .backoff_ms = HQ_BACKOFF_MIN_MS};
+    char path[HQ_CONFIG_PATH_MAX + 32], errbuf[512];
+
+    /* Signals are taken from a signalfd in the loop, never by a handler. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0 ||
+        (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+        hq_error("signalfd: %s", strerror(errno));
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    if (make_dirs(cfg->data_dir) != 0) {
+        hq_error("%s: cannot create data_dir: %s", cfg->data_dir, strerror(errno));
+        goto out;
+    }
+    snprintf(path, sizeof(path), "%s/hq.lock", cfg->data_dir);
+    lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        hq_error("%s: %s", path,
+                 errno == EWOULDBLOCK ? "another memberlink-hq serve uses this data_dir"
+                                      : strerror(errno));
+        goto out;
+    }
+    snprintf(path, sizeof(path), "%s/hq.db", cfg->data_dir);
+    ml_err err = hq_store_open(path, HQ_STORE_READWRITE, &st, errbuf, sizeof(errbuf));
+    if (err != ML_OK) {
+        hq_error("%s", errbuf);
+        result = err == ML_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+        goto out;
+    }
+    if (hq_ingest_new(st, cfg->brand, &s.in) != ML_OK) {
+        hq_error("out of memory");
+        goto out;
+    }
+    hq_ingest_subscription(cfg->brand, cfg->share_group, s.sub, sizeof(s.sub));
+
+    if (getrandom(&s.rng, sizeof(s.rng), GRND_NONBLOCK) != (ssize_t)sizeof(s.rng))
+        s.rng = (uint64_t)clock_ms(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
+    if (s.rng == 0)
+        s.rng = 0x9e3779b97f4a7c15u;
+
+    mosquitto_lib_init();
+    lib_init = 1;
+    /* clean_session = false: the broker keeps our subscription and queues QoS 1 batches
+     * while HQ is down, under this fixed client id. */
+    s.mosq = mosquitto_new(cfg->mqtt_client_id, false, &s);
+    if (s.mosq == NULL) {
+        hq_error("mqtt: cannot create a client: %s", strerror(errno));
+        goto out;
+    }
+    mosquitto_connect_with_flags_callback_set(s.mosq, on_connect);
+    mosquitto_subscribe_callback_set(s.mosq, on_subscribe);
+    mosquitto_disconnect_callback_set(s.mosq, on_disconnect);
+    mosquitto_message_callback_set(s.mosq, on_message);
+
+    hq_info("serving brand %s from %s (database %s), subscription %s", cfg->brand, cfg->data_dir,
+            path, s.sub);
+    result = serve_loop(&s, sfd);
+
+    s.stopping = 1;
+    if (s.connected) {
+        flush_queued(&s);
+        mosquitto_disconnect(s.mosq);
+    }
+    log_stats(s.in);
+out:
+    mosquitto_destroy(s.mosq);
+    if (lib_init)
+        mosquitto_lib_cleanup();
+    hq_ingest_free(s.in);
+    hq_store_close(st);
+    if (lock_fd >= 0)
+        close(lock_fd);
+    if (sfd >= 0)
+        close(sfd);
+    return result;
+}
+
+/* ---- report, status --------------------------------------------------------------------- */
+
+static int open_readonly(const struct hq_config *cfg, struct hq_store **ret)
+{
+    char path[HQ_CONFIG_PATH_MAX + 32], errbuf[512];
+    snprintf(path, sizeof(path), "%s/hq.db", cfg->data_dir);
+    ml_err err = hq_store_open(path, HQ_STORE_READONLY, ret, errbuf, sizeof(errbuf));
+    if (err != ML_OK) {
+        fprintf(stderr, "memberlink-hq: %s\n", errbuf);
+        return err == ML_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    return EXIT_OK;
+}
+
+static int finish_output(ml_err err, const char *errbuf)
+{
+    if (err != ML_OK) {
+        fprintf(stderr, "memberlink-hq: %s\n", errbuf[0] ? errbuf : ml_strerror(err));
+        return EXIT_RUNTIME;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "memberlink-hq: cannot write the output: %s\n", strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
+}
+
+static int cmd_report(const struct hq_config *cfg, const char *kind, const char *from,
+                      const char *to, int json)
+{
+    char today[HQ_DAY_LEN + 1], f[HQ_DAY_LEN + 1], t[HQ_DAY_LEN + 1], errbuf[512] = "";
+    ml_err (*fn)(struct hq_store *, const char *, const char *, int, FILE *, char *, size_t);
+    if (strcmp(kind, "sales") == 0)
+        fn = hq_report_sales;
+    else if (strcmp(kind, "commissions") == 0)
+        fn = hq_report_commissions;
+    else if (strcmp(kind, "redemptions") == 0)
+        fn = hq_report_redemptions;
+    else
+        return usage_error("unknown report '%s' (sales, commissions or redemptions)", kind);
+    if (from != NULL && hq_report_check_day(from) != ML_OK)
+        return usage_error("--from: '%s' is not a date YYYY-MM-DD", from);
+    if (to != NULL && hq_report_check_day(to) != ML_OK)
+        return usage_error("--to: '%s' is not a date YYYY-MM-DD", to);
+    hq_report_today(today);
+    snprintf(t, sizeof(t), "%s", to ? to : from && strcmp(from, today) > 0 ? from : today);
+    snprintf(f, sizeof(f), "%s", from ? from : t);
+    if (strcmp(f, t) > 0)
+        return usage_error("--to %s is before --from", t);
+
+    struct hq_store *st = NULL;
+    int rc = open_readonly(cfg, &st);
+    if (rc != EXIT_OK)
+        return rc;
+    ml_err err = fn(st, f, t, json, stdout, errbuf, sizeof(errbuf));
+    hq_store_close(st);
+    return finish_output(err, errbuf);
+}
+
+static int cmd_status(const struct hq_config *cfg, int json)
+{
+    char errbuf[512] = "";
+    struct hq_store *st = NULL;
+    int rc = open_readonly(cfg, &st);
+    if (rc != EXIT_OK)
+        return rc;
+    ml_err err = hq_report_status(st, json, stdout, errbuf, sizeof(errbuf));
+    hq_store_close(st);
+    return finish_output(err, errbuf);
+}
+
+/* ---- command line ----------------------------------------------------------------------- */
+
+/* "--name VALUE" or "--name=VALUE": 1 and *ret set when argv[*i] is that option. */
+static int option_value(int argc, char **argv, int *i, const char *name, const char **ret,
+                        int *missing)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return 0;
+    if (argv[*i][n] == '=') {
+        *ret = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return 1;
+    }
+    *ret = argv[++*i];
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf = NULL, *from = NULL, *to = NULL;
+    const char *args[2] = {NULL, NULL}; /* command, report kind */
+    int nargs = 0, json = 0, verbose = 0, missing = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "help") == 0) {
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        }
+        if (option_value(argc, argv, &i, "-c", &conf, &missing) ||
+            option_value(argc, argv, &i, "--config", &conf, &missing) ||
+            option_value(argc, argv, &i, "--from", &from, &missing) ||
+            option_value(argc, argv, &i, "--to", &to, &missing)) {
+            if (missing)
+                return usage_error("option '%s' needs a value", a);
+            continue;
+        }
+        if (strcmp(a, "--json") == 0)
+            json = 1;
+        else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0)
+            verbose = 1;
+        else if (a[0] == '-')
+            return usage_error("unknown option '%s'", a);
+        else if (nargs < 2)
+            args[nargs++] = a;
+        else
+            return usage_error("unexpected argument '%s'", a);
+    }
+    if (args[0] == NULL)
+        return usage_error("%s", "no command given");
+
+    struct hq_config cfg;
+    char errbuf[512];
+    hq_config_defaults(&cfg);
+    if (conf != NULL && hq_config_load(&cfg, conf, errbuf, sizeof(errbuf)) != ML_OK) {
+        fprintf(stderr, "memberlink-hq: %s\n", errbuf);
+        return EXIT_USAGE;
+    }
+    if (verbose)
+        hq_log_set_level(HQ_LOG_DEBUG);
+
+    const char *cmd = args[0];
+    int is_report = strcmp(cmd, "report") == 0;
+    if (!is_report && (from != NULL || to != NULL))
+        return usage_error("--from and --to belong to '%s'", "report");
+    if (strcmp(cmd, "serve") == 0) {
+        if (nargs > 1 || json)
+            return usage_error("%s", "serve takes no arguments");
+        return cmd_serve(&cfg);
+    }
+    if (is_report) {
+        if (args[1] == NULL)
+            return usage_error("%s", "report needs sales, commissions or redemptions");
+        return cmd_report(&cfg, args[1], from, to, json);
+    }
+    if (strcmp(cmd, "status") == 0) {
+        if (nargs > 1)
+            return usage_error("unexpected argument '%s'", args[1]);
+        return cmd_status(&cfg, json);
+    }
+    return usage_error("unknown command '%s'", cmd);
+}

@@ -1,0 +1,989 @@
+/*
+ * hq_ingest_test: memberlink-hq's ingest against a real mosquitto. The group fixture
+ * starts a broker on a free loopback port and `memberlink-hq serve` ($ML_BIN, default
+ * ./build); the tests publish batches as a store would (libmosquitto, QoS 1), watch the ack
+ * topic, and read the results back through `memberlink-hq report|status --json`.
+ *
+ * The tests run in order and share the broker, HQ and its database: each uses its own
+ * terminal (T01, T02...) so their sequences do not interfere. A "not acknowledged" check
+ * publishes the bad batch, then a good one on the same topic and waits for the good one's
+ * ack: HQ handles messages in order, so an ack for the bad batch would have come first.
+ * Every wait is bounded (WAIT_MS).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <mosquitto.h>
+
+#include "hq/hq_ingest.h" /* HQ_BATCH_EVENTS_MAX, HQ_BATCH_BYTES_MAX */
+
+#define WAIT_MS 10000
+#define ACKS_MAX 8192
+#define OUTPUT_MAX (1024 * 1024)
+#define BRAND "demo"
+
+struct ack_entry {
+    char topic[96];
+    char id[72];
+};
+
+struct env {
+    char dir[256];
+    char broker_conf[320], broker_log[320];
+    char hq_conf[320], hq_log[320], bad_conf[320];
+    uint16_t port;
+    pid_t broker, hq;
+    struct mosquitto *pub;
+    int lib_init;
+    int connected, subscribed;
+    int last_puback_mid;
+    struct ack_entry *acks;
+    size_t nacks;
+    char today[16];
+    int64_t at; /* `at` of every event: the test's start, so all fall on `today` */
+};
+
+static struct env E;
+
+/* ---- small helpers ------------------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static const char *bin_dir(void)
+{
+    const char *b = getenv("ML_BIN");
+    return b && *b ? b : "./build";
+}
+
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    uint16_t port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static int port_open(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fputs(text, f);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* Whole file into a NUL-terminated buffer (caller frees), or NULL. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    char *buf = malloc(OUTPUT_MAX + 1);
+    size_t n = buf ? fread(buf, 1, OUTPUT_MAX, f) : 0;
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
+static int file_contains(const char *path, const char *needle)
+{
+    char *text = read_file(path);
+    int found = text != NULL && strstr(text, needle) != NULL;
+    free(text);
+    return found;
+}
+
+static int count_in_file(const char *path, const char *needle)
+{
+    char *text = read_file(path);
+    int n = 0;
+    for (const char *p = text; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(text);
+    return n;
+}
+
+/* fork + exec with stdout/stderr appended to `log` (NULL: inherit). */
+static pid_t spawn(const char *const argv[], const char *log)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (log != NULL) {
+            int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+            }
+        }
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Signals `pid` and reaps it within WAIT_MS (then SIGKILL). Exit code, 128+sig, or -1. */
+static int stop_process(pid_t *pid, int sig)
+{
+    if (*pid <= 0)
+        return -1;
+    kill(*pid, sig);
+    int status = 0;
+    int64_t deadline = now_ms() + WAIT_MS;
+    pid_t r;
+    while ((r = waitpid(*pid, &status, WNOHANG)) == 0 && now_ms() < deadline)
+        sleep_ms(20);
+    if (r == 0) {
+        kill(*pid, SIGKILL);
+        waitpid(*pid, &status, 0);
+        *pid = 0;
+        return -1;
+    }
+    *pid = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/*
+ * Runs memberlink-hq with `args` (NULL-terminated) to completion within WAIT_MS.
+ * Returns the exit code (-1 on timeout); stdout and stderr go to *ret_out / *ret_err
+ * (caller frees; may be NULL arguments).
+ */
+static int run_hq(char **ret_out, char **ret_err, const char *first, ...)
+{
+    const char *argv[16];
+    char exe[512];
+    snprintf(exe, sizeof(exe), "%s/memberlink-hq", bin_dir());
+    int argc = 0;
+    argv[argc++] = exe;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a != NULL && argc < 15; a = va_arg(ap, const char *))
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+
+    char out_path[400], err_path[400];
+    snprintf(out_path, sizeof(out_path), "%s/run.out", E.dir);
+    snprintf(err_path, sizeof(err_path), "%s/run.err", E.dir);
+    unlink(out_path);
+    unlink(err_path);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0)
+            _exit(126);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    int64_t deadline = now_ms() + WAIT_MS;
+    pid_t r;
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < deadline)
+        sleep_ms(10);
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -1;
+    }
+    if (ret_out)
+        *ret_out = read_file(out_path);
+    if (ret_err)
+        *ret_err = read_file(err_path);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* `memberlink-hq -c conf <args> --json` parsed; NULL unless it exited 0 with JSON. */
+static cJSON *hq_json(const char *a1, const char *a2)
+{
+    char *out = NULL, *err = NULL;
+    int rc = a2 ? run_hq(&out, &err, "-c", E.hq_conf, a1, a2, "--from", E.today, "--to", E.today,
+                         "--json", NULL)
+                : run_hq(&out, &err, "-c", E.hq_conf, a1, "--json", NULL);
+    cJSON *doc = rc == 0 && out ? cJSON_Parse(out) : NULL;
+    if (doc == NULL)
+        fprintf(stderr, "memberlink-hq %s %s exited %d: %s%s\n", a1, a2 ? a2 : "", rc,
+                out ? out : "", err ? err : "");
+    free(out);
+    free(err);
+    return doc;
+}
+
+static double num(const cJSON *obj, const char *name)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
+    return cJSON_IsNumber(f) ? f->valuedouble : -1;
+}
+
+static const char *str(const cJSON *obj, const char *name)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
+    return cJSON_IsString(f) ? f->valuestring : "";
+}
+
+/* The element of array `name` whose `key` equals `value` (and `key2` == `value2`). */
+static const cJSON *find_row(const cJSON *doc, const char *name, const char *key, const char *value,
+                             const char *key2, const char *value2)
+{
+    const cJSON *row;
+    cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(doc, name))
+    {
+        if (strcmp(str(row, key), value) == 0 &&
+            (key2 == NULL || strcmp(str(row, key2), value2) == 0))
+            return row;
+    }
+    return NULL;
+}
+
+/* ---- the test store: a libmosquitto publisher that collects acks ----------------------- */
+
+static void on_connect(struct mosquitto *m, void *obj, int rc)
+{
+    (void)m;
+    (void)obj;
+    E.connected = rc == 0 ? 1 : -1;
+}
+
+static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const int *granted)
+{
+    (void)m;
+    (void)obj;
+    (void)mid;
+    E.subscribed = n > 0 && granted[0] == 1 ? 1 : -1;
+}
+
+static void on_publish(struct mosquitto *m, void *obj, int mid)
+{
+    (void)m;
+    (void)obj;
+    E.last_puback_mid = mid;
+}
+
+static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
+{
+    (void)m;
+    (void)obj;
+    cJSON *doc = cJSON_ParseWithLength(msg->payload, (size_t)msg->payloadlen);
+    const cJSON *id;
+    if (doc != NULL && num(doc, "v") == 1) {
+        cJSON_ArrayForEach(id, cJSON_GetObjectItemCaseSensitive(doc, "acked"))
+        {
+            if (cJSON_IsString(id) && E.nacks < ACKS_MAX) {
+                snprintf(E.acks[E.nacks].topic, sizeof(E.acks[0].topic), "%s", msg->topic);
+                snprintf(E.acks[E.nacks].id, sizeof(E.acks[0].id), "%s", id->valuestring);
+                E.nacks++;
+            }
+        }
+    }
+    cJSON_Delete(doc);
+}
+
+static void pump(int ms)
+{
+    int64_t until = now_ms() + ms;
+    while (now_ms() < until)
+        mosquitto_loop(E.pub, 20, 1);
+}
+
+static void acks_clear(void)
+{
+    E.nacks = 0;
+}
+
+/* How often `id` was acked since acks_clear(), on `topic` (NULL: any). */
+static int acked(const char *id, const char *topic)
+{
+    int n = 0;
+    for (size_t i = 0; i < E.nacks; i++)
+        if (strcmp(E.acks[i].id, id) == 0 && (topic == NULL || strcmp(E.acks[i].topic, topic) == 0))
+            n++;
+    return n;
+}
+
+/* Pumps until every id is acked (on `topic`), at most WAIT_MS. 0 when all were. */
+static int wait_acked(const char *const *ids, size_t n, const char *topic)
+{
+    int64_t deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        size_t have = 0;
+        for (size_t i = 0; i < n; i++)
+            have += acked(ids[i], topic) > 0;
+        if (have == n)
+            return 0;
+        if (now_ms() >= deadline) {
+            fprintf(stderr, "only %zu of %zu ids acked within %d ms\n", have, n, WAIT_MS);
+            return -1;
+        }
+        mosquitto_loop(E.pub, 20, 1);
+    }
+}
+
+/* Publishes with QoS 1 and waits for the broker's PUBACK. 0 on success. */
+static int publish(const char *topic, const char *payload, size_t len)
+{
+    int mid = 0;
+    if (mosquitto_publish(E.pub, &mid, topic, (int)len, payload, 1, false) != MOSQ_ERR_SUCCESS)
+        return -1;
+    int64_t deadline = now_ms() + WAIT_MS;
+    while (E.last_puback_mid != mid) {
+        if (now_ms() >= deadline)
+            return -1;
+        mosquitto_loop(E.pub, 20, 1);
+    }
+    return 0;
+}
+
+static int publish_text(const char *topic, const char *payload)
+{
+    return publish(topic, payload, strlen(payload));
+}
+
+static void ev_topic(char *buf, size_t len, const char *store, const char *terminal)
+{
+    snprintf(buf, len, "ml/" BRAND "/s/%s/%s/ev", store, terminal);
+}
+
+static void ack_topic(char *buf, size_t len, const char *store, const char *terminal)
+{
+    snprintf(buf, len, "ml/" BRAND "/s/%s/%s/ack", store, terminal);
+}
+
+/* ---- events -------------------------------------------------------------------------- */
+
+/* A UUIDv7-shaped id unique per (terminal tag, n). */
+static const char *event_id(char buf[40], int tag, int n)
+{
+    snprintf(buf, 40, "01936f4e-8c1a-7b3e-9%03d-%012d", tag, n);
+    return buf;
+}
+
+/* An envelope; takes ownership of body (a JSON text). */
+static cJSON *envelope(const char *id, int64_t seq, const char *type, const char *store,
+                       const char *terminal, const char *body_json)
+{
+    cJSON *e = cJSON_CreateObject();
+    char hlc[48];
+    snprintf(hlc, sizeof(hlc), "%lld-%lld", (long long)E.at, (long long)seq);
+    cJSON_AddStringToObject(e, "id", id);
+    cJSON_AddNumberToObject(e, "seq", (double)seq);
+    cJSON_AddStringToObject(e, "type", type);
+    cJSON_AddStringToObject(e, "store", store);
+    cJSON_AddStringToObject(e, "terminal", terminal);
+    cJSON_AddStringToObject(e, "hlc", hlc);
+    cJSON_AddNumberToObject(e, "at", (double)E.at);
+    cJSON_AddItemToObject(e, "body", cJSON_Parse(body_json));
+    return e;
+}
+
+static cJSON *batch_new(const char *batch_id)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddNumberToObject(b, "v", 1);
+    cJSON_AddStringToObject(b, "batch", batch_id);
+    cJSON_AddArrayToObject(b, "events");
+    return b;
+}
+
+static void batch_add(cJSON *b, cJSON *event)
+{
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(b, "events"), event);
+}
+
+/* Prints and frees the batch; caller frees the text. */
+static char *batch_text(cJSON *b)
+{
+    char *text = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    return text;
+}
+
+/* A batch of one points.changed event; caller frees. */
+static char *single_event_batch(const char *id, int64_t seq, const char *store,
+                                const char *terminal)
+{
+    cJSON *b = batch_new("single");
+    batch_add(b, envelope(id, seq, "points.changed", store, terminal,
+                          "{\"member_id\":\"M1001\",\"sale_id\":\"X\",\"reason\":\"sale\","
+                          "\"earned\":10,\"spent\":0,\"delta\":10}"));
+    return batch_text(b);
+}
+
+static const char sale_body[] =
+    "{\"sale_id\":\"S001-T01-000001\",\"dry_run\":false,\"store\":\"S001\",\"terminal\":\"T01\","
+    "\"created_at\":1795000000000,"
+    "\"member\":{\"member_id\":\"M1001\",\"tier\":\"gold\",\"points_available\":2466},"
+    "\"guide\":{\"guide_id\":\"G01\",\"source\":\"bound\"},"
+    "\"lines\":[{\"line_no\":1,\"sku\":\"TSHIRT-01\",\"category\":\"apparel\",\"qty\":2,"
+    "\"unit_price\":5990,\"gross\":11980,\"discount\":2000,\"points_value\":200,\"net\":9780,"
+    "\"points_earned\":293,\"points_spent\":200,\"commission_bp\":500,\"commission\":489},"
+    "{\"line_no\":2,\"sku\":\"SHOE-9\",\"category\":\"shoes\",\"qty\":1,\"unit_price\":39900,"
+    "\"gross\":39900,\"discount\":0,\"points_value\":800,\"net\":39100,\"points_earned\":1173,"
+    "\"points_spent\":800,\"commission_bp\":300,\"commission\":1173}],"
+    "\"discounts\":[{\"coupon_id\":\"CPN-20OFF\",\"kind\":\"amount_off\",\"amount\":2000,"
+    "\"lines\":[1]}],"
+    "\"subtotal\":51880,\"discount\":2000,"
+    "\"points\":{\"requested\":1000,\"spent\":1000,\"value\":1000,\"capped_by\":null,"
+    "\"earned\":1466,\"campaign_id\":\"points-2026\"},"
+    "\"total\":48880,"
+    "\"commission\":{\"guide_id\":\"G01\",\"amount\":1662,\"campaign_id\":\"guide-commission\"}}";
+
+static const char redeem_body[] =
+    "{\"coupon_id\":\"CPN-20OFF\",\"sale_id\":\"S001-T01-000001\",\"use_no\":1,\"amount\":2000,"
+    "\"lines\":[{\"line_no\":1,\"amount\":2000}],\"member_id\":\"M1001\",\"offline_ok\":true}";
+
+static const char commission_body[] =
+    "{\"guide_id\":\"G01\",\"sale_id\":\"S001-T01-000001\",\"source\":\"bound\","
+    "\"reason\":\"sale\",\"amount\":1662,\"lines\":[{\"line_no\":1,\"rate_bp\":500,"
+    "\"commission\":489},{\"line_no\":2,\"rate_bp\":300,\"commission\":1173}]}";
+
+/* The batch of test 1 and 2: the three events of one sale on S001/T01. */
+static char *sale_batch(char ids[3][40])
+{
+    cJSON *b = batch_new("b-sale-1");
+    batch_add(b, envelope(event_id(ids[0], 1, 1), 1, "sale.completed", "S001", "T01", sale_body));
+    batch_add(b,
+              envelope(event_id(ids[1], 1, 2), 2, "coupon.redeemed", "S001", "T01", redeem_body));
+    batch_add(b, envelope(event_id(ids[2], 1, 3), 3, "commission.recorded", "S001", "T01",
+                          commission_body));
+    return batch_text(b);
+}
+
+/* ---- HQ process ---------------------------------------------------------------------- */
+
+static int hq_start(void)
+{
+    char exe[512];
+    snprintf(exe, sizeof(exe), "%s/memberlink-hq", bin_dir());
+    const char *argv[] = {exe, "-c", E.hq_conf, "serve", NULL};
+    if (access(exe, X_OK) != 0) {
+        fprintf(stderr, "%s: %s (build it: make; or set ML_BIN)\n", exe, strerror(errno));
+        return -1;
+    }
+    int subscribed_before = count_in_file(E.hq_log, "subscribed to");
+    E.hq = spawn(argv, E.hq_log);
+    if (E.hq < 0)
+        return -1;
+    int64_t deadline = now_ms() + WAIT_MS;
+    while (count_in_file(E.hq_log, "subscribed to") <= subscribed_before) {
+        int status;
+        if (waitpid(E.hq, &status, WNOHANG) == E.hq) {
+            E.hq = 0;
+            fprintf(stderr, "memberlink-hq exited at start; log: %s\n", E.hq_log);
+            return -1;
+        }
+        if (now_ms() >= deadline)
+            return -1;
+        sleep_ms(20);
+    }
+    return 0;
+}
+
+static int setup_env(void)
+{
+    memset(&E, 0, sizeof(E));
+    E.acks = calloc(ACKS_MAX, sizeof(*E.acks));
+    snprintf(E.dir, sizeof(E.dir), "/tmp/memberlink-hq-test-XXXXXX");
+    if (E.acks == NULL || mkdtemp(E.dir) == NULL)
+        return -1;
+    E.port = free_port();
+    snprintf(E.broker_conf, sizeof(E.broker_conf), "%s/mosquitto.conf", E.dir);
+    snprintf(E.broker_log, sizeof(E.broker_log), "%s/mosquitto.log", E.dir);
+    snprintf(E.hq_conf, sizeof(E.hq_conf), "%s/hq.ini", E.dir);
+    snprintf(E.hq_log, sizeof(E.hq_log), "%s/hq.log", E.dir);
+    snprintf(E.bad_conf, sizeof(E.bad_conf), "%s/bad.ini", E.dir);
+
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    E.at = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    time_t t = (time_t)(E.at / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(E.today, sizeof(E.today), "%Y-%m-%d", &tm);
+
+    char text[1024];
+    snprintf(text, sizeof(text), "listener %u 127.0.0.1\nallow_anonymous true\npersistence false\n",
+             (unsigned)E.port);
+    if (write_file(E.broker_conf, text) != 0)
+        return -1;
+    snprintf(text, sizeof(text),
+             "# memberlink-hq test configuration\n[hq]\nbrand = " BRAND "\ndata_dir = %s/hq\n"
+             "share_group =\n[mqtt]\nhost = 127.0.0.1\nport = %u\nclient_id = hq-test-%ld\n"
+             "keepalive = 30\n",
+             E.dir, (unsigned)E.port, (long)getpid());
+    if (write_file(E.hq_conf, text) != 0)
+        return -1;
+
+    const char *broker_argv[] = {"mosquitto", "-c", E.broker_conf, NULL};
+    if ((E.broker = spawn(broker_argv, E.broker_log)) < 0)
+        return -1;
+    int64_t deadline = now_ms() + WAIT_MS;
+    while (!port_open(E.port)) {
+        if (now_ms() >= deadline) {
+            fprintf(stderr, "mosquitto did not start; log: %s\n", E.broker_log);
+            return -1;
+        }
+        sleep_ms(20);
+    }
+    if (hq_start() != 0)
+        return -1;
+
+    mosquitto_lib_init();
+    E.lib_init = 1;
+    char client_id[64];
+    snprintf(client_id, sizeof(client_id), "hq-test-store-%ld", (long)getpid());
+    E.pub = mosquitto_new(client_id, true, NULL);
+    if (E.pub == NULL)
+        return -1;
+    mosquitto_connect_callback_set(E.pub, on_connect);
+    mosquitto_subscribe_callback_set(E.pub, on_subscribe);
+    mosquitto_publish_callback_set(E.pub, on_publish);
+    mosquitto_message_callback_set(E.pub, on_message);
+    if (mosquitto_connect(E.pub, "127.0.0.1", E.port, 30) != MOSQ_ERR_SUCCESS)
+        return -1;
+    deadline = now_ms() + WAIT_MS;
+    while (E.connected == 0 && now_ms() < deadline)
+        mosquitto_loop(E.pub, 20, 1);
+    if (E.connected != 1 ||
+        mosquitto_subscribe(E.pub, NULL, "ml/" BRAND "/s/+/+/ack", 1) != MOSQ_ERR_SUCCESS)
+        return -1;
+    while (E.subscribed == 0 && now_ms() < deadline)
+        mosquitto_loop(E.pub, 20, 1);
+    return E.subscribed == 1 ? 0 : -1;
+}
+
+/* cmocka skips the group teardown when the setup fails: stop what did start, keep logs. */
+static int group_setup(void **state)
+{
+    (void)state;
+    if (setup_env() == 0)
+        return 0;
+    if (E.pub != NULL)
+        mosquitto_destroy(E.pub);
+    if (E.lib_init)
+        mosquitto_lib_cleanup();
+    stop_process(&E.hq, SIGTERM);
+    stop_process(&E.broker, SIGTERM);
+    fprintf(stderr, "hq_ingest: setup failed; logs in %s\n", E.dir);
+    free(E.acks);
+    E.acks = NULL;
+    return -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    int failed = 0;
+    if (E.pub != NULL) {
+        mosquitto_disconnect(E.pub);
+        mosquitto_destroy(E.pub);
+    }
+    if (E.lib_init)
+        mosquitto_lib_cleanup();
+    if (E.hq > 0) {
+        /* A clean shutdown exits 0; under ASan a leak makes it non-zero. */
+        int rc = stop_process(&E.hq, SIGTERM);
+        if (rc != 0) {
+            fprintf(stderr, "memberlink-hq exited %d on SIGTERM (log kept: %s)\n", rc, E.hq_log);
+            failed = 1;
+        }
+    }
+    stop_process(&E.broker, SIGTERM);
+    if (!failed && getenv("ML_KEEP") == NULL && E.dir[0] != '\0') {
+        char cmd[320];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", E.dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", E.dir);
+    }
+    free(E.acks);
+    return failed ? -1 : 0;
+}
+
+/* ---- tests --------------------------------------------------------------------------- */
+
+static void batch_of_three_is_acked_and_reported(void **state)
+{
+    (void)state;
+    char ids[3][40], topic[96], atopic[96];
+    char *payload = sale_batch(ids);
+    ev_topic(topic, sizeof(topic), "S001", "T01");
+    ack_topic(atopic, sizeof(atopic), "S001", "T01");
+    acks_clear();
+    assert_int_equal(publish_text(topic, payload), 0);
+    const char *const want[] = {ids[0], ids[1], ids[2]};
+    assert_int_equal(wait_acked(want, 3, atopic), 0);
+    free(payload);
+
+    cJSON *sales = hq_json("report", "sales");
+    assert_non_null(sales);
+    const cJSON *row = find_row(sales, "stores", "store", "S001", NULL, NULL);
+    assert_non_null(row);
+    assert_int_equal((int)num(row, "sales"), 1);
+    assert_int_equal((int)num(row, "total"), 48880);
+    assert_int_equal((int)num(row, "refunded"), 0);
+    cJSON_Delete(sales);
+
+    cJSON *comm = hq_json("report", "commissions");
+    assert_non_null(comm);
+    row = find_row(comm, "guides", "guide_id", "G01", NULL, NULL);
+    assert_non_null(row);
+    assert_int_equal((int)num(row, "commission"), 1662);
+    assert_int_equal((int)num(row, "sales"), 1);
+    cJSON_Delete(comm);
+
+    cJSON *red = hq_json("report", "redemptions");
+    assert_non_null(red);
+    row = find_row(red, "redemptions", "coupon_id", "CPN-20OFF", NULL, NULL);
+    assert_non_null(row);
+    assert_string_equal(str(row, "store"), "S001");
+    assert_string_equal(str(row, "terminal"), "T01");
+    assert_int_equal((int)num(row, "amount"), 2000);
+    cJSON_Delete(red);
+}
+
+static void resent_batch_is_acked_again_and_stored_once(void **state)
+{
+    (void)state;
+    char ids[3][40], topic[96], atopic[96];
+    char *payload = sale_batch(ids);
+    ev_topic(topic, sizeof(topic), "S001", "T01");
+    ack_topic(atopic, sizeof(atopic), "S001", "T01");
+    acks_clear();
+    assert_int_equal(publish_text(topic, payload), 0);
+    const char *const want[] = {ids[0], ids[1], ids[2]};
+    assert_int_equal(wait_acked(want, 3, atopic), 0);
+    free(payload);
+
+    cJSON *sales = hq_json("report", "sales");
+    assert_non_null(sales);
+    const cJSON *row = find_row(sales, "stores", "store", "S001", NULL, NULL);
+    assert_non_null(row);
+    assert_int_equal((int)num(row, "sales"), 1);
+    assert_int_equal((int)num(row, "total"), 48880);
+    cJSON_Delete(sales);
+
+    cJSON *status = hq_json("status", NULL);
+    assert_non_null(status);
+    row = find_row(status, "terminals", "store", "S001", "terminal", "T01");
+    assert_non_null(row);
+    assert_int_equal((int)num(row, "received"), 3);
+    assert_int_equal((int)num(row, "next_seq"), 4);
+    assert_int_equal((int)num(row, "gaps"), 0);
+    cJSON_Delete(status);
+}
+
+static void event_for_another_store_is_rejected_not_acked(void **state)
+{
+    (void)state;
+    char bad_id[40], good_id[40], topic[96];
+    ev_topic(topic, sizeof(topic), "S001", "T02");
+    event_id(bad_id, 2, 1);
+    event_id(good_id, 2, 2);
+
+    /* A sale for S002 on S001's topic: a store may only speak for itself. */
+    cJSON *b = batch_new("b-mismatch");
+    batch_add(b, envelope(bad_id, 1, "sale.completed", "S002", "T02", sale_body));
+    char *bad = batch_text(b);
+    char *good = single_event_batch(good_id, 1, "S001", "T02");
+    acks_clear();
+    assert_int_equal(publish_text(topic, bad), 0);
+    assert_int_equal(publish_text(topic, good), 0);
+    const char *const want[] = {good_id};
+    assert_int_equal(wait_acked(want, 1, NULL), 0);
+    assert_int_equal(acked(bad_id, NULL), 0);
+    free(bad);
+    free(good);
+
+    cJSON *status = hq_json("status", NULL);
+    assert_non_null(status);
+    const cJSON *row = find_row(status, "rejections", "store", "S001", "terminal", "T02");
+    assert_non_null(row);
+    assert_string_equal(str(row, "reason"), "topic_mismatch");
+    assert_int_equal((int)num(row, "count"), 1);
+    assert_string_equal(str(row, "last_event_id"), bad_id);
+    row = find_row(status, "terminals", "store", "S001", "terminal", "T02");
+    assert_non_null(row);
+    assert_int_equal((int)num(row, "received"), 1);
+    assert_null(find_row(status, "terminals", "store", "S002", NULL, NULL));
+    cJSON_Delete(status);
+
+    cJSON *sales = hq_json("report", "sales");
+    assert_non_null(sales);
+    assert_null(find_row(sales, "stores", "store", "S002", NULL, NULL));
+    cJSON_Delete(sales);
+    assert_true(file_contains(E.hq_log, "topic_mismatch"));
+}
+
+static void seq_gap_shows_in_status_and_closes(void **state)
+{
+    (void)state;
+    char ids[4][40], topic[96];
+    ev_topic(topic, sizeof(topic), "S001", "T03");
+    cJSON *b = batch_new("b-gap");
+    const int seqs[] = {1, 2, 4};
+    for (int i = 0; i < 3; i++)
+        batch_add(b, envelope(event_id(ids[i], 3, seqs[i]), seqs[i], "points.changed", "S001",
+                              "T03", "{\"member_id\":\"M1\",\"delta\":1}"));
+    char *payload = batch_text(b);
+    acks_clear();
+    assert_int_equal(publish_text(topic, payload), 0);
+    const char *const want[] = {ids[0], ids[1], ids[2]};
+    assert_int_equal(wait_acked(want, 3, NULL), 0);
+    free(payload);
+
+    cJSON *status = hq_json("status", NULL);
+    assert_non_null(status);
+    const cJSON *row = find_row(status, "terminals", "store", "S001", "terminal", "T03");
+    assert_non_null(row);
+    assert_int_equal((int)num(row, "next_seq"), 3);
+    assert_int_equal((int)num(row, "max_seq"), 4);
+    assert_int_equal((int)num(row, "gaps"), 1);
+    cJSON_Delete(status);
+    assert_true(file_contains(E.hq_log, "S001/T03: seq gap: 1 seq(s) missing"));
+
+    /* The missing event arrives late: the gap closes. */
+    payload = single_event_batch(event_id(ids[3], 3, 3), 3, "S001", "T03");
+    acks_clear();
+    assert_int_equal(publish_text(topic, payload), 0);
+    const char *const want2[] = {ids[3]};
+    assert_int_equal(wait_acked(want2, 1, NULL), 0);
+    free(payload);
+    status = hq_json("status", NULL);
+    assert_non_null(status);
+    row = find_row(status, "terminals", "store", "S001", "terminal", "T03");
+    assert_non_null(row);
+    assert_int_equal((int)num(row, "next_seq"), 5);
+    assert_int_equal((int)num(row, "max_seq"), 4);
+    assert_int_equal((int)num(row, "gaps"), 0);
+    cJSON_Delete(status);
+    assert_true(file_contains(E.hq_log, "S001/T03: seq gap closed"));
+}
+
+/* A batch of n points.changed events on S001/T05 from seq `first`; ids[i] filled. */
+static char *many_events(int n, int tag, int first, char (*ids)[40])
+{
+    cJSON *b = batch_new("b-many");
+    for (int i = 0; i < n; i++)
+        batch_add(b, envelope(event_id(ids[i], tag, first + i), first + i, "points.changed", "S001",
+                              "T05", "{\"member_id\":\"M1\",\"delta\":1}"));
+    return batch_text(b);
+}
+
+static void batch_at_event_limit_is_acked_one_past_is_dropped(void **state)
+{
+    (void)state;
+    char topic[96], follow_id[40];
+    char(*ids)[40] = calloc(HQ_BATCH_EVENTS_MAX + 1, 40);
+    const char **want = calloc(HQ_BATCH_EVENTS_MAX, sizeof(*want));
+    assert_non_null(ids);
+    assert_non_null(want);
+    ev_topic(topic, sizeof(topic), "S001", "T05");
+
+    /* One past the limit first (seqs 1..1001, tag 6): dropped whole, nothing acked. */
+    char *over = many_events(HQ_BATCH_EVENTS_MAX + 1, 6, 1, ids);
+    char *follow = single_event_batch(event_id(follow_id, 7, 1), 5000, "S001", "T05");
+    acks_clear();
+    assert_int_equal(publish_text(topic, over), 0);
+    assert_int_equal(publish_text(topic, follow), 0);
+    const char *const want_follow[] = {follow_id};
+    assert_int_equal(wait_acked(want_follow, 1, NULL), 0);
+    for (int i = 0; i < HQ_BATCH_EVENTS_MAX + 1; i++)
+        assert_int_equal(acked(ids[i], NULL), 0);
+    free(over);
+    free(follow);
+
+    /* Exactly at the limit (tag 5): every event acked in one ack. */
+    char *at = many_events(HQ_BATCH_EVENTS_MAX, 5, 1, ids);
+    for (int i = 0; i < HQ_BATCH_EVENTS_MAX; i++)
+        want[i] = ids[i];
+    acks_clear();
+    assert_int_equal(publish_text(topic, at), 0);
+    assert_int_equal(wait_acked(want, HQ_BATCH_EVENTS_MAX, NULL), 0);
+    free(at);
+
+    cJSON *status = hq_json("status", NULL);
+    assert_non_null(status);
+    const cJSON *row = find_row(status, "terminals", "store", "S001", "terminal", "T05");
+    assert_non_null(row);
+    assert_int_equal((int)num(row, "received"), HQ_BATCH_EVENTS_MAX + 1);
+    assert_int_equal((int)num(row, "next_seq"), HQ_BATCH_EVENTS_MAX + 1);
+    assert_int_equal((int)num(row, "max_seq"), 5000);
+    cJSON_Delete(status);
+    free(ids);
+    free(want);
+}
+
+/* `payload` padded with trailing spaces (valid JSON whitespace) to exactly `len` bytes. */
+static char *padded(const char *payload, size_t len)
+{
+    size_t n = strlen(payload);
+    char *p = malloc(len + 1);
+    assert_non_null(p);
+    assert_true(n <= len);
+    memcpy(p, payload, n);
+    memset(p + n, ' ', len - n);
+    p[len] = '\0';
+    return p;
+}
+
+static void batch_at_byte_limit_is_acked_one_past_and_garbage_are_dropped(void **state)
+{
+    (void)state;
+    char topic[96], at_id[40], over_id[40], follow_id[40];
+    ev_topic(topic, sizeof(topic), "S001", "T06");
+    char *at_src = single_event_batch(event_id(at_id, 8, 2), 2, "S001", "T06");
+    char *over_src = single_event_batch(event_id(over_id, 8, 1), 1, "S001", "T06");
+    char *at = padded(at_src, HQ_BATCH_BYTES_MAX);
+    char *over = padded(over_src, HQ_BATCH_BYTES_MAX + 1);
+    char *follow = single_event_batch(event_id(follow_id, 8, 3), 3, "S001", "T06");
+    const char *garbage[] = {"not json", "{\"v\":2,\"batch\":\"x\",\"events\":[]}",
+                             "{\"v\":1,\"batch\":\"x\",\"events\":{}}", "[1,2,3]"};
+
+    acks_clear();
+    assert_int_equal(publish(topic, over, HQ_BATCH_BYTES_MAX + 1), 0);
+    for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++)
+        assert_int_equal(publish_text(topic, garbage[i]), 0);
+    assert_int_equal(publish(topic, at, HQ_BATCH_BYTES_MAX), 0);
+    assert_int_equal(publish_text(topic, follow), 0);
+    const char *const want[] = {at_id, follow_id};
+    assert_int_equal(wait_acked(want, 2, NULL), 0);
+    assert_int_equal(acked(over_id, NULL), 0);
+    free(at_src);
+    free(over_src);
+    free(at);
+    free(over);
+    free(follow);
+
+    cJSON *status = hq_json("status", NULL);
+    assert_non_null(status);
+    const cJSON *row = find_row(status, "terminals", "store", "S001", "terminal", "T06");
+    assert_non_null(row);
+    assert_int_equal((int)num(row, "received"), 2);
+    assert_int_equal((int)num(row, "next_seq"), 1);
+    assert_int_equal((int)num(row, "gaps"), 1);
+    cJSON_Delete(status);
+    assert_true(file_contains(E.hq_log, "over the 1048576-byte limit"));
+}
+
+static void batch_published_while_hq_down_is_acked_after_restart(void **state)
+{
+    (void)state;
+    char id[40], topic[96], atopic[96];
+    ev_topic(topic, sizeof(topic), "S001", "T04");
+    ack_topic(atopic, sizeof(atopic), "S001", "T04");
+    assert_int_equal(stop_process(&E.hq, SIGTERM), 0);
+
+    /* QoS 1 to a persistent session: the broker queues it for HQ. */
+    char *payload = single_event_batch(event_id(id, 4, 1), 1, "S001", "T04");
+    acks_clear();
+    assert_int_equal(publish_text(topic, payload), 0);
+    free(payload);
+    pump(200);
+    assert_int_equal(acked(id, NULL), 0);
+
+    assert_int_equal(hq_start(), 0);
+    const char *const want[] = {id};
+    assert_int_equal(wait_acked(want, 1, atopic), 0);
+    assert_true(file_contains(E.hq_log, "(resumed session)"));
+
+    cJSON *status = hq_json("status", NULL);
+    assert_non_null(status);
+    const cJSON *row = find_row(status, "terminals", "store", "S001", "terminal", "T04");
+    assert_non_null(row);
+    assert_int_equal((int)num(row, "received"), 1);
+    cJSON_Delete(status);
+}
+
+static void unknown_config_key_exits_2_naming_it(void **state)
+{
+    (void)state;
+    char *out = NULL, *err = NULL;
+    assert_int_equal(write_file(E.bad_conf, "[hq]\nbrand = demo\nbrnad = typo\n"), 0);
+    assert_int_equal(run_hq(&out, &err, "-c", E.bad_conf, "status", NULL), 2);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "brnad"));
+    assert_non_null(strstr(err, ":3:"));
+    int lines = 0;
+    for (const char *c = err; *c; c++)
+        lines += *c == '\n';
+    assert_int_equal(lines, 1); /* one line naming the key */
+    free(out);
+    free(err);
+
+    out = err = NULL;
+    assert_int_equal(write_file(E.bad_conf, "[hq]\n[broker]\nhost = x\n"), 0);
+    assert_int_equal(run_hq(&out, &err, "-c", E.bad_conf, "status", NULL), 2);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "broker"));
+    free(out);
+    free(err);
+
+    out = err = NULL;
+    assert_int_equal(
+        run_hq(&out, &err, "-c", E.hq_conf, "report", "sales", "--from", "2026-02-30", NULL), 2);
+    free(out);
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(batch_of_three_is_acked_and_reported),
+        cmocka_unit_test(resent_batch_is_acked_again_and_stored_once),
+        cmocka_unit_test(event_for_another_store_is_rejected_not_acked),
+        cmocka_unit_test(seq_gap_shows_in_status_and_closes),
+        cmocka_unit_test(batch_at_event_limit_is_acked_one_past_is_dropped),
+        cmocka_unit_test(batch_at_byte_limit_is_acked_one_past_and_garbage_are_dropped),
+        cmocka_unit_test(batch_published_while_hq_down_is_acked_after_restart),
+        cmocka_unit_test(unknown_config_key_exits_2_naming_it),
+    };
+    return cmocka_run_group_tests_name("hq_ingest", tests, group_setup, group_teardown);
+}
