@@ -34,7 +34,7 @@ CORE_SRC := agent/ml_err.c agent/log.c agent/config.c agent/money.c agent/phone.
             agent/checkout.c agent/refund.c agent/commission.c agent/idem.c \
             agent/metrics.c agent/api.c agent/jsonutil.c \
             agent/factfile.c sync/hlc.c sync/outbox.c sync/drain.c sync/link.c \
-            sync/canon.c sync/sign.c
+            sync/canon.c sync/sign.c sync/inbox.c sync/catchup.c
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
 MIGRATIONS := $(sort $(wildcard agent/sql/*.sql))
 

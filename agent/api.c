@@ -23,6 +23,7 @@
 #include "commission.h"
 #include "idem.h"
 #include "jsonutil.h"
+#include "inbox.h"
 #include "link.h"
 #include "log.h"
 #include "member.h"
@@ -330,6 +331,11 @@ static void do_status(struct api *api, struct answer *a)
     cJSON_AddStringToObject(o, "version", ML_VERSION);
     json_add_i64(o, "uptime_s", (now - ctx->started_ms) / 1000);
     cJSON_AddBoolToObject(o, "connected", link_connected(ctx->link));
+    cJSON *hq = cJSON_AddObjectToObject(o, "hq");
+    json_add_i64(hq, "cursor", inbox_cursor(ctx->st));
+    const struct inbox_stats *is = ctx->link ? link_inbox_stats(ctx->link) : NULL;
+    json_add_i64(hq, "applied", is ? (int64_t)is->applied : 0);
+    json_add_i64(hq, "rejected", is ? (int64_t)is->rejected : 0);
     cJSON *ob = cJSON_AddObjectToObject(o, "outbox");
     int64_t depth = outbox_depth(ctx->st);
     json_add_i64(ob, "depth", depth);

@@ -134,18 +134,20 @@ int main(int argc, char **argv)
 
     int rc = 0;
     for (;;) {
-        struct pollfd fds[3] = {{.fd = api_poll_fd(api), .events = POLLIN},
+        struct pollfd fds[4] = {{.fd = api_poll_fd(api), .events = POLLIN},
                                 {.fd = sfd, .events = POLLIN},
-                                {.fd = -1}};
+                                {.fd = -1},
+                                {.fd = -1, .events = POLLIN}};
         int timeout = api_timeout_ms(api);
         if (ctx.link != NULL) {
             fds[2].fd = link_fd(ctx.link);
             fds[2].events = link_events(ctx.link);
+            fds[3].fd = link_catchup_fd(ctx.link);
             int lt = link_timeout_ms(ctx.link);
             if (timeout < 0 || lt < timeout)
                 timeout = lt;
         }
-        int n = poll(fds, 3, timeout);
+        int n = poll(fds, 4, timeout);
         if (n < 0 && errno != EINTR) {
             log_error("poll: %s", strerror(errno));
             rc = 1;
@@ -162,6 +164,8 @@ int main(int argc, char **argv)
         if (ctx.link != NULL) {
             if (fds[2].fd >= 0 && fds[2].revents)
                 link_io(ctx.link, fds[2].revents);
+            if (fds[3].fd >= 0 && (fds[3].revents & POLLIN))
+                link_catchup_ready(ctx.link);
             link_tick(ctx.link);
         }
     }

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "catchup.h"
 #include "drain.h"
+#include "inbox.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "outbox.h"
@@ -46,7 +48,101 @@ struct link {
 
     int64_t status_at, misc_at, warned_at, depth_check_at;
     struct link_stats stats;
+
+    /* HQ -> store */
+    char topic_inbox[160], topic_campaigns[160];
+    size_t campaign_prefix_len;
+    struct sign_keyring *keys;
+    struct catchup *catchup; /* NULL without [hq] url */
+    int catchup_again;
+    int64_t catchup_retry_at;
+    int warned_no_url;
+    struct inbox_stats inbox;
 };
+
+#define LINK_CATCHUP_RETRY_MS 30000
+
+static int64_t mono_ms(void);
+
+static void request_catchup(struct link *l)
+{
+    if (l->catchup == NULL) {
+        if (!l->warned_no_url)
+            log_warn("hq: a message was missed and [hq] url is not set: cannot catch up");
+        l->warned_no_url = 1;
+        return;
+    }
+    if (catchup_busy(l->catchup)) {
+        l->catchup_again = 1;
+        return;
+    }
+    char url[1024];
+    snprintf(url, sizeof(url), "%s/v1/stores/%s/changes?since=%lld", l->ctx->cfg->hq_url,
+             l->ctx->cfg->store, (long long)inbox_cursor(l->ctx->st));
+    l->catchup_again = 0;
+    l->catchup_retry_at = 0;
+    if (catchup_start(l->catchup, url) != ML_OK) {
+        log_warn("hq: cannot start catching up");
+        l->catchup_retry_at = mono_ms() + LINK_CATCHUP_RETRY_MS;
+    }
+}
+
+static void hq_message(struct link *l, const char *topic, const char *text, size_t len)
+{
+    enum inbox_result res;
+    if (inbox_handle(l->ctx, l->keys, topic, text, len, &res, &l->inbox) != ML_OK) {
+        log_error("hq: cannot record a message from %s; it will come again", topic);
+        return;
+    }
+    if (res == INBOX_GAP)
+        request_catchup(l);
+}
+
+/* A catch-up line names no topic: it is the inbox's, or a campaign's by its body. */
+static void catchup_line(struct link *l, const char *line, size_t len)
+{
+    char topic[256];
+    snprintf(topic, sizeof(topic), "%s", l->topic_inbox);
+    cJSON *msg = json_parse_bounded(line, len, NULL);
+    const cJSON *store = cJSON_GetObjectItemCaseSensitive(msg, "store");
+    const cJSON *body = cJSON_GetObjectItemCaseSensitive(msg, "body");
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(body, "campaign_id");
+    if (cJSON_IsString(store) && strcmp(store->valuestring, "*") == 0 && cJSON_IsString(cid) &&
+        strlen(cid->valuestring) < 64)
+        snprintf(topic, sizeof(topic), "%.*s%s", (int)l->campaign_prefix_len,
+                 l->topic_campaigns, cid->valuestring);
+    cJSON_Delete(msg);
+    hq_message(l, topic, line, len);
+}
+
+static void catchup_done(struct link *l)
+{
+    struct catchup_result r;
+    if (catchup_collect(l->catchup, &r) != 0)
+        return;
+    if (r.status != 200) {
+        log_warn("hq: catching up failed (%s); retrying in %d s", r.error,
+                 LINK_CATCHUP_RETRY_MS / 1000);
+        l->catchup_retry_at = mono_ms() + LINK_CATCHUP_RETRY_MS;
+        free(r.body);
+        return;
+    }
+    size_t lines = 0;
+    for (char *p = r.body; p != NULL && p < r.body + r.len;) {
+        char *nl = memchr(p, '\n', (size_t)(r.body + r.len - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(r.body + r.len - p);
+        if (n > 0) {
+            catchup_line(l, p, n);
+            lines++;
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    free(r.body);
+    log_info("hq: caught up %zu messages, at cursor %lld", lines,
+             (long long)inbox_cursor(l->ctx->st));
+    if (r.more || l->catchup_again)
+        request_catchup(l);
+}
 
 static int64_t mono_ms(void)
 {
@@ -104,7 +200,11 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
     l->ninflight = 0;
     l->last_sent_seq = 0;
     mosquitto_subscribe(l->mosq, NULL, l->topic_ack, 1);
+    mosquitto_subscribe(l->mosq, NULL, l->topic_inbox, 1);
+    mosquitto_subscribe(l->mosq, NULL, l->topic_campaigns, 1);
     publish_status(l, 1);
+    /* What the broker could not keep while we were away comes over HTTP. */
+    request_catchup(l);
     log_info("mqtt: connected to %s:%u", l->ctx->cfg->mqtt_host,
              (unsigned)l->ctx->cfg->mqtt_port);
 }
@@ -137,6 +237,12 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 {
     struct link *l = obj;
     (void)m;
+    if (strcmp(msg->topic, l->topic_inbox) == 0 ||
+        strncmp(msg->topic, l->topic_campaigns, l->campaign_prefix_len) == 0) {
+        if (msg->payloadlen > 0) /* an empty retained payload withdraws nothing unsigned */
+            hq_message(l, msg->topic, msg->payload, (size_t)msg->payloadlen);
+        return;
+    }
     if (strcmp(msg->topic, l->topic_ack) != 0)
         return;
     if (msg->payloadlen <= 0 || msg->payloadlen > LINK_ACK_PAYLOAD_MAX) {
@@ -280,6 +386,28 @@ ml_err link_start(struct ml_ctx *ctx, struct link **ret, char *errbuf, size_t er
              cfg->terminal);
     snprintf(l->topic_status, sizeof(l->topic_status), "ml/%s/s/%s/%s/status", cfg->brand,
              cfg->store, cfg->terminal);
+    snprintf(l->topic_inbox, sizeof(l->topic_inbox), "ml/%s/s/%s/inbox", cfg->brand, cfg->store);
+    snprintf(l->topic_campaigns, sizeof(l->topic_campaigns), "ml/%s/hq/campaign/+", cfg->brand);
+    l->campaign_prefix_len = strlen(l->topic_campaigns) - 1; /* without the '+' */
+    l->keys = sign_keyring_new();
+    if (l->keys == NULL) {
+        link_stop(l);
+        return ML_NOMEM;
+    }
+    for (int i = 0; i < cfg->hq_npubkeys; i++) {
+        if (sign_keyring_add_spec(l->keys, cfg->hq_pubkeys[i]) != ML_OK) {
+            snprintf(errbuf, errlen, "[hq] pubkey %.40s...: not kid=<base64 Ed25519 key>",
+                     cfg->hq_pubkeys[i]);
+            link_stop(l);
+            return ML_CONFIG;
+        }
+    }
+    if (cfg->hq_npubkeys == 0)
+        log_warn("hq: no [hq] pubkey configured: every message from HQ will be refused");
+    if (cfg->hq_url[0] != '\0' && (l->catchup = catchup_new()) == NULL) {
+        link_stop(l);
+        return ML_NOMEM;
+    }
     if (cfg->mqtt_client_id[0])
         snprintf(client_id, sizeof(client_id), "%s", cfg->mqtt_client_id);
     else
@@ -317,6 +445,21 @@ ml_err link_start(struct ml_ctx *ctx, struct link **ret, char *errbuf, size_t er
     return ML_OK;
 }
 
+int link_catchup_fd(struct link *l)
+{
+    return l->catchup != NULL && catchup_busy(l->catchup) ? catchup_fd(l->catchup) : -1;
+}
+
+void link_catchup_ready(struct link *l)
+{
+    catchup_done(l);
+}
+
+const struct inbox_stats *link_inbox_stats(const struct link *l)
+{
+    return &l->inbox;
+}
+
 int link_fd(struct link *l)
 {
     return mosquitto_socket(l->mosq);
@@ -332,6 +475,8 @@ int link_timeout_ms(struct link *l)
     int64_t now = mono_ms(), next = now + LINK_MISC_MS;
     if (l->reconnect_at && l->reconnect_at < next)
         next = l->reconnect_at;
+    if (l->catchup_retry_at && l->catchup_retry_at < next)
+        next = l->catchup_retry_at;
     if (l->ack_flush_at && l->ack_flush_at < next)
         next = l->ack_flush_at;
     return next <= now ? 0 : (int)(next - now);
@@ -359,6 +504,8 @@ void link_tick(struct link *l)
     int64_t now = mono_ms();
     if (l->reconnect_at && now >= l->reconnect_at)
         try_connect(l);
+    if (l->catchup_retry_at && now >= l->catchup_retry_at)
+        request_catchup(l);
     if (mosquitto_socket(l->mosq) >= 0 && now >= l->misc_at) {
         mosquitto_loop_misc(l->mosq);
         l->misc_at = now + LINK_MISC_MS;
@@ -411,6 +558,8 @@ void link_stop(struct link *l)
     }
     for (int i = 0; i < l->ninflight; i++)
         drain_batch_release(&l->inflight[i].b);
+    catchup_free(l->catchup);
+    sign_keyring_free(l->keys);
     free(l->acked);
     free(l);
     mosquitto_lib_cleanup();

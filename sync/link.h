@@ -40,6 +40,14 @@ void link_io(struct link *l, short revents);
 void link_tick(struct link *l);
 
 int link_connected(const struct link *l);
+
+/* The HTTP catch-up's fd while a download runs (-1 otherwise); when it is readable, call
+ * link_catchup_ready(). */
+int link_catchup_fd(struct link *l);
+void link_catchup_ready(struct link *l);
+
+struct inbox_stats;
+const struct inbox_stats *link_inbox_stats(const struct link *l);
 const struct link_stats *link_get_stats(const struct link *l);
 
 /* Publishes the offline status, disconnects and frees. NULL-safe. */

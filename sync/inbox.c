@@ -1,0 +1,196 @@
+/* inbox: verify and apply signed HQ messages; see inbox.h. */
+#include "inbox.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "facts.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "outbox.h"
+
+int64_t inbox_cursor(struct store *st)
+{
+    int64_t c = 0;
+    if (store_state_get_i64(st, "inbox_cursor", 0, &c) != ML_OK)
+        return -1;
+    return c;
+}
+
+/* Records the refusal for HQ (security.rejected) in its own transaction. */
+static ml_err reject(struct ml_ctx *ctx, const char *topic, const cJSON *msg,
+                     const struct ml_refusal *r)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(msg, "kind");
+    char idbuf[SIGN_ID_MAX + 1] = "", kindbuf[SIGN_KIND_MAX + 1] = "";
+    if (cJSON_IsString(id))
+        snprintf(idbuf, sizeof(idbuf), "%s", id->valuestring);
+    if (cJSON_IsString(kind))
+        snprintf(kindbuf, sizeof(kindbuf), "%s", kind->valuestring);
+    log_warn("hq message %s (%s) on %s refused: %s: %s", idbuf[0] ? idbuf : "?",
+             kindbuf[0] ? kindbuf : "?", topic, r->code, r->message);
+    cJSON *ev = cJSON_CreateObject();
+    if (ev == NULL)
+        return ML_NOMEM;
+    if (idbuf[0] && json_utf8_valid(idbuf))
+        cJSON_AddStringToObject(ev, "message_id", idbuf);
+    else
+        cJSON_AddNullToObject(ev, "message_id");
+    if (kindbuf[0] && json_utf8_valid(kindbuf))
+        cJSON_AddStringToObject(ev, "kind", kindbuf);
+    else
+        cJSON_AddNullToObject(ev, "kind");
+    cJSON_AddStringToObject(ev, "topic", topic);
+    cJSON_AddStringToObject(ev, "code", r->code);
+    cJSON_AddStringToObject(ev, "reason", r->message);
+    if (store_begin(ctx->st) != ML_OK) {
+        cJSON_Delete(ev);
+        return ML_STORAGE;
+    }
+    if (outbox_append(ctx->st, ctx->cfg->store, ctx->cfg->terminal, ctx->now_ms(),
+                      "security.rejected", ev) != ML_OK ||
+        store_commit(ctx->st) != ML_OK) {
+        store_rollback(ctx->st);
+        return ML_STORAGE;
+    }
+    return ML_OK;
+}
+
+static int already_applied(struct store *st, const char *id)
+{
+    static const char sql[] = "SELECT 1 FROM inbox_applied WHERE message_id = ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static ml_err mark_applied(struct store *st, const char *id, const char *kind, int64_t version,
+                           int64_t now)
+{
+    static const char sql[] = "INSERT INTO inbox_applied (message_id, kind, version, applied_at) "
+                              "VALUES (?1, ?2, ?3, ?4)";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    if (s == NULL)
+        return ML_STORAGE;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, version);
+    sqlite3_bind_int64(s, 4, now);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
+}
+
+ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const char *topic,
+                    const char *text, size_t len, enum inbox_result *ret,
+                    struct inbox_stats *stats)
+{
+    const struct config *cfg = ctx->cfg;
+    struct ml_refusal r = {0};
+    char inbox_topic[160], campaign_prefix[96];
+    snprintf(inbox_topic, sizeof(inbox_topic), "ml/%s/s/%s/inbox", cfg->brand, cfg->store);
+    snprintf(campaign_prefix, sizeof(campaign_prefix), "ml/%s/hq/campaign/", cfg->brand);
+    int per_store = strcmp(topic, inbox_topic) == 0;
+    int campaign = strncmp(topic, campaign_prefix, strlen(campaign_prefix)) == 0;
+    cJSON *msg = NULL;
+    ml_err err = ML_OK;
+
+    if (len > INBOX_MSG_MAX) {
+        ml_refuse(&r, ML_LIMIT, 413, "msg_too_large", "message of %zu bytes, past %d", len,
+                  INBOX_MSG_MAX);
+        goto rejected;
+    }
+    if (!per_store && !campaign) {
+        ml_refuse(&r, ML_REFUSED, 403, "msg_wrong_topic", "not a topic of this store");
+        goto rejected;
+    }
+    if ((msg = json_parse_bounded(text, len, &r)) == NULL) {
+        ml_refuse(&r, ML_PARSE, 400, "msg_malformed", "not one JSON object");
+        goto rejected;
+    }
+    /* Signature over the topic, expiry: sign.c. */
+    if (sign_verify(kr, topic, msg, ctx->now_ms(), &r) != ML_OK)
+        goto rejected;
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(msg, "kind");
+    const cJSON *body = cJSON_GetObjectItemCaseSensitive(msg, "body");
+    const char *store_id = NULL;
+    int64_t cursor = -1, version = 0;
+    if (json_str(msg, "store", 1, 64, &store_id, &r) != ML_OK ||
+        json_i64(msg, "cursor", 1, 0, JSON_INT_MAX, &cursor, &r) != ML_OK ||
+        json_i64(msg, "version", 1, 1, JSON_INT_MAX, &version, &r) != ML_OK) {
+        ml_refuse(&r, ML_PARSE, 400, "msg_malformed", "%s", r.message);
+        goto rejected;
+    }
+    /* Signed, but meant for someone else: a campaign is brand-wide, the rest per store. */
+    if ((per_store && (strcmp(store_id, cfg->store) != 0 || cursor < 1)) ||
+        (campaign && (strcmp(store_id, "*") != 0 || cursor != 0 ||
+                      strcmp(kind->valuestring, "campaign.upsert") != 0))) {
+        ml_refuse(&r, ML_REFUSED, 403, "msg_wrong_topic",
+                  "store '%s' / cursor %lld / kind %s do not belong on %s", store_id,
+                  (long long)cursor, kind->valuestring, topic);
+        goto rejected;
+    }
+
+    if ((err = store_begin(ctx->st)) != ML_OK)
+        goto out;
+    int seen = already_applied(ctx->st, id->valuestring);
+    int64_t last = per_store ? inbox_cursor(ctx->st) : 0;
+    if (seen < 0 || last < 0) {
+        err = ML_STORAGE;
+        goto abort;
+    }
+    if (seen || (per_store && cursor <= last)) {
+        store_rollback(ctx->st);
+        *ret = INBOX_DUPLICATE;
+        stats->duplicates++;
+        goto out;
+    }
+    if (per_store && cursor > last + 1) {
+        store_rollback(ctx->st);
+        *ret = INBOX_GAP;
+        stats->gaps++;
+        goto out;
+    }
+    int applied = 0;
+    struct ml_refusal fr = {0};
+    err = facts_apply(ctx->st, kind->valuestring, body, &applied, &fr);
+    if (err == ML_STORAGE || err == ML_NOMEM)
+        goto abort;
+    if (err != ML_OK) {
+        /* HQ signed something this agent cannot apply (an unknown kind, a body it refuses).
+         * The cursor still moves on, so one bad fact does not stop the stream; HQ hears of
+         * it through security.rejected. */
+        log_warn("hq message %s (%s) cannot be applied: %s", id->valuestring, kind->valuestring,
+                 fr.message);
+    }
+    if ((err = mark_applied(ctx->st, id->valuestring, kind->valuestring, version,
+                            ctx->now_ms())) != ML_OK ||
+        (per_store && (err = store_state_set_i64(ctx->st, "inbox_cursor", cursor)) != ML_OK) ||
+        (err = store_commit(ctx->st)) != ML_OK)
+        goto abort;
+    if (fr.code != NULL) {
+        r = fr;
+        ml_refuse(&r, ML_REFUSED, 422, "msg_not_applicable", "%s: %s", fr.code, fr.message);
+        goto rejected;
+    }
+    *ret = INBOX_APPLIED;
+    stats->applied++;
+    goto out;
+
+abort:
+    store_rollback(ctx->st);
+    goto out;
+rejected:
+    *ret = INBOX_REJECTED;
+    stats->rejected++;
+    err = reject(ctx, topic, msg, &r);
+out:
+    cJSON_Delete(msg);
+    return err;
+}
