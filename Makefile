@@ -81,7 +81,8 @@ $(BUILD)/memberlink: $(BUILD)/agent/cli.o $(BUILD)/libml.a
 
 # memberlink-hq: the reference HQ (sync/hq/)
 HQ_SRC := sync/hq/main.c sync/hq/hq_config.c sync/hq/hq_store.c sync/hq/hq_ingest.c \
-          sync/hq/hq_report.c sync/hq/hq_log.c
+          sync/hq/hq_report.c sync/hq/hq_log.c sync/hq/hq_key.c sync/hq/hq_fact.c \
+          sync/hq/hq_push.c sync/hq/hq_pub.c sync/hq/hq_http.c sync/hq/hq_cmd.c
 HQ_OBJ := $(HQ_SRC:%.c=$(BUILD)/%.o)
 
 $(BUILD)/memberlink-hq: $(HQ_OBJ) $(BUILD)/libml.a

@@ -108,7 +108,7 @@ static void catchup_line(struct link *l, const char *line, size_t len)
     const cJSON *body = cJSON_GetObjectItemCaseSensitive(msg, "body");
     const cJSON *cid = cJSON_GetObjectItemCaseSensitive(body, "campaign_id");
     if (cJSON_IsString(store) && strcmp(store->valuestring, "*") == 0 && cJSON_IsString(cid) &&
-        strlen(cid->valuestring) < 64)
+        strlen(cid->valuestring) <= 64)
         snprintf(topic, sizeof(topic), "%.*s%s", (int)l->campaign_prefix_len,
                  l->topic_campaigns, cid->valuestring);
     cJSON_Delete(msg);

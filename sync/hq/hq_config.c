@@ -62,6 +62,75 @@ static int parse_int(const char *v, long long min, long long max, long long *ret
     return 0;
 }
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* [hq] stores: a comma-separated list of store ids, appended to what earlier lines gave. */
+static int add_stores(struct hq_config *cfg, const char *value, const char **why)
+{
+    const char *p = value;
+    *why = "expected store ids of 1-32 characters of [A-Za-z0-9_-] separated by commas, "
+           "each once, at most 1024";
+    while (*p != '\0') {
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, ",");
+        size_t len = n;
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len == 0 || len > HQ_CONFIG_ID_MAX || cfg->nstores >= HQ_CONFIG_STORES_MAX)
+            return -1;
+        char id[HQ_CONFIG_ID_MAX + 1];
+        memcpy(id, p, len);
+        id[len] = '\0';
+        if (!hq_valid_id(id, HQ_CONFIG_ID_MAX))
+            return -1;
+        for (size_t i = 0; i < cfg->nstores; i++)
+            if (strcmp(cfg->stores[i], id) == 0)
+                return -1;
+        memcpy(cfg->stores[cfg->nstores++], id, len + 1);
+        p += n;
+        if (*p == ',' && *++p == '\0')
+            return -1; /* a trailing comma */
+    }
+    return 0;
+}
+
+/* [hq] http_listen: host:port, or empty for no HTTP endpoint. */
+static int set_http_listen(struct hq_config *cfg, const char *value, const char **why)
+{
+    *why = "expected host:port with a port of 1-65535, or nothing";
+    if (value[0] == '\0') {
+        cfg->http_host[0] = '\0';
+        cfg->http_port = 0;
+        return 0;
+    }
+    const char *colon = strrchr(value, ':');
+    long long port = 0;
+    if (colon == NULL || colon == value || (size_t)(colon - value) > HQ_CONFIG_HOST_MAX ||
+        parse_int(colon + 1, 1, 65535, &port) != 0)
+        return -1;
+    const char *host = value;
+    size_t hl = (size_t)(colon - value);
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') { /* [::1]:8788 */
+        host++;
+        hl -= 2;
+    }
+    if (hl == 0)
+        return -1;
+    memcpy(cfg->http_host, host, hl);
+    cfg->http_host[hl] = '\0';
+    cfg->http_port = (uint16_t)port;
+    return 0;
+}
+
 /* Returns 0 on success, -1 with a reason in `why` on a bad value, -2 for an unknown key. */
 static int apply(struct hq_config *cfg, const char *section, const char *name, const char *value,
                  const char **why)
@@ -89,6 +158,23 @@ static int apply(struct hq_config *cfg, const char *section, const char *name, c
             snprintf(cfg->share_group, sizeof(cfg->share_group), "%s", value);
             return 0;
         }
+        if (strcmp(name, "stores") == 0)
+            return add_stores(cfg, value, why);
+        if (strcmp(name, "phone_key") == 0) {
+            *why = "expected 64 hex digits (32 bytes)";
+            if (strlen(value) != 2 * HQ_PHONE_KEY_LEN)
+                return -1;
+            for (size_t i = 0; i < HQ_PHONE_KEY_LEN; i++) {
+                int hi = hex_digit(value[2 * i]), lo = hex_digit(value[2 * i + 1]);
+                if (hi < 0 || lo < 0)
+                    return -1;
+                cfg->phone_key[i] = (uint8_t)(hi << 4 | lo);
+            }
+            cfg->has_phone_key = 1;
+            return 0;
+        }
+        if (strcmp(name, "http_listen") == 0)
+            return set_http_listen(cfg, value, why);
         return -2;
     }
     if (strcmp(section, "mqtt") == 0) {

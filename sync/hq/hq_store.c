@@ -102,6 +102,32 @@ static const char *const migrations[] = {
     "  last_at INTEGER NOT NULL,\n"
     "  PRIMARY KEY (store, terminal, reason)\n"
     ");\n",
+    /* 2: signed messages to stores: per-store ones by gapless cursor, current campaigns. */
+    "CREATE TABLE outgoing (\n"
+    "  store TEXT NOT NULL,\n"
+    "  cursor INTEGER NOT NULL,\n"
+    "  id TEXT NOT NULL UNIQUE,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  entity TEXT NOT NULL,\n"
+    "  version INTEGER NOT NULL,\n"
+    "  topic TEXT NOT NULL,\n"
+    "  text TEXT NOT NULL,\n"
+    "  issued INTEGER NOT NULL,\n"
+    "  expires INTEGER NOT NULL,\n"
+    "  published_at INTEGER,\n"
+    "  UNIQUE (store, cursor)\n"
+    ");\n"
+    "CREATE INDEX outgoing_entity ON outgoing(entity, store, version);\n"
+    "CREATE TABLE outgoing_campaigns (\n"
+    "  campaign_id TEXT PRIMARY KEY,\n"
+    "  version INTEGER NOT NULL,\n"
+    "  id TEXT NOT NULL UNIQUE,\n"
+    "  topic TEXT NOT NULL,\n"
+    "  text TEXT NOT NULL,\n"
+    "  issued INTEGER NOT NULL,\n"
+    "  expires INTEGER NOT NULL,\n"
+    "  published_at INTEGER\n"
+    ");\n",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == HQ_SCHEMA_VERSION,
@@ -121,6 +147,15 @@ enum stmt_id {
     S_RED_INSERT,
     S_RED_RESTORE,
     S_REJ_UPSERT,
+    S_OUT_LAST_CURSOR,
+    S_OUT_LAST_VERSION,
+    S_OUT_LAST_VERSION_AT,
+    S_OUT_INSERT,
+    S_CAMP_VERSION,
+    S_CAMP_LIVE,
+    S_CAMP_UPSERT,
+    S_OUT_PUBLISHED,
+    S_CAMP_PUBLISHED,
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
@@ -169,6 +204,24 @@ static const char *const stmt_sql[S_COUNT] = {
                      " ON CONFLICT (store, terminal, reason) DO UPDATE SET"
                      " count = count + 1, last_event_id = excluded.last_event_id,"
                      " last_at = excluded.last_at",
+    [S_OUT_LAST_CURSOR] = "SELECT coalesce(max(cursor), 0) FROM outgoing WHERE store = ?1",
+    [S_OUT_LAST_VERSION] = "SELECT coalesce(max(version), 0) FROM outgoing WHERE entity = ?1",
+    [S_OUT_LAST_VERSION_AT] = "SELECT coalesce(max(version), 0) FROM outgoing"
+                              " WHERE entity = ?1 AND store = ?2",
+    [S_OUT_INSERT] = "INSERT INTO outgoing (store, cursor, id, kind, entity, version, topic, text,"
+                     " issued, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [S_CAMP_VERSION] = "SELECT version FROM outgoing_campaigns WHERE campaign_id = ?1",
+    [S_CAMP_LIVE] = "SELECT count(*), coalesce(sum(length(CAST(text AS BLOB))), 0)"
+                    " FROM outgoing_campaigns WHERE expires > ?1 AND campaign_id IS NOT ?2",
+    [S_CAMP_UPSERT] = "INSERT INTO outgoing_campaigns (campaign_id, version, id, topic, text,"
+                      " issued, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                      " ON CONFLICT (campaign_id) DO UPDATE SET version = excluded.version,"
+                      " id = excluded.id, topic = excluded.topic, text = excluded.text,"
+                      " issued = excluded.issued, expires = excluded.expires, published_at = NULL",
+    [S_OUT_PUBLISHED] = "UPDATE outgoing SET published_at = ?2"
+                        " WHERE id = ?1 AND published_at IS NULL",
+    [S_CAMP_PUBLISHED] = "UPDATE outgoing_campaigns SET published_at = ?2"
+                         " WHERE id = ?1 AND published_at IS NULL",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
@@ -222,6 +275,18 @@ static ml_err migrate(struct hq_store *st, int have, char *errbuf, size_t errlen
         snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
         if (exec(st->db, "BEGIN IMMEDIATE") != ML_OK)
             goto fail;
+        /* Another process (serve and a push command) may have migrated since we looked. */
+        int now = user_version(st->db);
+        if (now < 0) {
+            (void)exec(st->db, "ROLLBACK");
+            goto fail;
+        }
+        if (now > v) {
+            if (exec(st->db, "COMMIT") != ML_OK)
+                goto fail;
+            v = now - 1;
+            continue;
+        }
         if (exec(st->db, migrations[v]) != ML_OK || exec(st->db, pragma) != ML_OK) {
             snprintf(errbuf, errlen, "migration to schema version %d failed: %s", v + 1,
                      sqlite3_errmsg(st->db));
@@ -284,8 +349,8 @@ ml_err hq_store_open(const char *path, enum hq_store_mode mode, struct hq_store 
     if (mode == HQ_STORE_READONLY) {
         if (have != HQ_SCHEMA_VERSION) {
             snprintf(errbuf, errlen,
-                     "%s: schema version %d, expected %d; start `memberlink-hq serve` once to "
-                     "migrate",
+                     "%s: schema version %d, expected %d; start `memberlink-hq serve` (or run a "
+                     "push) once to migrate",
                      path, have, HQ_SCHEMA_VERSION);
             goto out;
         }
@@ -582,4 +647,107 @@ ml_err hq_store_refresh_terminal(struct hq_store *st, const char *store, const c
     *ret_before = before;
     *ret_after = after;
     return ML_OK;
+}
+
+/* ---- outgoing signed messages --------------------------------------------------------- */
+
+/* Steps a statement that returns one integer row; resets it. */
+static ml_err one_int(sqlite3_stmt *s, int64_t *ret, int64_t *ret2)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *ret = sqlite3_column_int64(s, 0);
+        if (ret2 != NULL)
+            *ret2 = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? ML_OK : ML_STORAGE;
+}
+
+ml_err hq_store_last_cursor(struct hq_store *st, const char *store, int64_t *ret_cursor)
+{
+    sqlite3_stmt *s = stmt(st, S_OUT_LAST_CURSOR);
+    bind_text(s, 1, store);
+    return one_int(s, ret_cursor, NULL);
+}
+
+ml_err hq_store_last_version(struct hq_store *st, const char *entity, int64_t *ret_version)
+{
+    sqlite3_stmt *s = stmt(st, S_OUT_LAST_VERSION);
+    bind_text(s, 1, entity);
+    return one_int(s, ret_version, NULL);
+}
+
+ml_err hq_store_last_version_at(struct hq_store *st, const char *store, const char *entity,
+                                int64_t *ret_version)
+{
+    sqlite3_stmt *s = stmt(st, S_OUT_LAST_VERSION_AT);
+    bind_text(s, 1, entity);
+    bind_text(s, 2, store);
+    return one_int(s, ret_version, NULL);
+}
+
+ml_err hq_store_put_outgoing(struct hq_store *st, const struct hq_outgoing *m)
+{
+    sqlite3_stmt *s = stmt(st, S_OUT_INSERT);
+    bind_text(s, 1, m->store);
+    sqlite3_bind_int64(s, 2, m->cursor);
+    bind_text(s, 3, m->id);
+    bind_text(s, 4, m->kind);
+    bind_text(s, 5, m->entity);
+    sqlite3_bind_int64(s, 6, m->version);
+    bind_text(s, 7, m->topic);
+    bind_text(s, 8, m->text);
+    sqlite3_bind_int64(s, 9, m->issued);
+    sqlite3_bind_int64(s, 10, m->expires);
+    return run(s);
+}
+
+ml_err hq_store_campaign_version(struct hq_store *st, const char *campaign_id, int64_t *ret_version)
+{
+    sqlite3_stmt *s = stmt(st, S_CAMP_VERSION);
+    bind_text(s, 1, campaign_id);
+    int rc = sqlite3_step(s);
+    int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return ML_STORAGE;
+    *ret_version = v;
+    return ML_OK;
+}
+
+ml_err hq_store_live_campaigns(struct hq_store *st, int64_t now_ms, const char *except,
+                               int64_t *ret_count, int64_t *ret_bytes)
+{
+    sqlite3_stmt *s = stmt(st, S_CAMP_LIVE);
+    sqlite3_bind_int64(s, 1, now_ms);
+    bind_text(s, 2, except);
+    return one_int(s, ret_count, ret_bytes);
+}
+
+ml_err hq_store_put_campaign(struct hq_store *st, const char *campaign_id,
+                             const struct hq_outgoing *m)
+{
+    sqlite3_stmt *s = stmt(st, S_CAMP_UPSERT);
+    bind_text(s, 1, campaign_id);
+    sqlite3_bind_int64(s, 2, m->version);
+    bind_text(s, 3, m->id);
+    bind_text(s, 4, m->topic);
+    bind_text(s, 5, m->text);
+    sqlite3_bind_int64(s, 6, m->issued);
+    sqlite3_bind_int64(s, 7, m->expires);
+    return run(s);
+}
+
+ml_err hq_store_mark_published(struct hq_store *st, const char *id, int64_t now_ms)
+{
+    sqlite3_stmt *s = stmt(st, S_OUT_PUBLISHED);
+    bind_text(s, 1, id);
+    sqlite3_bind_int64(s, 2, now_ms);
+    if (run(s) != ML_OK)
+        return ML_STORAGE;
+    s = stmt(st, S_CAMP_PUBLISHED);
+    bind_text(s, 1, id);
+    sqlite3_bind_int64(s, 2, now_ms);
+    return run(s);
 }

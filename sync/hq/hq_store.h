@@ -7,6 +7,9 @@
  *                       max_seq, received (distinct seqs) and gaps (max_seq - received)
  *   sales, refunds, commission_entries, redemptions   derived, for reports
  *   rejections          per store/terminal/reason: events refused and not acknowledged
+ *   outgoing            every signed per-store message HQ sent, by store and cursor (the
+ *                       gapless per-store sequence), as the exact text sent
+ *   outgoing_campaigns  the current signed campaign.upsert of each campaign
  *
  * The schema is versioned with PRAGMA user_version; hq_store_open() migrates forward and
  * refuses a database newer than it knows. Writes use WAL with synchronous=FULL, so a
@@ -24,7 +27,7 @@
 
 #include "ml_err.h"
 
-#define HQ_SCHEMA_VERSION 1
+#define HQ_SCHEMA_VERSION 2
 #define HQ_EVENT_ID_MAX 64 /* bytes of an event id (a UUIDv7 has 36) */
 
 struct hq_store;
@@ -131,5 +134,50 @@ struct hq_seq_state {
  */
 ml_err hq_store_refresh_terminal(struct hq_store *st, const char *store, const char *terminal,
                                  struct hq_seq_state *ret_before, struct hq_seq_state *ret_after);
+
+/* ---- outgoing signed messages (hq_push.h) ----------------------------------------------- */
+
+/* A signed message as sent; all strings borrowed. */
+struct hq_outgoing {
+    const char *store;  /* a store id, or "*" for a campaign */
+    int64_t cursor;     /* per-store cursor; 0 for a campaign */
+    const char *id;     /* message id (UUIDv7) */
+    const char *kind;   /* "member.upsert", ... */
+    const char *entity; /* what the version counts for: "member:M1", "coupon:C1"... */
+    int64_t version;
+    const char *topic;
+    const char *text; /* the canonical JSON text, exactly as published */
+    int64_t issued, expires;
+};
+
+/* The highest cursor given to `store` (0: none yet). Inside the writing transaction, so
+ * the next one is gapless. */
+ml_err hq_store_last_cursor(struct hq_store *st, const char *store, int64_t *ret_cursor);
+
+/* The highest version sent for `entity` to any store (0: none). */
+ml_err hq_store_last_version(struct hq_store *st, const char *entity, int64_t *ret_version);
+
+/* The highest version sent for `entity` to `store` (0: none). */
+ml_err hq_store_last_version_at(struct hq_store *st, const char *store, const char *entity,
+                                int64_t *ret_version);
+
+/* Inserts a per-store message. ML_STORAGE also when (store, cursor) or id is taken. */
+ml_err hq_store_put_outgoing(struct hq_store *st, const struct hq_outgoing *m);
+
+/* Current version of a campaign (0: none yet). */
+ml_err hq_store_campaign_version(struct hq_store *st, const char *campaign_id,
+                                 int64_t *ret_version);
+
+/* Count and total text bytes of the campaigns whose message has not expired at now_ms,
+ * leaving out `except` (NULL: none). */
+ml_err hq_store_live_campaigns(struct hq_store *st, int64_t now_ms, const char *except,
+                               int64_t *ret_count, int64_t *ret_bytes);
+
+/* Makes m (store "*") the current message of `campaign_id`. */
+ml_err hq_store_put_campaign(struct hq_store *st, const char *campaign_id,
+                             const struct hq_outgoing *m);
+
+/* Marks a message published (after the broker's PUBACK). */
+ml_err hq_store_mark_published(struct hq_store *st, const char *id, int64_t now_ms);
 
 #endif

@@ -1,14 +1,17 @@
 /*
- * memberlink-hq: the reference HQ end, ingest side.
+ * memberlink-hq: the reference HQ end.
  *
  *   memberlink-hq [-c FILE] [-v] serve
  *   memberlink-hq [-c FILE] report sales|commissions|redemptions [--from D] [--to D] [--json]
  *   memberlink-hq [-c FILE] status [--json]
+ *   memberlink-hq [-c FILE] keygen|pubkey|push|grant|revoke|bind|republish ...  (hq_cmd.h)
  *
  * `serve` subscribes to every store's event topic and acknowledges what it has stored
  * (hq_ingest.h). One thread: a poll() loop drives libmosquitto with
- * mosquitto_loop_read/write/misc, so the MQTT callbacks, and with them every SQLite call,
- * run on this thread. SIGTERM/SIGINT arrive through a signalfd and end the loop cleanly.
+ * mosquitto_loop_read/write/misc, so the MQTT callbacks, and with them every SQLite call
+ * of the ingest, run on this thread. SIGTERM/SIGINT arrive through a signalfd and end the
+ * loop cleanly. With [hq] http_listen set, `serve` also answers the stores' catch-up
+ * requests (hq_http.h) on a libmicrohttpd thread with its own read-only connection.
  *
  * The session is persistent (clean_session = false, fixed client_id): QoS 1 batches
  * published while HQ is down are queued by the broker and delivered on reconnect. Several
@@ -36,8 +39,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hq_cmd.h"
 #include "hq_config.h"
+#include "hq_http.h"
 #include "hq_ingest.h"
+#include "hq_key.h"
 #include "hq_log.h"
 #include "hq_report.h"
 #include "hq_store.h"
@@ -55,16 +61,38 @@ static const char usage_text[] =
     "       memberlink-hq [-c FILE] report sales|commissions|redemptions\n"
     "                     [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]\n"
     "       memberlink-hq [-c FILE] status [--json]\n"
+    "       memberlink-hq [-c FILE] keygen [--kid KID] [--force]\n"
+    "       memberlink-hq [-c FILE] pubkey\n"
+    "       memberlink-hq [-c FILE] push campaign FILE\n"
+    "       memberlink-hq [-c FILE] push member|guide FILE [--store S]...\n"
+    "       memberlink-hq [-c FILE] grant coupon --id C --kind amount_off|percent_off --value N\n"
+    "                     --to T [--from T] [--member M] [--campaign C] [--min-spend N]\n"
+    "                     [--max-off N] [--categories a,b] [--uses N] [--offline-ok yes|no]\n"
+    "                     [--version N] [--store S]...\n"
+    "       memberlink-hq [-c FILE] revoke coupon --id C [--version N] [--store S]...\n"
+    "       memberlink-hq [-c FILE] bind guide --member M (--guide G --until T | --unbind)\n"
+    "                     [--version N] [--store S]...\n"
+    "       memberlink-hq [-c FILE] republish\n"
     "\n"
-    "  serve        ingest store events from MQTT and acknowledge them once stored\n"
+    "  serve        ingest store events from MQTT and acknowledge them once stored; serve\n"
+    "               the stores' catch-up requests over HTTP when [hq] http_listen is set\n"
     "  report       per store sales / per guide commissions / coupon redemptions for a\n"
     "               range of local days (default: today); --json for scripts\n"
     "  status       per terminal: next expected seq, highest seq, gaps; refused events\n"
-    "  -c FILE      INI configuration ([hq] brand, data_dir, share_group;\n"
-    "               [mqtt] host, port, client_id, keepalive); built-in defaults without it\n"
+    "  keygen       new Ed25519 signing key in data_dir; prints the stores' [hq] pubkey line\n"
+    "  pubkey       prints that line again\n"
+    "  push, grant, revoke, bind\n"
+    "               sign, store and publish messages to stores (per store: to --store,\n"
+    "               default every store of [hq] stores); T is ms or YYYY-MM-DD[THH:MM[:SS]]\n"
+    "               (UTC unless it ends in Z or +HH:MM); --version defaults to now in ms\n"
+    "  republish    send again what the broker did not acknowledge, and every campaign\n"
+    "  -c FILE      INI configuration ([hq] brand, data_dir, share_group, stores, phone_key,\n"
+    "               http_listen; [mqtt] host, port, client_id, keepalive); built-in defaults\n"
+    "               without it\n"
     "  -v           log debug lines (serve)\n"
     "\n"
-    "exit status: 0 success, 1 runtime error, 2 usage or configuration error\n";
+    "exit status: 0 success, 1 runtime error, 2 usage, configuration or refused input\n"
+    "See docs/hq.md.\n";
 
 /* One line on stderr; returns EXIT_USAGE. */
 static __attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...)
@@ -234,22 +262,6 @@ static void log_stats(const struct hq_ingest *in)
             st->batches_dropped, st->batches_failed);
 }
 
-/* mkdir -p for the data dir. */
-static int make_dirs(const char *path)
-{
-    char buf[HQ_CONFIG_PATH_MAX + 1];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0750) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* The main loop; returns when a signal arrives or on a fatal error. */
 static int serve_loop(struct serve *s, int sfd)
 {
@@ -307,6 +319,7 @@ static int cmd_serve(const struct hq_config *cfg)
 {
     int result = EXIT_RUNTIME, sfd = -1, lock_fd = -1, lib_init = 0;
     struct hq_store *st = NULL;
+    struct hq_http *http = NULL;
     struct serve s = {.cfg = cfg, .backoff_ms = HQ_BACKOFF_MIN_MS};
     char path[HQ_CONFIG_PATH_MAX + 32], errbuf[512];
 
@@ -322,7 +335,7 @@ static int cmd_serve(const struct hq_config *cfg)
     }
     signal(SIGPIPE, SIG_IGN);
 
-    if (make_dirs(cfg->data_dir) != 0) {
+    if (hq_make_dirs(cfg->data_dir) != 0) {
         hq_error("%s: cannot create data_dir: %s", cfg->data_dir, strerror(errno));
         goto out;
     }
@@ -346,6 +359,17 @@ static int cmd_serve(const struct hq_config *cfg)
         goto out;
     }
     hq_ingest_subscription(cfg->brand, cfg->share_group, s.sub, sizeof(s.sub));
+    if (cfg->http_port != 0) {
+        /* After hq_store_open: the database exists at the current schema version. */
+        err = hq_http_start(cfg, path, &http, errbuf, sizeof(errbuf));
+        if (err != ML_OK) {
+            hq_error("%s", errbuf);
+            result = err == ML_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+            goto out;
+        }
+        hq_info("http: catch-up on http://%s:%u/v1/stores/<store>/changes", cfg->http_host,
+                (unsigned)cfg->http_port);
+    }
 
     if (getrandom(&s.rng, sizeof(s.rng), GRND_NONBLOCK) != (ssize_t)sizeof(s.rng))
         s.rng = (uint64_t)clock_ms(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
@@ -377,6 +401,7 @@ static int cmd_serve(const struct hq_config *cfg)
     }
     log_stats(s.in);
 out:
+    hq_http_stop(http);
     mosquitto_destroy(s.mosq);
     if (lib_init)
         mosquitto_lib_cleanup();
@@ -483,8 +508,34 @@ static int option_value(int argc, char **argv, int *i, const char *name, const c
     return 1;
 }
 
+/* The command word: the first argument that is neither an option nor an option's value. */
+static const char *command_word(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 || strcmp(a, "--from") == 0 ||
+            strcmp(a, "--to") == 0) {
+            i++;
+            continue;
+        }
+        if (a[0] != '-')
+            return a;
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
+    const char *word = command_word(argc, argv);
+    if (word != NULL && hq_cmd_handles(word)) {
+        for (int i = 1; i < argc; i++)
+            if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+                fputs(usage_text, stdout);
+                return EXIT_OK;
+            }
+        return hq_cmd_main(argc, argv);
+    }
+
     const char *conf = NULL, *from = NULL, *to = NULL;
     const char *args[2] = {NULL, NULL}; /* command, report kind */
     int nargs = 0, json = 0, verbose = 0, missing = 0;
@@ -517,7 +568,7 @@ int main(int argc, char **argv)
     if (args[0] == NULL)
         return usage_error("%s", "no command given");
 
-    struct hq_config cfg;
+    static struct hq_config cfg; /* large (the [hq] stores list): not on the stack */
     char errbuf[512];
     hq_config_defaults(&cfg);
     if (conf != NULL && hq_config_load(&cfg, conf, errbuf, sizeof(errbuf)) != ML_OK) {

@@ -1,0 +1,106 @@
+/*
+ * hq_push: signed messages from HQ to stores, stored before they are sent.
+ *
+ * A push is one SQLite transaction: each message gets its id, its cursor (per-store
+ * messages: the next of that store's gapless sequence) and its signature, and is stored
+ * as the exact text to send (canon_json of the signed message, which keeps every integer
+ * exact). Only after the commit does the caller publish the texts (hq_pub.h); a message
+ * that never reaches the broker still reaches its store through the catch-up endpoint
+ * (hq_http.h), which serves the same texts.
+ *
+ *   per-store  topic ml/<brand>/s/<store>/inbox, QoS 1, not retained; "store" = the store,
+ *              "cursor" = 1, 2, 3... per store; expires = issued + 30 days
+ *   campaign   topic ml/<brand>/hq/campaign/<campaign_id>, QoS 1, retained; "store" = "*",
+ *              "cursor" = 0; expires = max(valid_to, issued + 30 days); replaces the
+ *              campaign's current message only with a newer version
+ *
+ * "version" is the body's own "version" (facts carry it); a body without one gets
+ * max(now in ms, last version HQ sent for that entity + 1), written into the body.
+ * A per-store message whose entity that store already got at the same or a newer version
+ * is skipped (the store would ignore it).
+ *
+ * A hq_push belongs to one thread and borrows the store and key. Functions return
+ * refusals (bad bodies, limits) in an ml_refusal and log nothing.
+ */
+#ifndef ML_HQ_PUSH_H
+#define ML_HQ_PUSH_H
+
+#include <cjson/cJSON.h>
+#include <openssl/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hq_fact.h"
+#include "hq_store.h"
+#include "ml_err.h"
+#include "sign.h"
+
+#define HQ_MSG_TEXT_MAX (64 * 1024)             /* bytes of one signed message text */
+#define HQ_MSG_TTL_MS (30LL * 24 * 3600 * 1000) /* expires = issued + 30 days */
+/* Messages stored by one push. The push holds the database's write lock while it signs
+ * (about 20000 messages a second), and the ingest of `serve` waits at most 5 s for it. */
+#define HQ_PUSH_MESSAGES_MAX 50000
+#define HQ_CAMPAIGNS_LIVE_MAX 1000                    /* unexpired campaigns at a time */
+#define HQ_CAMPAIGNS_LIVE_BYTES_MAX (4 * 1024 * 1024) /* their texts together */
+#define HQ_TOPIC_LEN_MAX 160
+
+/* One message of a push, for printing and publishing after the commit. */
+struct hq_push_msg {
+    char id[SIGN_ID_MAX + 1];
+    char store[40]; /* store id or "*" */
+    int64_t cursor; /* 0 for a campaign */
+    char kind[32];
+    char entity[HQ_ENTITY_MAX + 1];
+    int64_t version;
+    char topic[HQ_TOPIC_LEN_MAX];
+    int retain;
+    int skipped; /* not stored: this store has this entity at version >= this one */
+    char *text;  /* canonical text, NUL-terminated; NULL when skipped */
+    size_t len;
+    int acked; /* set by the caller once the broker acknowledged it */
+};
+
+struct hq_push;
+
+/* Borrows st and key; kid and brand are copied. now_ms is `issued` for every message. */
+ml_err hq_push_new(struct hq_store *st, const char *brand, EVP_PKEY *key, const char *kid,
+                   int64_t now_ms, struct hq_push **ret_push);
+/* NULL-safe; rolls back an open transaction. */
+void hq_push_free(struct hq_push *p);
+
+/* BEGIN IMMEDIATE. */
+ml_err hq_push_begin(struct hq_push *p);
+/* COMMIT; ML_STORAGE when it fails (everything is rolled back: nothing was sent). */
+ml_err hq_push_commit(struct hq_push *p);
+
+/*
+ * Gets body ready to be sent as `kind` (a per-store kind): keys a plaintext "phone" of a
+ * member with phone_key (NULL: none configured), checks it (hq_fact_check) and gives it a
+ * version when it has none. body is changed in place and stays the caller's. Inside the
+ * transaction.
+ */
+ml_err hq_push_prepare(struct hq_push *p, const char *kind, cJSON *body, const uint8_t *phone_key,
+                       struct ml_refusal *r);
+
+/* Signs and stores a prepared body for `store`. ML_LIMIT past HQ_PUSH_MESSAGES_MAX or
+ * HQ_MSG_TEXT_MAX; ML_STORAGE. Borrows body. */
+ml_err hq_push_to_store(struct hq_push *p, const char *store, const char *kind, const cJSON *body,
+                        struct ml_refusal *r);
+
+/*
+ * Checks, signs and stores a campaign body (campaign.upsert) as the campaign's current
+ * message. Refused (ML_REFUSED) when its version is not newer than the current one, ML_LIMIT
+ * past HQ_CAMPAIGNS_LIVE_MAX / HQ_CAMPAIGNS_LIVE_BYTES_MAX. A body without a version gets
+ * one. Borrows body (may add "version").
+ */
+ml_err hq_push_campaign(struct hq_push *p, cJSON *body, struct ml_refusal *r);
+
+/* The messages so far, in the order they were added. */
+size_t hq_push_count(const struct hq_push *p);
+struct hq_push_msg *hq_push_msg(struct hq_push *p, size_t i);
+
+/* ml/<brand>/s/<store>/inbox and ml/<brand>/hq/campaign/<id> into buf. */
+void hq_push_inbox_topic(const char *brand, const char *store, char *buf, size_t len);
+void hq_push_campaign_topic(const char *brand, const char *campaign_id, char *buf, size_t len);
+
+#endif
