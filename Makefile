@@ -101,7 +101,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/tests/integration/harness.o $(BUIL
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 run: deps all
-	@sh packaging/demo/run.sh $(BUILD)
+	@bash packaging/demo/run.sh $(BUILD)
 
 unit-test: deps $(UNIT_TESTS)
 	@sh tests/run.sh unit $(UNIT_TESTS)
