@@ -151,7 +151,8 @@ ml_err checkout_parse(const cJSON *body, const char *terminal, struct checkout_r
         subtotal += req->lines[i].gross;
     if (subtotal > CHECKOUT_SUBTOTAL_MAX) {
         ml_refuse(r, ML_PARSE, 400, "invalid_request",
-                  "the sale's subtotal is above %lld minor units", (long long)CHECKOUT_SUBTOTAL_MAX);
+                  "the sale's subtotal is above %lld minor units",
+                  (long long)CHECKOUT_SUBTOTAL_MAX);
         goto out;
     }
     if (req->points > 0 && req->member[0] == '\0') {

@@ -202,12 +202,24 @@ static int apply_mqtt(struct config *cfg, const char *name, const char *value, c
         if ((rc = set_int(&n, value, ints[i].min, ints[i].max)) != 0)
             return rc;
         switch (i) {
-        case 0: cfg->mqtt_port = (uint16_t)n; break;
-        case 1: cfg->mqtt_keepalive = (int)n; break;
-        case 2: cfg->mqtt_batch_events = (int)n; break;
-        case 3: cfg->mqtt_batch_bytes = (int)n; break;
-        case 4: cfg->mqtt_inflight = (int)n; break;
-        default: cfg->mqtt_ack_timeout_s = (int)n; break;
+        case 0:
+            cfg->mqtt_port = (uint16_t)n;
+            break;
+        case 1:
+            cfg->mqtt_keepalive = (int)n;
+            break;
+        case 2:
+            cfg->mqtt_batch_events = (int)n;
+            break;
+        case 3:
+            cfg->mqtt_batch_bytes = (int)n;
+            break;
+        case 4:
+            cfg->mqtt_inflight = (int)n;
+            break;
+        default:
+            cfg->mqtt_ack_timeout_s = (int)n;
+            break;
         }
         return 0;
     }

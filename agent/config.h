@@ -34,7 +34,7 @@ struct config {
     uint16_t api_port;
     /* Empty means "read or create <data_dir>/api.token". */
     char api_token[CONFIG_TOKEN_MAX + 1];
-    size_t api_max_body; /* bytes; [agent] api_max_body */
+    size_t api_max_body;        /* bytes; [agent] api_max_body */
     int64_t outbox_warn_events; /* [agent] outbox_warn_events: warn loudly past this depth */
 
     /* [mqtt]: the link to HQ. An empty host means no sync: the terminal runs offline. */
@@ -45,10 +45,10 @@ struct config {
     char mqtt_tls_ca[CONFIG_PATH_MAX];
     char mqtt_tls_cert[CONFIG_PATH_MAX];
     char mqtt_tls_key[CONFIG_PATH_MAX];
-    int mqtt_batch_events;   /* events per MQTT message */
-    int mqtt_batch_bytes;    /* bytes per MQTT message */
-    int mqtt_inflight;       /* batches sent and not yet acknowledged by HQ */
-    int mqtt_ack_timeout_s;  /* resend a batch HQ has not acknowledged after this */
+    int mqtt_batch_events;  /* events per MQTT message */
+    int mqtt_batch_bytes;   /* bytes per MQTT message */
+    int mqtt_inflight;      /* batches sent and not yet acknowledged by HQ */
+    int mqtt_ack_timeout_s; /* resend a batch HQ has not acknowledged after this */
 
     /* [hq] */
     char hq_url[512];

@@ -129,7 +129,8 @@ ml_err rules_load(struct store *st, const char *store_id, int64_t now, const cha
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "points");
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "commission");
         if (!targets(c, "stores", store_id) || !targets(c, "tiers", tier) ||
-            !targets(c, "plans", plan) || !((p && !ret->has_points) || (m && !ret->has_commission))) {
+            !targets(c, "plans", plan) ||
+            !((p && !ret->has_points) || (m && !ret->has_commission))) {
             cJSON_Delete(c);
             continue;
         }

@@ -16,9 +16,9 @@
 #include "ml_err.h"
 #include "store.h"
 
-#define RULES_CAMPAIGNS_MAX 2  /* documents kept per sale: the points and commission winners */
-#define RULES_TARGETS_MAX 64   /* entries in stores/tiers/plans/categories maps */
-#define BP_ONE 10000           /* basis points in 1 */
+#define RULES_CAMPAIGNS_MAX 2 /* documents kept per sale: the points and commission winners */
+#define RULES_TARGETS_MAX 64  /* entries in stores/tiers/plans/categories maps */
+#define BP_ONE 10000          /* basis points in 1 */
 /* Points bounds: the largest sale (CHECKOUT_SUBTOTAL_MAX) earns at most
  * 1e10 yuan x 100 x 5 x 5 = 2.5e13 points, exact in JSON and far from int64 limits. */
 #define RULES_EARN_PER_YUAN_MAX 100

@@ -134,8 +134,8 @@ static void checkpointer_start(struct store *st, const char *path)
     sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS);
     /* A connection sees the WAL only once it has read the database; until then a
      * checkpoint on it is a silent no-op. */
-    if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL", NULL, NULL,
-                     NULL) != SQLITE_OK) {
+    if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL", NULL, NULL, NULL) !=
+        SQLITE_OK) {
         log_warn("%s: no background checkpointer: %s", path, sqlite3_errmsg(c->db));
         sqlite3_close(c->db);
         c->db = NULL;

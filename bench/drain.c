@@ -38,7 +38,8 @@ static const char sale_body[] =
     "\"points_available\":2981},\"guide\":{\"guide_id\":\"G01\",\"source\":\"bound\"},\"lines\":["
     "{\"line_no\":1,\"sku\":\"TS-01\",\"category\":\"apparel\",\"qty\":2,\"unit_price\":5990,"
     "\"gross\":11980,\"discount\":2000,\"points_value\":100,\"net\":9880,\"points_earned\":296,"
-    "\"points_spent\":100,\"commission_bp\":500,\"commission\":494},{\"line_no\":2,\"sku\":\"SH-9\","
+    "\"points_spent\":100,\"commission_bp\":500,\"commission\":494},{\"line_no\":2,\"sku\":\"SH-"
+    "9\","
     "\"category\":\"shoes\",\"qty\":1,\"unit_price\":39900,\"gross\":39900,\"discount\":0,"
     "\"points_value\":400,\"net\":39500,\"points_earned\":1185,\"points_spent\":400,"
     "\"commission_bp\":300,\"commission\":1185}],\"discounts\":[{\"coupon_id\":\"CPN-20OFF\","
@@ -251,11 +252,12 @@ int main(void)
 
     /* The same event text the outbox holds, one per message. */
     char event[2048];
-    snprintf(event, sizeof(event),
-             "{\"id\":\"01936f4e-8c1a-7b3e-9f00-1c2d3e4f5a6b\",\"seq\":1,\"type\":\"sale.completed\","
-             "\"store\":\"S001\",\"terminal\":\"T01\",\"hlc\":\"1795555627370-0\",\"at\":1795555627370,"
-             "\"body\":%s}",
-             sale_body);
+    snprintf(
+        event, sizeof(event),
+        "{\"id\":\"01936f4e-8c1a-7b3e-9f00-1c2d3e4f5a6b\",\"seq\":1,\"type\":\"sale.completed\","
+        "\"store\":\"S001\",\"terminal\":\"T01\",\"hlc\":\"1795555627370-0\",\"at\":1795555627370,"
+        "\"body\":%s}",
+        sale_body);
     double bare_s = bare_publisher(b.port, n, event);
     if (bare_s <= 0)
         goto out;

@@ -36,7 +36,8 @@ static int curl_load(void)
     void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL)
         return -1;
-    /* POSIX lets a void * from dlsym become a function pointer; memcpy keeps -Wpedantic quiet. */
+        /* POSIX lets a void * from dlsym become a function pointer; memcpy keeps -Wpedantic quiet.
+         */
 #define LOAD(field, name)                                                                          \
     do {                                                                                           \
         void *sym = dlsym(lib, name);                                                              \

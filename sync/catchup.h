@@ -18,8 +18,8 @@
 struct catchup;
 
 struct catchup_result {
-    long status;     /* HTTP status, 0 when the request failed */
-    char *body;      /* malloc'd, NUL-terminated; caller frees */
+    long status; /* HTTP status, 0 when the request failed */
+    char *body;  /* malloc'd, NUL-terminated; caller frees */
     size_t len;
     int more;        /* HQ said X-More: 1 */
     char error[160]; /* why, when status != 200 */

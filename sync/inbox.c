@@ -87,8 +87,7 @@ static ml_err mark_applied(struct store *st, const char *id, const char *kind, i
 }
 
 ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const char *topic,
-                    const char *text, size_t len, enum inbox_result *ret,
-                    struct inbox_stats *stats)
+                    const char *text, size_t len, enum inbox_result *ret, struct inbox_stats *stats)
 {
     const struct config *cfg = ctx->cfg;
     struct ml_refusal r = {0};
@@ -169,8 +168,8 @@ ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const cha
         log_warn("hq message %s (%s) cannot be applied: %s", id->valuestring, kind->valuestring,
                  fr.message);
     }
-    if ((err = mark_applied(ctx->st, id->valuestring, kind->valuestring, version,
-                            ctx->now_ms())) != ML_OK ||
+    if ((err = mark_applied(ctx->st, id->valuestring, kind->valuestring, version, ctx->now_ms())) !=
+            ML_OK ||
         (per_store && (err = store_state_set_i64(ctx->st, "inbox_cursor", cursor)) != ML_OK) ||
         (err = store_commit(ctx->st)) != ML_OK)
         goto abort;

@@ -109,8 +109,8 @@ static void catchup_line(struct link *l, const char *line, size_t len)
     const cJSON *cid = cJSON_GetObjectItemCaseSensitive(body, "campaign_id");
     if (cJSON_IsString(store) && strcmp(store->valuestring, "*") == 0 && cJSON_IsString(cid) &&
         strlen(cid->valuestring) <= 64)
-        snprintf(topic, sizeof(topic), "%.*s%s", (int)l->campaign_prefix_len,
-                 l->topic_campaigns, cid->valuestring);
+        snprintf(topic, sizeof(topic), "%.*s%s", (int)l->campaign_prefix_len, l->topic_campaigns,
+                 cid->valuestring);
     cJSON_Delete(msg);
     hq_message(l, topic, line, len);
 }
@@ -160,8 +160,8 @@ static void schedule_reconnect(struct link *l)
         r = (unsigned int)rand();
     int half = l->backoff_ms / 2;
     l->reconnect_at = mono_ms() + half + (int64_t)(r % (unsigned int)(half + 1));
-    l->backoff_ms = l->backoff_ms * 2 > LINK_BACKOFF_MAX_MS ? LINK_BACKOFF_MAX_MS
-                                                             : l->backoff_ms * 2;
+    l->backoff_ms =
+        l->backoff_ms * 2 > LINK_BACKOFF_MAX_MS ? LINK_BACKOFF_MAX_MS : l->backoff_ms * 2;
 }
 
 static void publish_status(struct link *l, int online)
@@ -205,8 +205,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
     publish_status(l, 1);
     /* What the broker could not keep while we were away comes over HTTP. */
     request_catchup(l);
-    log_info("mqtt: connected to %s:%u", l->ctx->cfg->mqtt_host,
-             (unsigned)l->ctx->cfg->mqtt_port);
+    log_info("mqtt: connected to %s:%u", l->ctx->cfg->mqtt_host, (unsigned)l->ctx->cfg->mqtt_port);
 }
 
 static void on_disconnect(struct mosquitto *m, void *obj, int rc)
@@ -355,10 +354,10 @@ static void drain(struct link *l)
 static void try_connect(struct link *l)
 {
     const struct config *cfg = l->ctx->cfg;
-    int rc = l->ever_connected || l->stats.disconnects > 0
-                 ? mosquitto_reconnect_async(l->mosq)
-                 : mosquitto_connect_async(l->mosq, cfg->mqtt_host, cfg->mqtt_port,
-                                           cfg->mqtt_keepalive);
+    int rc =
+        l->ever_connected || l->stats.disconnects > 0
+            ? mosquitto_reconnect_async(l->mosq)
+            : mosquitto_connect_async(l->mosq, cfg->mqtt_host, cfg->mqtt_port, cfg->mqtt_keepalive);
     l->reconnect_at = 0;
     if (rc != MOSQ_ERR_SUCCESS) {
         log_debug("mqtt: connect to %s:%u: %s", cfg->mqtt_host, (unsigned)cfg->mqtt_port,
@@ -411,8 +410,7 @@ ml_err link_start(struct ml_ctx *ctx, struct link **ret, char *errbuf, size_t er
     if (cfg->mqtt_client_id[0])
         snprintf(client_id, sizeof(client_id), "%s", cfg->mqtt_client_id);
     else
-        snprintf(client_id, sizeof(client_id), "%s-%s-%s", cfg->brand, cfg->store,
-                 cfg->terminal);
+        snprintf(client_id, sizeof(client_id), "%s-%s-%s", cfg->brand, cfg->store, cfg->terminal);
     /* A persistent session: acks and HQ messages published while this terminal was away
      * wait at the broker (within its limits; HTTP catch-up covers the rest). */
     l->mosq = mosquitto_new(client_id, false, l);
@@ -425,11 +423,10 @@ ml_err link_start(struct ml_ctx *ctx, struct link **ret, char *errbuf, size_t er
     mosquitto_connect_callback_set(l->mosq, on_connect);
     mosquitto_disconnect_callback_set(l->mosq, on_disconnect);
     mosquitto_message_callback_set(l->mosq, on_message);
-    if (cfg->mqtt_tls_ca[0] &&
-        mosquitto_tls_set(l->mosq, cfg->mqtt_tls_ca, NULL,
-                          cfg->mqtt_tls_cert[0] ? cfg->mqtt_tls_cert : NULL,
-                          cfg->mqtt_tls_key[0] ? cfg->mqtt_tls_key : NULL,
-                          NULL) != MOSQ_ERR_SUCCESS) {
+    if (cfg->mqtt_tls_ca[0] && mosquitto_tls_set(l->mosq, cfg->mqtt_tls_ca, NULL,
+                                                 cfg->mqtt_tls_cert[0] ? cfg->mqtt_tls_cert : NULL,
+                                                 cfg->mqtt_tls_key[0] ? cfg->mqtt_tls_key : NULL,
+                                                 NULL) != MOSQ_ERR_SUCCESS) {
         snprintf(errbuf, errlen, "[mqtt] tls_ca/tls_cert/tls_key: cannot load");
         link_stop(l);
         return ML_CONFIG;

@@ -33,8 +33,8 @@ struct link_stats {
 /* Creates the session and starts connecting. Caller frees with link_stop(). */
 ml_err link_start(struct ml_ctx *ctx, struct link **ret, char *errbuf, size_t errlen);
 
-int link_fd(struct link *l);        /* -1 while not connected */
-short link_events(struct link *l);  /* POLLIN, plus POLLOUT while output is queued */
+int link_fd(struct link *l);         /* -1 while not connected */
+short link_events(struct link *l);   /* POLLIN, plus POLLOUT while output is queued */
 int link_timeout_ms(struct link *l); /* until the next timer */
 void link_io(struct link *l, short revents);
 void link_tick(struct link *l);

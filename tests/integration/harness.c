@@ -24,7 +24,7 @@ static const char *bin_dir(void)
     return b && *b ? b : "./build";
 }
 
-static uint16_t free_port(void)
+uint16_t harness_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -44,7 +44,7 @@ int daemon_setup(struct daemon *d, const char *extra_conf)
     snprintf(d->dir, sizeof(d->dir), "/tmp/memberlink-test-XXXXXX");
     if (mkdtemp(d->dir) == NULL)
         return -1;
-    d->port = free_port();
+    d->port = harness_free_port();
     snprintf(d->url, sizeof(d->url), "http://127.0.0.1:%u", (unsigned)d->port);
     snprintf(d->conf, sizeof(d->conf), "%s/memberlink.conf", d->dir);
     snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
@@ -287,8 +287,8 @@ long proc_rss_kb(pid_t pid, int peak)
 static int port_accepts(uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
     if (fd >= 0)
         close(fd);
@@ -303,7 +303,7 @@ int broker_start(struct broker *b)
             return -1;
     }
     if (b->port == 0)
-        b->port = free_port();
+        b->port = harness_free_port();
     char conf[300], log[300];
     snprintf(conf, sizeof(conf), "%s/mosquitto.conf", b->dir);
     snprintf(log, sizeof(log), "%s/mosquitto.log", b->dir);

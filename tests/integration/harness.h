@@ -29,6 +29,9 @@ struct http_resp {
     cJSON *json; /* parsed body or NULL */
 };
 
+/* A loopback TCP port nobody listens on right now. */
+uint16_t harness_free_port(void);
+
 /* Creates the data dir and config; `extra_conf` (may be NULL) is appended to [agent]. */
 int daemon_setup(struct daemon *d, const char *extra_conf);
 

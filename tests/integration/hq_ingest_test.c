@@ -34,6 +34,7 @@
 #include <cjson/cJSON.h>
 #include <mosquitto.h>
 
+#include "harness.h"
 #include "hq/hq_ingest.h" /* HQ_BATCH_EVENTS_MAX, HQ_BATCH_BYTES_MAX */
 
 #define WAIT_MS 10000
@@ -83,20 +84,6 @@ static const char *bin_dir(void)
 {
     const char *b = getenv("ML_BIN");
     return b && *b ? b : "./build";
-}
-
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    uint16_t port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 static int port_open(uint16_t port)
@@ -534,7 +521,7 @@ static int setup_env(void)
     snprintf(E.dir, sizeof(E.dir), "/tmp/memberlink-hq-test-XXXXXX");
     if (E.acks == NULL || mkdtemp(E.dir) == NULL)
         return -1;
-    E.port = free_port();
+    E.port = harness_free_port();
     snprintf(E.broker_conf, sizeof(E.broker_conf), "%s/mosquitto.conf", E.dir);
     snprintf(E.broker_log, sizeof(E.broker_log), "%s/mosquitto.log", E.dir);
     snprintf(E.hq_conf, sizeof(E.hq_conf), "%s/hq.ini", E.dir);

@@ -110,20 +110,6 @@ static const char *bin_dir(void)
     return b && *b ? b : "./build";
 }
 
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    uint16_t port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 static int write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -1019,7 +1005,7 @@ static int setup_env(void)
         fprintf(stderr, "mosquitto did not start\n");
         return -1;
     }
-    E.http_port = free_port();
+    E.http_port = harness_free_port();
     char text[1024];
     snprintf(text, sizeof(text),
              "# memberlink-hq push test configuration\n[hq]\nbrand = " BRAND "\ndata_dir = %s\n"

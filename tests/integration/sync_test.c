@@ -28,8 +28,8 @@
 struct peer {
     struct mosquitto *mosq;
     pthread_mutex_t mu;
-    int ack;                       /* acknowledge what arrives */
-    long deliveries;               /* events received, duplicates included */
+    int ack;                                 /* acknowledge what arrives */
+    long deliveries;                         /* events received, duplicates included */
     unsigned char seen[PEER_EVENTS_MAX + 1]; /* by seq */
     long unique;
     int bad; /* an event that broke the envelope contract */
@@ -119,8 +119,7 @@ static int setup(void **state)
     snprintf(extra, sizeof(extra),
              "[mqtt]\nhost = 127.0.0.1\nport = %u\nack_timeout_s = 2\nbatch_events = 100\n",
              (unsigned)f->b.port);
-    if (daemon_setup(&f->d, extra) != 0 ||
-        daemon_import(&f->d, "packaging/demo/facts.ndjson") != 0)
+    if (daemon_setup(&f->d, extra) != 0 || daemon_import(&f->d, "packaging/demo/facts.ndjson") != 0)
         return -1;
     *state = f;
     return 0;
@@ -247,10 +246,14 @@ static void kill9_mid_drain_loses_nothing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(broker_down_1000_sales_then_up_hq_gets_all_exactly_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(unacked_batches_are_resent_within_the_window_and_leave_only_on_ack, setup, teardown),
-        cmocka_unit_test_setup_teardown(broker_restart_while_connected_reconnects_by_itself, setup, teardown),
+        cmocka_unit_test_setup_teardown(broker_down_1000_sales_then_up_hq_gets_all_exactly_once,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            unacked_batches_are_resent_within_the_window_and_leave_only_on_ack, setup, teardown),
+        cmocka_unit_test_setup_teardown(broker_restart_while_connected_reconnects_by_itself, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(kill9_mid_drain_loses_nothing, setup, teardown),
     };
-    return cmocka_run_group_tests_name("sync (real mosquitto, real memberlinkd)", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("sync (real mosquitto, real memberlinkd)", tests, NULL,
+                                       NULL);
 }

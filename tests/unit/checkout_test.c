@@ -1511,9 +1511,10 @@ static void refund_commission_event_lists_source_and_reversed_lines(void **state
     struct testdb *t = *state;
     seed_people(t);
     seed_commission(t);
-    cJSON *sale = co_ok(t, "{\"guide\":\"G01\",\"items\":["
-                           "{\"sku\":\"A\",\"category\":\"apparel\",\"qty\":1,\"unit_price\":6000},"
-                           "{\"sku\":\"B\",\"category\":\"shoes\",\"qty\":1,\"unit_price\":4000}]}");
+    cJSON *sale =
+        co_ok(t, "{\"guide\":\"G01\",\"items\":["
+                 "{\"sku\":\"A\",\"category\":\"apparel\",\"qty\":1,\"unit_price\":6000},"
+                 "{\"sku\":\"B\",\"category\":\"shoes\",\"qty\":1,\"unit_price\":4000}]}");
     cJSON *out = refund_ok(t, jstr(sale, "sale_id"), "{\"lines\":[2]}");
     cJSON_Delete(out);
     cJSON_Delete(sale);

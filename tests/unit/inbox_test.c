@@ -66,7 +66,7 @@ static char *hq_msg(const char *topic, const char *id, const char *store, int64_
     return out;
 }
 
-#define MEMBER(v, tier)                                                                        \
+#define MEMBER(v, tier)                                                                            \
     "{\"member_id\":\"M1\",\"tier\":\"" tier "\",\"status\":\"active\",\"version\":" #v "}"
 #define LATER (TESTDB_T0 + TESTDB_DAY)
 
@@ -105,16 +105,16 @@ static void attacks_are_rejected_and_last_good_state_kept(void **state)
     assert_int_equal(handle(t, INBOX, good), INBOX_APPLIED);
 
     /* forged: a valid message with its tier changed after signing */
-    char *forged = hq_msg(INBOX, "msg-2", "S001", 2, "member.upsert", 2, LATER,
-                          MEMBER(2, "silver"));
+    char *forged =
+        hq_msg(INBOX, "msg-2", "S001", 2, "member.upsert", 2, LATER, MEMBER(2, "silver"));
     char *p = strstr(forged, "silver");
     memcpy(p, "bronze", 6);
     /* expired */
-    char *expired = hq_msg(INBOX, "msg-3", "S001", 2, "member.upsert", 3, TESTDB_T0 - 1,
-                           MEMBER(3, "silver"));
+    char *expired =
+        hq_msg(INBOX, "msg-3", "S001", 2, "member.upsert", 3, TESTDB_T0 - 1, MEMBER(3, "silver"));
     /* moved: signed for another store's inbox, replayed on ours */
-    char *moved = hq_msg(OTHER_INBOX, "msg-4", "S002", 2, "member.upsert", 4, LATER,
-                         MEMBER(4, "silver"));
+    char *moved =
+        hq_msg(OTHER_INBOX, "msg-4", "S002", 2, "member.upsert", 4, LATER, MEMBER(4, "silver"));
     /* signed for our topic but naming another store */
     char *other = hq_msg(INBOX, "msg-5", "S002", 2, "member.upsert", 5, LATER, MEMBER(5, "silver"));
     const struct {
@@ -122,10 +122,8 @@ static void attacks_are_rejected_and_last_good_state_kept(void **state)
         const char *text;
         const char *code;
     } cases[] = {
-        {"forged", forged, "msg_bad_signature"},
-        {"expired", expired, "msg_expired"},
-        {"moved", moved, "msg_bad_signature"},
-        {"other store", other, "msg_wrong_topic"},
+        {"forged", forged, "msg_bad_signature"},    {"expired", expired, "msg_expired"},
+        {"moved", moved, "msg_bad_signature"},      {"other store", other, "msg_wrong_topic"},
         {"not json", "{\"v\":1,", "msg_malformed"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
