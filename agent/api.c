@@ -360,10 +360,15 @@ static void do_metrics(struct api *api, struct answer *a)
     struct ml_ctx *ctx = api->ctx;
     static struct metrics empty;
     int64_t oldest = outbox_oldest_at(ctx->st);
+    const struct inbox_stats *is = ctx->link ? link_inbox_stats(ctx->link) : NULL;
+    struct metrics_gauges g = {.outbox_depth = outbox_depth(ctx->st),
+                               .oldest_age_ms = oldest > 0 ? ctx->now_ms() - oldest : 0,
+                               .connected = link_connected(ctx->link),
+                               .hq_rejected = is ? (int64_t)is->rejected : 0};
+    g.outbox_warning = g.outbox_depth > ctx->cfg->outbox_warn_events;
     a->status = 200;
     a->content_type = "text/plain; version=0.0.4";
-    a->text = metrics_render(ctx->metrics ? ctx->metrics : &empty, outbox_depth(ctx->st),
-                             oldest > 0 ? ctx->now_ms() - oldest : 0);
+    a->text = metrics_render(ctx->metrics ? ctx->metrics : &empty, &g);
     if (a->text == NULL)
         fail(api, a, 500, "internal_error", "%s", "out of memory");
 }

@@ -39,7 +39,7 @@ void metrics_latency(struct metrics *m, double seconds)
     }
 }
 
-char *metrics_render(const struct metrics *m, int64_t outbox_depth, int64_t oldest_age_ms)
+char *metrics_render(const struct metrics *m, const struct metrics_gauges *g)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -75,12 +75,24 @@ char *metrics_render(const struct metrics *m, int64_t outbox_depth, int64_t olde
             "# HELP memberlink_outbox_depth Events waiting for HQ's acknowledgement.\n"
             "# TYPE memberlink_outbox_depth gauge\n"
             "memberlink_outbox_depth %lld\n",
-            (long long)outbox_depth);
+            (long long)g->outbox_depth);
+    fprintf(f,
+            "# HELP memberlink_outbox_warning 1 when the outbox is past [agent] "
+            "outbox_warn_events.\n"
+            "# TYPE memberlink_outbox_warning gauge\n"
+            "memberlink_outbox_warning %d\n"
+            "# HELP memberlink_hq_connected 1 while the MQTT session with HQ is up.\n"
+            "# TYPE memberlink_hq_connected gauge\n"
+            "memberlink_hq_connected %d\n"
+            "# HELP memberlink_hq_rejected_total Signed HQ messages refused.\n"
+            "# TYPE memberlink_hq_rejected_total counter\n"
+            "memberlink_hq_rejected_total %lld\n",
+            g->outbox_warning, g->connected, (long long)g->hq_rejected);
     fprintf(f,
             "# HELP memberlink_outbox_oldest_age_seconds Age of the oldest unacked event.\n"
             "# TYPE memberlink_outbox_oldest_age_seconds gauge\n"
             "memberlink_outbox_oldest_age_seconds %.3f\n",
-            (double)oldest_age_ms / 1000.0);
+            (double)g->oldest_age_ms / 1000.0);
     fprintf(f, "# HELP memberlink_http_request_duration_seconds Local API request latency.\n"
                "# TYPE memberlink_http_request_duration_seconds histogram\n");
     uint64_t cum = 0;

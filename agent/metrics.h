@@ -26,7 +26,15 @@ struct metrics {
 void metrics_error(struct metrics *m, const char *code);
 void metrics_latency(struct metrics *m, double seconds);
 
-/* Renders into a malloc'd string (caller frees); outbox depth is sampled by the caller. */
-char *metrics_render(const struct metrics *m, int64_t outbox_depth, int64_t oldest_age_ms);
+/* Values sampled by the caller when rendering. */
+struct metrics_gauges {
+    int64_t outbox_depth, oldest_age_ms;
+    int outbox_warning; /* depth past [agent] outbox_warn_events */
+    int connected;      /* MQTT session with HQ up */
+    int64_t hq_rejected; /* signed HQ messages refused since start */
+};
+
+/* Renders into a malloc'd string (caller frees). */
+char *metrics_render(const struct metrics *m, const struct metrics_gauges *g);
 
 #endif

@@ -34,6 +34,19 @@ void hlc_format(const struct hlc *h, char out[HLC_TEXT_MAX])
     snprintf(out, HLC_TEXT_MAX, "%lld-%lld", (long long)h->wall, (long long)h->counter);
 }
 
+ml_err hlc_observe(struct store *st, int64_t remote_wall_ms, int64_t now_ms)
+{
+    struct hlc h, remote = {.wall = remote_wall_ms, .counter = 0};
+    if (store_state_get_i64(st, "hlc_wall", 0, &h.wall) != ML_OK ||
+        store_state_get_i64(st, "hlc_counter", 0, &h.counter) != ML_OK)
+        return ML_STORAGE;
+    hlc_merge(&h, &remote, now_ms);
+    if (store_state_set_i64(st, "hlc_wall", h.wall) != ML_OK ||
+        store_state_set_i64(st, "hlc_counter", h.counter) != ML_OK)
+        return ML_STORAGE;
+    return ML_OK;
+}
+
 ml_err hlc_tick(struct store *st, int64_t now_ms, struct hlc *ret)
 {
     struct hlc h;

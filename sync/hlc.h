@@ -27,6 +27,10 @@ void hlc_merge(struct hlc *h, const struct hlc *remote, int64_t now_ms);
 
 void hlc_format(const struct hlc *h, char out[HLC_TEXT_MAX]);
 
+/* Merges a stamp from HQ (its wall ms) into the persisted clock, in the caller's
+ * transaction, so later local events order after what HQ had seen. */
+ml_err hlc_observe(struct store *st, int64_t remote_wall_ms, int64_t now_ms);
+
 /* Loads, advances and stores the persisted clock inside the caller's transaction. */
 ml_err hlc_tick(struct store *st, int64_t now_ms, struct hlc *ret);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "facts.h"
+#include "hlc.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "outbox.h"
@@ -168,8 +169,11 @@ ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const cha
         log_warn("hq message %s (%s) cannot be applied: %s", id->valuestring, kind->valuestring,
                  fr.message);
     }
+    /* HQ's stamp moves this terminal's clock forward if HQ is ahead. */
+    const cJSON *issued = cJSON_GetObjectItemCaseSensitive(msg, "issued");
     if ((err = mark_applied(ctx->st, id->valuestring, kind->valuestring, version, ctx->now_ms())) !=
             ML_OK ||
+        (err = hlc_observe(ctx->st, (int64_t)issued->valuedouble, ctx->now_ms())) != ML_OK ||
         (per_store && (err = store_state_set_i64(ctx->st, "inbox_cursor", cursor)) != ML_OK) ||
         (err = store_commit(ctx->st)) != ML_OK)
         goto abort;

@@ -403,6 +403,37 @@ static void refund_twice_is_already_refunded(void **state)
     assert_true(status_num(d, "outbox.depth") == depth);
 }
 
+static int setup_warn(void **state)
+{
+    struct daemon *d = calloc(1, sizeof(*d));
+    if (d == NULL || daemon_setup(d, "outbox_warn_events = 2\n") != 0 || daemon_start(d) != 0)
+        return -1;
+    *state = d;
+    return 0;
+}
+
+/* Offline for long: past [agent] outbox_warn_events the agent says so, and keeps selling. */
+static void outbox_past_its_warning_size_is_reported_and_sales_continue(void **state)
+{
+    struct daemon *d = *state;
+    struct http_resp r;
+    char key[16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(key, sizeof(key), "w-%d", i);
+        assert_int_equal(http_call(d, "POST", "/v1/checkout", key, "{" ITEMS "}", &r), 0);
+        assert_int_equal(r.status, 200);
+        http_resp_free(&r);
+        assert_int_equal(http_call(d, "GET", "/v1/status", NULL, NULL, &r), 0);
+        const cJSON *w = cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "outbox"), "warning");
+        assert_true(i + 1 > 2 ? cJSON_IsTrue(w) : cJSON_IsFalse(w)); /* at the limit: no */
+        http_resp_free(&r);
+    }
+    assert_int_equal(http_call(d, "GET", "/metrics", NULL, NULL, &r), 0);
+    assert_non_null(strstr(r.body, "memberlink_outbox_warning 1\n"));
+    assert_non_null(strstr(r.body, "memberlink_outbox_depth 3\n"));
+    http_resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,6 +448,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(single_use_coupon_second_redemption_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(refund_twice_is_already_refunded, setup, teardown),
+        cmocka_unit_test_setup_teardown(outbox_past_its_warning_size_is_reported_and_sales_continue,
+                                        setup_warn, teardown),
     };
     return cmocka_run_group_tests_name("api (real memberlinkd over HTTP)", tests, NULL, NULL);
 }

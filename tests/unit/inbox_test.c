@@ -237,6 +237,35 @@ static void message_at_the_size_limit_passes_the_size_check_one_past_is_refused(
     free(big);
 }
 
+/* A stamp from HQ ahead of this terminal's clock moves the HLC: later events order after it. */
+static void hq_issued_time_moves_the_hlc_forward(void **state)
+{
+    struct testdb *t = *state;
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "{\"v\":1,\"id\":\"m-ahead\",\"kind\":\"member.upsert\",\"version\":1,"
+             "\"issued\":%lld,\"expires\":%lld,\"store\":\"S001\",\"cursor\":1,\"body\":"
+             MEMBER(1, "gold") "}",
+             (long long)(TESTDB_T0 + TESTDB_HOUR), (long long)LATER);
+    cJSON *msg = cJSON_Parse(text);
+    assert_int_equal(sign_message(hq_key, "k1", INBOX, msg), ML_OK);
+    char *signed_text = canon_json(msg);
+    cJSON_Delete(msg);
+    assert_int_equal(handle(t, INBOX, signed_text), INBOX_APPLIED);
+    free(signed_text);
+    assert_int_equal(store_begin(t->st), ML_OK);
+    assert_int_equal(outbox_append(t->st, "S001", "T01", TESTDB_T0, "sale.completed",
+                                   cJSON_CreateObject()),
+                     ML_OK);
+    assert_int_equal(store_commit(t->st), ML_OK);
+    char *hlc = testdb_dump(t, "SELECT hlc FROM outbox WHERE type = 'sale.completed'");
+    char want[64];
+    /* merge: (T0+1h, 1); the local event after it: (T0+1h, 2) */
+    snprintf(want, sizeof(want), "%lld-2\n", (long long)(TESTDB_T0 + TESTDB_HOUR));
+    assert_string_equal(hlc, want);
+    free(hlc);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, testdb_setup, testdb_teardown)
@@ -247,6 +276,7 @@ int main(void)
         T(cursor_gap_applies_nothing_until_caught_up),
         T(campaign_on_its_retained_topic_is_applied),
         T(message_at_the_size_limit_passes_the_size_check_one_past_is_refused),
+        T(hq_issued_time_moves_the_hlc_forward),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
