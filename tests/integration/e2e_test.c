@@ -240,6 +240,52 @@ static void forged_message_changes_nothing_and_is_reported(void **state)
     assert_int_equal(wait_status_num(&f->d, "outbox.depth", 0, 10000), 0);
 }
 
+/* kill -9 HQ mid-ingest (and the agent mid-drain), several times: HQ ends with every event
+ * once, no seq gap, and the store's outbox empty. */
+static void kill9_hq_and_agent_mid_sync_lose_nothing_and_apply_nothing_twice(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 400 };
+    kill(f->hq_pid, SIGKILL);
+    waitpid(f->hq_pid, NULL, 0);
+    f->hq_pid = 0;
+    assert_int_equal(daemon_start(&f->d), 0);
+    char key[32];
+    for (int i = 0; i < N; i++) {
+        struct http_resp r;
+        snprintf(key, sizeof(key), "k9-%d", i);
+        assert_int_equal(http_call(&f->d, "POST", "/v1/checkout", key,
+                                   "{\"items\":[{\"sku\":\"A\",\"category\":\"x\",\"qty\":1,"
+                                   "\"unit_price\":100}]}",
+                                   &r),
+                         0);
+        assert_int_equal(r.status, 200);
+        http_resp_free(&r);
+    }
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(hq_serve(f), 0);
+        struct timespec ts = {0, (long)(100 + 80 * round) * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        kill(f->hq_pid, SIGKILL);
+        waitpid(f->hq_pid, NULL, 0);
+        f->hq_pid = 0;
+        if (round == 1) {
+            daemon_signal(&f->d, SIGKILL);
+            assert_int_equal(daemon_start(&f->d), 0);
+        }
+    }
+    assert_int_equal(hq_serve(f), 0);
+    assert_int_equal(wait_status_num(&f->d, "outbox.depth", 0, 60000), 0);
+    char out[4096];
+    assert_int_equal(hq(f, out, sizeof(out), "status --json"), 0);
+    cJSON *st = cJSON_Parse(out);
+    assert_non_null(st);
+    assert_true(json_num_at(st, "terminals.0.received") == N);
+    assert_true(json_num_at(st, "terminals.0.next_seq") == N + 1);
+    assert_true(json_num_at(st, "terminals.0.gaps") == 0);
+    cJSON_Delete(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +294,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(forged_message_changes_nothing_and_is_reported, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            kill9_hq_and_agent_mid_sync_lose_nothing_and_apply_nothing_twice, setup, teardown),
     };
     return cmocka_run_group_tests_name("e2e (mosquitto, memberlink-hq, memberlinkd)", tests, NULL,
                                        NULL);
