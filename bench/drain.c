@@ -332,8 +332,9 @@ int main(void)
     if (bare_s <= 0)
         goto out;
 
-    printf("memberlink bench/drain  N=%ld events (%zu bytes each); times from the broker coming up\n",
-           n, strlen(event));
+    printf(
+        "memberlink bench/drain  N=%ld events (%zu bytes each); times from the broker coming up\n",
+        n, strlen(event));
     printf("  (outbox filled offline in %.2f s)\n", hq_run.fill_s);
     printf("  drain to memberlink-hq (durable ingest + ack): %7.2f s %9.0f events/s  agent CPU "
            "%.2f s, peak RSS %ld kB; HQ CPU %.2f s\n",

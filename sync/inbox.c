@@ -168,6 +168,11 @@ ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const cha
          * it through security.rejected. */
         log_warn("hq message %s (%s) cannot be applied: %s", id->valuestring, kind->valuestring,
                  fr.message);
+    } else if (!applied) {
+        /* Verified, but what it says is older than what is here (a newer version arrived
+         * first, or an old message is replayed under the cursor): the newer state stays. */
+        ml_refuse(&fr, ML_REFUSED, 409, "msg_old_version",
+                  "version %lld is not newer than what this store holds", (long long)version);
     }
     /* HQ's stamp moves this terminal's clock forward if HQ is ahead. */
     const cJSON *issued = cJSON_GetObjectItemCaseSensitive(msg, "issued");
@@ -179,7 +184,8 @@ ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const cha
         goto abort;
     if (fr.code != NULL) {
         r = fr;
-        ml_refuse(&r, ML_REFUSED, 422, "msg_not_applicable", "%s: %s", fr.code, fr.message);
+        if (strcmp(fr.code, "msg_old_version") != 0)
+            ml_refuse(&r, ML_REFUSED, 422, "msg_not_applicable", "%s: %s", fr.code, fr.message);
         goto rejected;
     }
     *ret = INBOX_APPLIED;

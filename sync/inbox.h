@@ -8,7 +8,9 @@
  * something was lost on the way, so nothing is applied and the caller catches up over
  * HTTP. Applying is one transaction: the fact (through facts_apply(), version-guarded),
  * the message id in inbox_applied, the new cursor. A refused message changes nothing but
- * the outbox, where a security.rejected event tells HQ.
+ * the outbox, where a security.rejected event tells HQ. A verified message older than what
+ * the store holds is refused the same way (msg_old_version), but its cursor is taken, so
+ * the stream goes on.
  */
 #ifndef ML_INBOX_H
 #define ML_INBOX_H
@@ -23,7 +25,7 @@
 #define INBOX_MSG_MAX (256 * 1024) /* bytes of one signed message accepted */
 
 enum inbox_result {
-    INBOX_APPLIED,   /* applied (or a fact older than what is here: verified, no change) */
+    INBOX_APPLIED,   /* applied */
     INBOX_DUPLICATE, /* already applied */
     INBOX_GAP,       /* its cursor is past the next one: catch up first */
     INBOX_REJECTED,  /* refused; see the refusal; a security.rejected event was written */

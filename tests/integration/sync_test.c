@@ -243,6 +243,65 @@ static void kill9_mid_drain_loses_nothing(void **state)
     peer_stop(&f->p);
 }
 
+/* Watches the terminal's retained status topic. */
+struct watcher {
+    pthread_mutex_t mu;
+    char last[512];
+};
+
+static void watch_on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
+{
+    struct watcher *w = obj;
+    (void)m;
+    pthread_mutex_lock(&w->mu);
+    snprintf(w->last, sizeof(w->last), "%.*s", msg->payloadlen, (const char *)msg->payload);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int watch_until(struct watcher *w, const char *needle, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        pthread_mutex_lock(&w->mu);
+        int found = strstr(w->last, needle) != NULL;
+        pthread_mutex_unlock(&w->mu);
+        if (found)
+            return 0;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static void status_is_retained_online_and_the_will_says_offline_after_kill9(void **state)
+{
+    struct fixture *f = *state;
+    struct watcher w = {.last = ""};
+    pthread_mutex_init(&w.mu, NULL);
+    FILE *c = fopen(f->d.conf, "a");
+    assert_non_null(c);
+    fputs("keepalive = 5\n", c); /* [mqtt] is the last section: the will fires within 7.5 s */
+    fclose(c);
+    assert_int_equal(daemon_start(&f->d), 0);
+    assert_int_equal(wait_status_num(&f->d, "connected", 1, 10000), 0);
+    mosquitto_lib_init();
+    struct mosquitto *m = mosquitto_new("status-watch", true, &w);
+    mosquitto_message_callback_set(m, watch_on_message);
+    assert_int_equal(mosquitto_connect(m, "127.0.0.1", f->b.port, 30), MOSQ_ERR_SUCCESS);
+    assert_int_equal(mosquitto_subscribe(m, NULL, "ml/demo/s/S001/T01/status", 1),
+                     MOSQ_ERR_SUCCESS);
+    assert_int_equal(mosquitto_loop_start(m), MOSQ_ERR_SUCCESS);
+    /* Retained: a subscriber that comes later still sees it. */
+    assert_int_equal(watch_until(&w, "\"state\":\"online\"", 5000), 0);
+    assert_int_equal(watch_until(&w, "\"outbox_depth\":", 100), 0);
+    daemon_signal(&f->d, SIGKILL);
+    assert_int_equal(watch_until(&w, "\"reason\":\"lost\"", 15000), 0);
+    assert_int_equal(watch_until(&w, "\"state\":\"offline\"", 100), 0);
+    mosquitto_disconnect(m);
+    mosquitto_loop_stop(m, true);
+    mosquitto_destroy(m);
+    pthread_mutex_destroy(&w.mu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +312,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(broker_restart_while_connected_reconnects_by_itself, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(kill9_mid_drain_loses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            status_is_retained_online_and_the_will_says_offline_after_kill9, setup, teardown),
     };
     return cmocka_run_group_tests_name("sync (real mosquitto, real memberlinkd)", tests, NULL,
                                        NULL);

@@ -164,17 +164,21 @@ static void attacks_are_rejected_and_last_good_state_kept(void **state)
     free(unknown);
 }
 
-static void older_version_after_newer_keeps_newer(void **state)
+static void older_version_after_newer_is_rejected_and_newer_kept(void **state)
 {
     struct testdb *t = *state;
     char *newer = hq_msg(INBOX, "msg-1", "S001", 1, "member.upsert", 5, LATER, MEMBER(5, "gold"));
     char *older = hq_msg(INBOX, "msg-2", "S001", 2, "member.upsert", 4, LATER, MEMBER(4, "basic"));
     assert_int_equal(handle(t, INBOX, newer), INBOX_APPLIED);
-    assert_int_equal(handle(t, INBOX, older), INBOX_APPLIED); /* verified, changes nothing */
+    assert_int_equal(handle(t, INBOX, older), INBOX_REJECTED); /* reported, changes nothing */
     char *got = testdb_dump(t, "SELECT tier, version FROM members");
     assert_string_equal(got, "gold|5\n");
     free(got);
-    assert_int_equal(inbox_cursor(t->st), 2);
+    got = testdb_dump(t, "SELECT json_extract(payload, '$.body.code') FROM outbox "
+                         "WHERE type = 'security.rejected'");
+    assert_string_equal(got, "msg_old_version\n");
+    free(got);
+    assert_int_equal(inbox_cursor(t->st), 2); /* the stream goes on */
     free(newer);
     free(older);
 }
@@ -244,8 +248,8 @@ static void hq_issued_time_moves_the_hlc_forward(void **state)
     char text[2048];
     snprintf(text, sizeof(text),
              "{\"v\":1,\"id\":\"m-ahead\",\"kind\":\"member.upsert\",\"version\":1,"
-             "\"issued\":%lld,\"expires\":%lld,\"store\":\"S001\",\"cursor\":1,\"body\":"
-             MEMBER(1, "gold") "}",
+             "\"issued\":%lld,\"expires\":%lld,\"store\":\"S001\",\"cursor\":1,\"body\":" MEMBER(
+                 1, "gold") "}",
              (long long)(TESTDB_T0 + TESTDB_HOUR), (long long)LATER);
     cJSON *msg = cJSON_Parse(text);
     assert_int_equal(sign_message(hq_key, "k1", INBOX, msg), ML_OK);
@@ -254,9 +258,9 @@ static void hq_issued_time_moves_the_hlc_forward(void **state)
     assert_int_equal(handle(t, INBOX, signed_text), INBOX_APPLIED);
     free(signed_text);
     assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(outbox_append(t->st, "S001", "T01", TESTDB_T0, "sale.completed",
-                                   cJSON_CreateObject()),
-                     ML_OK);
+    assert_int_equal(
+        outbox_append(t->st, "S001", "T01", TESTDB_T0, "sale.completed", cJSON_CreateObject()),
+        ML_OK);
     assert_int_equal(store_commit(t->st), ML_OK);
     char *hlc = testdb_dump(t, "SELECT hlc FROM outbox WHERE type = 'sale.completed'");
     char want[64];
@@ -272,7 +276,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(valid_message_is_applied_once_and_moves_the_cursor),
         T(attacks_are_rejected_and_last_good_state_kept),
-        T(older_version_after_newer_keeps_newer),
+        T(older_version_after_newer_is_rejected_and_newer_kept),
         T(cursor_gap_applies_nothing_until_caught_up),
         T(campaign_on_its_retained_topic_is_applied),
         T(message_at_the_size_limit_passes_the_size_check_one_past_is_refused),
