@@ -317,6 +317,21 @@ void store_rollback(struct store *st)
         (void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+ml_err store_savepoint(struct store *st)
+{
+    return store_exec(st, "SAVEPOINT unit");
+}
+
+ml_err store_release(struct store *st)
+{
+    return store_exec(st, "RELEASE unit");
+}
+
+void store_undo(struct store *st)
+{
+    (void)sqlite3_exec(st->db, "ROLLBACK TO unit; RELEASE unit", NULL, NULL, NULL);
+}
+
 ml_err store_state_get_i64(struct store *st, const char *key, int64_t dflt, int64_t *ret)
 {
     static const char sql[] = "SELECT value FROM sync_state WHERE key = ?1";

@@ -36,6 +36,15 @@ ml_err store_commit(struct store *st); /* durable on ML_OK */
 void store_rollback(struct store *st); /* NULL-safe, no-op outside a transaction */
 
 /*
+ * Savepoints: a unit of work that is its own transaction when none is open, and a nested
+ * one inside the caller's (e.g. one HQ message inside a whole catch-up). store_release()
+ * commits it when it is the outermost; store_undo() rolls back to it and releases it.
+ */
+ml_err store_savepoint(struct store *st);
+ml_err store_release(struct store *st);
+void store_undo(struct store *st);
+
+/*
  * Returns a reset, cleared statement for `sql`, prepared once per connection and cached
  * by the address of `sql` (pass string literals). NULL on a prepare error (logged once).
  * The statement stays owned by the store.

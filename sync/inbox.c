@@ -45,14 +45,14 @@ static ml_err reject(struct ml_ctx *ctx, const char *topic, const cJSON *msg,
     cJSON_AddStringToObject(ev, "topic", topic);
     cJSON_AddStringToObject(ev, "code", r->code);
     cJSON_AddStringToObject(ev, "reason", r->message);
-    if (store_begin(ctx->st) != ML_OK) {
+    if (store_savepoint(ctx->st) != ML_OK) {
         cJSON_Delete(ev);
         return ML_STORAGE;
     }
     if (outbox_append(ctx->st, ctx->cfg->store, ctx->cfg->terminal, ctx->now_ms(),
                       "security.rejected", ev) != ML_OK ||
-        store_commit(ctx->st) != ML_OK) {
-        store_rollback(ctx->st);
+        store_release(ctx->st) != ML_OK) {
+        store_undo(ctx->st);
         return ML_STORAGE;
     }
     return ML_OK;
@@ -137,7 +137,7 @@ ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const cha
         goto rejected;
     }
 
-    if ((err = store_begin(ctx->st)) != ML_OK)
+    if ((err = store_savepoint(ctx->st)) != ML_OK)
         goto out;
     int seen = already_applied(ctx->st, id->valuestring);
     int64_t last = per_store ? inbox_cursor(ctx->st) : 0;
@@ -146,13 +146,13 @@ ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const cha
         goto abort;
     }
     if (seen || (per_store && cursor <= last)) {
-        store_rollback(ctx->st);
+        store_undo(ctx->st);
         *ret = INBOX_DUPLICATE;
         stats->duplicates++;
         goto out;
     }
     if (per_store && cursor > last + 1) {
-        store_rollback(ctx->st);
+        store_undo(ctx->st);
         *ret = INBOX_GAP;
         stats->gaps++;
         goto out;
@@ -180,7 +180,7 @@ ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const cha
             ML_OK ||
         (err = hlc_observe(ctx->st, (int64_t)issued->valuedouble, ctx->now_ms())) != ML_OK ||
         (per_store && (err = store_state_set_i64(ctx->st, "inbox_cursor", cursor)) != ML_OK) ||
-        (err = store_commit(ctx->st)) != ML_OK)
+        (err = store_release(ctx->st)) != ML_OK)
         goto abort;
     if (fr.code != NULL) {
         r = fr;
@@ -193,7 +193,7 @@ ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const cha
     goto out;
 
 abort:
-    store_rollback(ctx->st);
+    store_undo(ctx->st);
     goto out;
 rejected:
     *ret = INBOX_REJECTED;

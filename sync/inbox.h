@@ -6,7 +6,8 @@
  * keys, over the topic it belongs to, and it has not expired. Per-store messages carry a
  * gapless cursor: the next one is applied; an older one is a duplicate; a newer one means
  * something was lost on the way, so nothing is applied and the caller catches up over
- * HTTP. Applying is one transaction: the fact (through facts_apply(), version-guarded),
+ * HTTP. Applying is one unit (a savepoint: its own transaction, or nested in the caller's,
+ * as the catch-up does to import a whole response in one transaction): the fact (through facts_apply(), version-guarded),
  * the message id in inbox_applied, the new cursor. A refused message changes nothing but
  * the outbox, where a security.rejected event tells HQ. A verified message older than what
  * the store holds is refused the same way (msg_old_version), but its cursor is taken, so

@@ -128,6 +128,12 @@ static void catchup_done(struct link *l)
         return;
     }
     size_t lines = 0;
+    /* The whole response is imported in one transaction (each message a savepoint in it). */
+    if (store_begin(l->ctx->st) != ML_OK) {
+        free(r.body);
+        l->catchup_retry_at = mono_ms() + LINK_CATCHUP_RETRY_MS;
+        return;
+    }
     for (char *p = r.body; p != NULL && p < r.body + r.len;) {
         char *nl = memchr(p, '\n', (size_t)(r.body + r.len - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(r.body + r.len - p);
@@ -136,6 +142,13 @@ static void catchup_done(struct link *l)
             lines++;
         }
         p = nl ? nl + 1 : NULL;
+    }
+    if (store_commit(l->ctx->st) != ML_OK) {
+        store_rollback(l->ctx->st);
+        log_error("hq: cannot record the caught-up messages; retrying");
+        l->catchup_retry_at = mono_ms() + LINK_CATCHUP_RETRY_MS;
+        free(r.body);
+        return;
     }
     free(r.body);
     log_info("hq: caught up %zu messages, at cursor %lld", lines,
