@@ -31,7 +31,7 @@ ml_err phone_normalize(const char *input, char out[PHONE_DIGITS + 1]);
 void phone_key(const uint8_t key[PHONE_KEY_LEN], const char *normalized,
                uint8_t out[PHONE_KEY_LEN]);
 
-/* "13800138000" -> "138****8000". */
+/* The normalized 11 digits "138" "0013" "8000" -> "138****8000". */
 void phone_mask(const char *normalized, char out[PHONE_MASKED_LEN + 1]);
 
 #endif

@@ -118,7 +118,7 @@ HQ pushed the demo campaigns, guides, members and coupons; the store has them:
   $(status)
 
 Try these in another terminal (the CLI reads the same defaults and token):
-  1. $build/memberlink identify --phone 13800138000
+  1. $build/memberlink identify --phone 138-0013-8000
   2. $build/memberlink checkout --member M1001 --item TS-01:apparel:2:59.90 --item SH-9:shoes:1:399 --coupon CPN-20OFF --points 500
   3. $build/memberlink refund last --line 1
 
