@@ -29,7 +29,7 @@ ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS)
 LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 LDFLAGS += -pthread $(SANFLAGS)
 
-CORE_SRC := agent/ml_err.c agent/log.c agent/config.c agent/money.c agent/phone.c \
+CORE_SRC := agent/ml_err.c agent/log.c agent/inifile.c agent/config.c agent/money.c agent/phone.c \
             agent/store.c agent/facts.c agent/rules.c agent/member.c agent/coupon.c \
             agent/checkout.c agent/refund.c agent/commission.c agent/idem.c \
             agent/metrics.c agent/api.c agent/jsonutil.c \

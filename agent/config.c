@@ -5,9 +5,10 @@
  */
 #include "config.h"
 
+#include "inifile.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,19 +17,6 @@
 
 #define DEFAULT_MAX_BODY (64u * 1024u)
 #define MAX_BODY_LIMIT (1024u * 1024u)
-
-/* inih reads lines into a buffer of this size (Debian builds it with the default). */
-#define CONFIG_LINE_MAX 200
-
-struct parse_ctx {
-    struct config *cfg;
-    char *errbuf;
-    size_t errlen;
-    const char *path;
-    FILE *file;
-    int lineno;
-    int failed;
-};
 
 void config_defaults(struct config *cfg)
 {
@@ -227,9 +215,10 @@ static int apply_mqtt(struct config *cfg, const char *name, const char *value, c
 }
 
 /* Returns 0 on success, -1 with a reason in `why` on a bad value, -2 for an unknown key. */
-static int apply(struct config *cfg, const char *section, const char *name, const char *value,
+static int apply(void *user, const char *section, const char *name, const char *value,
                  const char **why)
 {
+    struct config *cfg = user;
     if (strcmp(section, "store") == 0) {
         *why = "expected 1-32 characters of [A-Za-z0-9_-]";
         if (strcmp(name, "brand") == 0)
@@ -318,79 +307,10 @@ static int apply(struct config *cfg, const char *section, const char *name, cons
     return -2;
 }
 
-static int on_entry(void *user, const char *section, const char *name, const char *value)
-{
-    struct parse_ctx *ctx = user;
-    const char *why = "";
-    if (ctx->failed)
-        return 0;
-    int rc = apply(ctx->cfg, section, name, value, &why);
-    if (rc == 0)
-        return 1;
-    ctx->failed = 1;
-    if (rc == -2)
-        snprintf(ctx->errbuf, ctx->errlen, "%s:%d: unknown key [%s] %s", ctx->path, ctx->lineno,
-                 section, name);
-    else
-        snprintf(ctx->errbuf, ctx->errlen, "%s:%d: bad value for [%s] %s: %s", ctx->path,
-                 ctx->lineno, section, name, why);
-    return 0;
-}
-
-/*
- * Line reader for inih that counts lines (Debian's inih does not pass line numbers to the
- * handler) and refuses a line longer than inih's buffer instead of letting it be split.
- */
-static char *read_line(char *str, int num, void *stream)
-{
-    struct parse_ctx *ctx = stream;
-    char line[CONFIG_LINE_MAX * 4];
-    if (ctx->failed || fgets(line, sizeof(line), ctx->file) == NULL)
-        return NULL;
-    ctx->lineno++;
-    size_t n = strlen(line);
-    if (n >= (size_t)num) {
-        ctx->failed = 1;
-        snprintf(ctx->errbuf, ctx->errlen, "%s:%d: line longer than %d bytes", ctx->path,
-                 ctx->lineno, num - 2);
-        return NULL;
-    }
-    /* inih reports sections only through their keys; refuse unknown ones, even empty. */
-    const char *p = line + strspn(line, " \t");
-    if (*p == '[') {
-        size_t len = strcspn(p + 1, "]");
-        if (!((len == 5 && strncmp(p + 1, "store", 5) == 0) ||
-              (len == 5 && strncmp(p + 1, "agent", 5) == 0) ||
-              (len == 4 && strncmp(p + 1, "mqtt", 4) == 0) ||
-              (len == 2 && strncmp(p + 1, "hq", 2) == 0))) {
-            ctx->failed = 1;
-            snprintf(ctx->errbuf, ctx->errlen, "%s:%d: unknown section [%.*s]", ctx->path,
-                     ctx->lineno, (int)(len > 40 ? 40 : len), p + 1);
-            return NULL;
-        }
-    }
-    memcpy(str, line, n + 1);
-    return str;
-}
-
 ml_err config_load(struct config *cfg, const char *path, char *errbuf, size_t errlen)
 {
-    struct parse_ctx ctx = {.cfg = cfg, .errbuf = errbuf, .errlen = errlen, .path = path};
-    ctx.file = fopen(path, "re");
-    if (ctx.file == NULL) {
-        snprintf(errbuf, errlen, "%s: cannot open config: %s", path, strerror(errno));
-        return ML_CONFIG;
-    }
-    int rc = ini_parse_stream(read_line, &ctx, on_entry, &ctx);
-    fclose(ctx.file);
-    if (ctx.failed)
-        return ML_CONFIG;
-    if (rc != 0) {
-        snprintf(errbuf, errlen, "%s:%d: syntax error (expected [section] or key = value)", path,
-                 rc);
-        return ML_CONFIG;
-    }
-    return ML_OK;
+    static const char *const sections[] = {"store", "agent", "mqtt", "hq", NULL};
+    return inifile_load(path, sections, apply, cfg, errbuf, errlen);
 }
 
 /* Reads up to len-1 bytes of a small secret file, trimming the trailing newline. */

@@ -4,24 +4,12 @@
  */
 #include "hq_config.h"
 
+#include "inifile.h"
+
 #include <errno.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* inih reads lines into a buffer of this size (Debian builds it with the default). */
-#define HQ_CONFIG_LINE_MAX 200
-
-struct parse_ctx {
-    struct hq_config *cfg;
-    char *errbuf;
-    size_t errlen;
-    const char *path;
-    FILE *file;
-    int lineno;
-    int failed;
-};
 
 void hq_config_defaults(struct hq_config *cfg)
 {
@@ -132,9 +120,10 @@ static int set_http_listen(struct hq_config *cfg, const char *value, const char 
 }
 
 /* Returns 0 on success, -1 with a reason in `why` on a bad value, -2 for an unknown key. */
-static int apply(struct hq_config *cfg, const char *section, const char *name, const char *value,
+static int apply(void *user, const char *section, const char *name, const char *value,
                  const char **why)
 {
+    struct hq_config *cfg = user;
     long long n = 0;
     if (strcmp(section, "hq") == 0) {
         if (strcmp(name, "brand") == 0) {
@@ -212,75 +201,8 @@ static int apply(struct hq_config *cfg, const char *section, const char *name, c
     return -2;
 }
 
-static int on_entry(void *user, const char *section, const char *name, const char *value)
-{
-    struct parse_ctx *ctx = user;
-    const char *why = "";
-    if (ctx->failed)
-        return 0;
-    int rc = apply(ctx->cfg, section, name, value, &why);
-    if (rc == 0)
-        return 1;
-    ctx->failed = 1;
-    if (rc == -2)
-        snprintf(ctx->errbuf, ctx->errlen, "%s:%d: unknown key [%s] %s", ctx->path, ctx->lineno,
-                 section, name);
-    else
-        snprintf(ctx->errbuf, ctx->errlen, "%s:%d: bad value for [%s] %s: %s", ctx->path,
-                 ctx->lineno, section, name, why);
-    return 0;
-}
-
-/*
- * Line reader for inih that counts lines (Debian's inih does not pass line numbers to the
- * handler), refuses a line longer than inih's buffer instead of letting it be split, and
- * refuses unknown sections (inih reports sections only through their keys).
- */
-static char *read_line(char *str, int num, void *stream)
-{
-    struct parse_ctx *ctx = stream;
-    char line[HQ_CONFIG_LINE_MAX * 4];
-    if (ctx->failed || fgets(line, sizeof(line), ctx->file) == NULL)
-        return NULL;
-    ctx->lineno++;
-    size_t n = strlen(line);
-    if (n >= (size_t)num) {
-        ctx->failed = 1;
-        snprintf(ctx->errbuf, ctx->errlen, "%s:%d: line longer than %d bytes", ctx->path,
-                 ctx->lineno, num - 2);
-        return NULL;
-    }
-    const char *p = line + strspn(line, " \t");
-    if (*p == '[') {
-        size_t len = strcspn(p + 1, "]");
-        if (!((len == 2 && strncmp(p + 1, "hq", 2) == 0) ||
-              (len == 4 && strncmp(p + 1, "mqtt", 4) == 0))) {
-            ctx->failed = 1;
-            snprintf(ctx->errbuf, ctx->errlen, "%s:%d: unknown section [%.*s]", ctx->path,
-                     ctx->lineno, (int)(len > 40 ? 40 : len), p + 1);
-            return NULL;
-        }
-    }
-    memcpy(str, line, n + 1);
-    return str;
-}
-
 ml_err hq_config_load(struct hq_config *cfg, const char *path, char *errbuf, size_t errlen)
 {
-    struct parse_ctx ctx = {.cfg = cfg, .errbuf = errbuf, .errlen = errlen, .path = path};
-    ctx.file = fopen(path, "re");
-    if (ctx.file == NULL) {
-        snprintf(errbuf, errlen, "%s: cannot open config: %s", path, strerror(errno));
-        return ML_CONFIG;
-    }
-    int rc = ini_parse_stream(read_line, &ctx, on_entry, &ctx);
-    fclose(ctx.file);
-    if (ctx.failed)
-        return ML_CONFIG;
-    if (rc != 0) {
-        snprintf(errbuf, errlen, "%s:%d: syntax error (expected [section] or key = value)", path,
-                 rc);
-        return ML_CONFIG;
-    }
-    return ML_OK;
+    static const char *const sections[] = {"hq", "mqtt", NULL};
+    return inifile_load(path, sections, apply, cfg, errbuf, errlen);
 }
