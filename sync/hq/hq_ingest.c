@@ -7,6 +7,8 @@
  */
 #include "hq_ingest.h"
 
+#include "canon.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,7 +354,12 @@ static ml_err handle_event(struct batch *b, const cJSON *e, int idx)
     if (!cJSON_IsObject(body))
         return reject(b, id, idx, "malformed", "'body' must be an object");
 
-    char *body_text = cJSON_PrintUnformatted(body);
+    /* Canonical text prints integers directly; cJSON's printer formats every large number
+     * as a double and reads it back, which was most of HQ's ingest CPU. Bodies with a
+     * fraction (no store sends one) fall back to cJSON's printer. */
+    char *body_text = canon_json(body);
+    if (body_text == NULL)
+        body_text = cJSON_PrintUnformatted(body);
     if (body_text == NULL)
         return ML_NOMEM;
     ev.body = body_text;
