@@ -37,51 +37,12 @@ void config_defaults(struct config *cfg)
     cfg->mqtt_ack_timeout_s = 15;
 }
 
-static int valid_id_len(const char *v, size_t max)
-{
-    size_t n = strlen(v);
-    if (n == 0 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = v[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
-static int valid_id(const char *v)
-{
-    size_t n = strlen(v);
-    if (n == 0 || n > CONFIG_ID_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = v[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int parse_hex_key(const char *v, uint8_t out[CONFIG_PHONE_KEY_LEN])
 {
     if (strlen(v) != 2 * CONFIG_PHONE_KEY_LEN)
         return -1;
     for (size_t i = 0; i < CONFIG_PHONE_KEY_LEN; i++) {
-        int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
+        int hi = inifile_hex_digit(v[2 * i]), lo = inifile_hex_digit(v[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (uint8_t)(hi << 4 | lo);
@@ -89,27 +50,12 @@ static int parse_hex_key(const char *v, uint8_t out[CONFIG_PHONE_KEY_LEN])
     return 0;
 }
 
-/* All ASCII digits, at least one: strtoll alone would also take " 80" and "+80". */
-static int all_digits(const char *v)
-{
-    if (*v == '\0')
-        return 0;
-    for (; *v; v++)
-        if (*v < '0' || *v > '9')
-            return 0;
-    return 1;
-}
-
 ml_err config_parse_listen(const char *value, char *host, size_t hostlen, uint16_t *ret_port)
 {
     const char *colon = strrchr(value, ':');
+    long long port = 0;
     if (colon == NULL || colon == value || (size_t)(colon - value) >= hostlen ||
-        !all_digits(colon + 1))
-        return ML_CONFIG;
-    char *end = NULL;
-    errno = 0;
-    long port = strtol(colon + 1, &end, 10);
-    if (errno != 0 || end == colon + 1 || *end != '\0' || port < 1 || port > 65535)
+        inifile_parse_int(colon + 1, 1, 65535, &port) != 0)
         return ML_CONFIG;
     memcpy(host, value, (size_t)(colon - value));
     host[colon - value] = '\0';
@@ -120,10 +66,8 @@ ml_err config_parse_listen(const char *value, char *host, size_t hostlen, uint16
 /* A whole number in [min, max], digits only. */
 static int set_int(int64_t *dst, const char *v, int64_t min, int64_t max)
 {
-    if (!all_digits(v) || strlen(v) > 18)
-        return -1;
-    long long n = strtoll(v, NULL, 10);
-    if (n < min || n > max)
+    long long n = 0;
+    if (inifile_parse_int(v, min, max, &n) != 0)
         return -1;
     *dst = n;
     return 0;
@@ -139,7 +83,7 @@ static int set_path(char *dst, size_t len, const char *v)
 
 static int set_id(char *dst, size_t len, const char *v)
 {
-    if (!valid_id(v))
+    if (!inifile_valid_id(v, CONFIG_ID_MAX))
         return -1;
     snprintf(dst, len, "%s", v);
     return 0;
@@ -158,7 +102,7 @@ static int apply_mqtt(struct config *cfg, const char *name, const char *value, c
     }
     if (strcmp(name, "client_id") == 0) {
         *why = "expected 1-64 characters of [A-Za-z0-9_-]";
-        if (strlen(value) > 64 || !valid_id_len(value, 64))
+        if (strlen(value) > 64 || !inifile_valid_id(value, 64))
             return -1;
         snprintf(cfg->mqtt_client_id, sizeof(cfg->mqtt_client_id), "%s", value);
         return 0;
@@ -268,11 +212,8 @@ static int apply(void *user, const char *section, const char *name, const char *
         }
         if (strcmp(name, "api_max_body") == 0) {
             *why = "expected a byte count from 1024 to 1048576";
-            char *end = NULL;
-            errno = 0;
-            long long v = strtoll(value, &end, 10);
-            if (!all_digits(value) || errno != 0 || end == value || *end != '\0' || v < 1024 ||
-                v > (long long)MAX_BODY_LIMIT)
+            long long v = 0;
+            if (inifile_parse_int(value, 1024, MAX_BODY_LIMIT, &v) != 0)
                 return -1;
             cfg->api_max_body = (size_t)v;
             return 0;
@@ -297,7 +238,7 @@ static int apply(void *user, const char *section, const char *name, const char *
                 return -1;
             memcpy(kid, value, (size_t)(eq - value));
             kid[eq - value] = '\0';
-            if (!valid_id(kid) || eq[1] == '\0')
+            if (!inifile_valid_id(kid, CONFIG_ID_MAX) || eq[1] == '\0')
                 return -1;
             snprintf(cfg->hq_pubkeys[cfg->hq_npubkeys++], CONFIG_PUBKEY_SPEC_MAX, "%s", value);
             return 0;

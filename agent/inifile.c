@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct parse_ctx {
@@ -76,6 +77,43 @@ static char *read_line(char *str, int num, void *stream)
     }
     memcpy(str, line, n + 1);
     return str;
+}
+
+int inifile_valid_id(const char *v, size_t max)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int inifile_parse_int(const char *v, long long min, long long max, long long *ret)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 18 || strspn(v, "0123456789") != n)
+        return -1;
+    long long x = strtoll(v, NULL, 10);
+    if (x < min || x > max)
+        return -1;
+    *ret = x;
+    return 0;
+}
+
+int inifile_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
 ml_err inifile_load(const char *path, const char *const *sections, inifile_apply_fn apply,

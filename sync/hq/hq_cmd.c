@@ -152,7 +152,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         if (o == O_STORE) {
             if (a->nstores >= HQ_CONFIG_STORES_MAX)
                 return usage_error("more than %d --store options", HQ_CONFIG_STORES_MAX);
-            if (!hq_valid_id(v, HQ_CONFIG_ID_MAX))
+            if (!inifile_valid_id(v, HQ_CONFIG_ID_MAX))
                 return usage_error("--store '%.40s': expected 1-32 characters of [A-Za-z0-9_-]", v);
             for (size_t k = 0; k < a->nstores; k++)
                 if (strcmp(a->stores[k], v) == 0)

@@ -22,44 +22,7 @@ void hq_config_defaults(struct hq_config *cfg)
     cfg->mqtt_keepalive = 30;
 }
 
-int hq_valid_id(const char *v, size_t max)
-{
-    size_t n = strlen(v);
-    if (n == 0 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = v[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 /* A whole number in [min, max], ASCII digits only (strtoll alone takes " 8" and "+8"). */
-static int parse_int(const char *v, long long min, long long max, long long *ret)
-{
-    size_t n = strlen(v);
-    if (n == 0 || n > 18 || strspn(v, "0123456789") != n)
-        return -1;
-    errno = 0;
-    long long x = strtoll(v, NULL, 10);
-    if (errno != 0 || x < min || x > max)
-        return -1;
-    *ret = x;
-    return 0;
-}
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* [hq] stores: a comma-separated list of store ids, appended to what earlier lines gave. */
 static int add_stores(struct hq_config *cfg, const char *value, const char **why)
@@ -78,7 +41,7 @@ static int add_stores(struct hq_config *cfg, const char *value, const char **why
         char id[HQ_CONFIG_ID_MAX + 1];
         memcpy(id, p, len);
         id[len] = '\0';
-        if (!hq_valid_id(id, HQ_CONFIG_ID_MAX))
+        if (!inifile_valid_id(id, HQ_CONFIG_ID_MAX))
             return -1;
         for (size_t i = 0; i < cfg->nstores; i++)
             if (strcmp(cfg->stores[i], id) == 0)
@@ -103,7 +66,7 @@ static int set_http_listen(struct hq_config *cfg, const char *value, const char 
     const char *colon = strrchr(value, ':');
     long long port = 0;
     if (colon == NULL || colon == value || (size_t)(colon - value) > HQ_CONFIG_HOST_MAX ||
-        parse_int(colon + 1, 1, 65535, &port) != 0)
+        inifile_parse_int(colon + 1, 1, 65535, &port) != 0)
         return -1;
     const char *host = value;
     size_t hl = (size_t)(colon - value);
@@ -128,7 +91,7 @@ static int apply(void *user, const char *section, const char *name, const char *
     if (strcmp(section, "hq") == 0) {
         if (strcmp(name, "brand") == 0) {
             *why = "expected 1-32 characters of [A-Za-z0-9_-]";
-            if (!hq_valid_id(value, HQ_CONFIG_ID_MAX))
+            if (!inifile_valid_id(value, HQ_CONFIG_ID_MAX))
                 return -1;
             snprintf(cfg->brand, sizeof(cfg->brand), "%s", value);
             return 0;
@@ -142,7 +105,7 @@ static int apply(void *user, const char *section, const char *name, const char *
         }
         if (strcmp(name, "share_group") == 0) {
             *why = "expected nothing or 1-32 characters of [A-Za-z0-9_-]";
-            if (value[0] != '\0' && !hq_valid_id(value, HQ_CONFIG_ID_MAX))
+            if (value[0] != '\0' && !inifile_valid_id(value, HQ_CONFIG_ID_MAX))
                 return -1;
             snprintf(cfg->share_group, sizeof(cfg->share_group), "%s", value);
             return 0;
@@ -154,7 +117,7 @@ static int apply(void *user, const char *section, const char *name, const char *
             if (strlen(value) != 2 * HQ_PHONE_KEY_LEN)
                 return -1;
             for (size_t i = 0; i < HQ_PHONE_KEY_LEN; i++) {
-                int hi = hex_digit(value[2 * i]), lo = hex_digit(value[2 * i + 1]);
+                int hi = inifile_hex_digit(value[2 * i]), lo = inifile_hex_digit(value[2 * i + 1]);
                 if (hi < 0 || lo < 0)
                     return -1;
                 cfg->phone_key[i] = (uint8_t)(hi << 4 | lo);
@@ -176,14 +139,14 @@ static int apply(void *user, const char *section, const char *name, const char *
         }
         if (strcmp(name, "port") == 0) {
             *why = "expected a port from 1 to 65535";
-            if (parse_int(value, 1, 65535, &n) != 0)
+            if (inifile_parse_int(value, 1, 65535, &n) != 0)
                 return -1;
             cfg->mqtt_port = (uint16_t)n;
             return 0;
         }
         if (strcmp(name, "client_id") == 0) {
             *why = "expected 1-64 characters of [A-Za-z0-9_-]";
-            if (!hq_valid_id(value, HQ_CONFIG_CLIENT_ID_MAX))
+            if (!inifile_valid_id(value, HQ_CONFIG_CLIENT_ID_MAX))
                 return -1;
             snprintf(cfg->mqtt_client_id, sizeof(cfg->mqtt_client_id), "%s", value);
             return 0;
@@ -191,7 +154,7 @@ static int apply(void *user, const char *section, const char *name, const char *
         if (strcmp(name, "keepalive") == 0) {
             /* mosquitto refuses keepalives below 5 s. */
             *why = "expected seconds from 5 to 3600";
-            if (parse_int(value, 5, 3600, &n) != 0)
+            if (inifile_parse_int(value, 5, 3600, &n) != 0)
                 return -1;
             cfg->mqtt_keepalive = (int)n;
             return 0;

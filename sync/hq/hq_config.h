@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "inifile.h" /* inifile_valid_id() for ids */
 #include "ml_err.h"
 
 #define HQ_CONFIG_ID_MAX 32        /* brand, share_group: [A-Za-z0-9_-]{1,32} */
@@ -53,8 +54,5 @@ void hq_config_defaults(struct hq_config *cfg);
  * line in errbuf naming the file, line and key; cfg may then be partly updated.
  */
 ml_err hq_config_load(struct hq_config *cfg, const char *path, char *errbuf, size_t errlen);
-
-/* 1 if `v` is 1 to `max` characters of [A-Za-z0-9_-] (ids, MQTT topic levels). */
-int hq_valid_id(const char *v, size_t max);
 
 #endif

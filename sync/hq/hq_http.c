@@ -170,7 +170,7 @@ static int parse_path(const char *url, char store[HQ_CONFIG_ID_MAX + 1])
         return -1;
     memcpy(store, s, n);
     store[n] = '\0';
-    return hq_valid_id(store, HQ_CONFIG_ID_MAX) ? 0 : -1;
+    return inifile_valid_id(store, HQ_CONFIG_ID_MAX) ? 0 : -1;
 }
 
 static int configured(const struct hq_config *cfg, const char *store)

@@ -119,7 +119,7 @@ static int parse_topic(const char *brand, const char *topic, char store[HQ_CONFI
     store[sl] = '\0';
     memcpy(terminal, t, tl);
     terminal[tl] = '\0';
-    return hq_valid_id(store, HQ_CONFIG_ID_MAX) && hq_valid_id(terminal, HQ_CONFIG_ID_MAX) ? 0 : -1;
+    return inifile_valid_id(store, HQ_CONFIG_ID_MAX) && inifile_valid_id(terminal, HQ_CONFIG_ID_MAX) ? 0 : -1;
 }
 
 /* 1 to max characters, each in `set` or alphanumeric. */

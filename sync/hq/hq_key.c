@@ -39,7 +39,7 @@ int hq_make_dirs(const char *path)
 ml_err hq_key_pubkey_line(EVP_PKEY *key, const char *kid, char line[HQ_PUBKEY_LINE_MAX])
 {
     char pub[SIGN_PUB_B64_LEN + 1];
-    if (!hq_valid_id(kid, SIGN_KID_MAX) || sign_key_public_b64(key, pub) != ML_OK)
+    if (!inifile_valid_id(kid, SIGN_KID_MAX) || sign_key_public_b64(key, pub) != ML_OK)
         return ML_CONFIG;
     snprintf(line, HQ_PUBKEY_LINE_MAX, "pubkey = %s=%s", kid, pub);
     return ML_OK;
@@ -78,7 +78,7 @@ ml_err hq_key_generate(const char *data_dir, const char *kid, int force,
     EVP_PKEY *key = NULL;
     ml_err result = ML_FAILURE;
 
-    if (!hq_valid_id(kid, SIGN_KID_MAX)) {
+    if (!inifile_valid_id(kid, SIGN_KID_MAX)) {
         snprintf(errbuf, errlen, "kid '%.40s': expected 1-32 characters of [A-Za-z0-9_-]", kid);
         return ML_CONFIG;
     }
@@ -144,7 +144,7 @@ ml_err hq_key_load(const char *data_dir, EVP_PKEY **ret_key, char kid[SIGN_KID_M
     text[n] = '\0';
     while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
         text[--n] = '\0';
-    if (!hq_valid_id(text, SIGN_KID_MAX)) {
+    if (!inifile_valid_id(text, SIGN_KID_MAX)) {
         snprintf(errbuf, errlen, "%s: expected one kid of 1-32 characters of [A-Za-z0-9_-]",
                  kid_path);
         EVP_PKEY_free(key);

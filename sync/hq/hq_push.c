@@ -221,7 +221,7 @@ ml_err hq_push_to_store(struct hq_push *p, const char *store, const char *kind, 
     ml_err err = hq_fact_check(kind, body, entity, &version, r);
     if (err != ML_OK)
         return err;
-    if (version == 0 || !hq_valid_id(store, HQ_CONFIG_ID_MAX))
+    if (version == 0 || !inifile_valid_id(store, HQ_CONFIG_ID_MAX))
         return ml_refuse(r, ML_PARSE, 400, "invalid_request",
                          version == 0 ? "the body has no version (prepare it first)"
                                       : "a store id is 1-32 characters of [A-Za-z0-9_-]");
