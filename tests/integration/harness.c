@@ -376,3 +376,71 @@ int wait_status_num(const struct daemon *d, const char *path, double want, int t
     }
     return -1;
 }
+
+char *harness_read_file(const char *path, size_t *ret_len)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap);
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, 4096, f);
+        len += n;
+        if (n < 4096)
+            break;
+    }
+    fclose(f);
+    buf[len] = '\0';
+    if (ret_len)
+        *ret_len = len;
+    return buf;
+}
+
+int harness_run(const char *const argv[], const char *dir, int timeout_ms, char **ret_out,
+                char **ret_err)
+{
+    char out_path[400], err_path[400];
+    snprintf(out_path, sizeof(out_path), "%s/run.out", dir);
+    snprintf(err_path, sizeof(err_path), "%s/run.err", dir);
+    unlink(out_path);
+    unlink(err_path);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0)
+            _exit(126);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    pid_t r;
+    for (int waited = 0; (r = waitpid(pid, &status, WNOHANG)) == 0 && waited < timeout_ms;
+         waited += 10) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -1;
+    }
+    if (ret_out)
+        *ret_out = harness_read_file(out_path, NULL);
+    if (ret_err)
+        *ret_err = harness_read_file(err_path, NULL);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

@@ -29,6 +29,18 @@ struct http_resp {
     cJSON *json; /* parsed body or NULL */
 };
 
+/*
+ * Runs argv (NULL-terminated, argv[0] a path) to completion within timeout_ms, its stdout
+ * and stderr going to files in `dir`. Returns the exit code (128+signal), or -1 on a
+ * timeout (the program is killed). *ret_out / *ret_err (may be NULL) receive the output,
+ * caller frees.
+ */
+int harness_run(const char *const argv[], const char *dir, int timeout_ms, char **ret_out,
+                char **ret_err);
+
+/* A whole file, NUL-terminated (caller frees), or NULL. */
+char *harness_read_file(const char *path, size_t *ret_len);
+
 /* A loopback TCP port nobody listens on right now. */
 uint16_t harness_free_port(void);
 

@@ -39,7 +39,6 @@
 
 #define WAIT_MS 10000
 #define ACKS_MAX 8192
-#define OUTPUT_MAX (1024 * 1024)
 #define BRAND "demo"
 
 struct ack_entry {
@@ -106,18 +105,9 @@ static int write_file(const char *path, const char *text)
     return fclose(f) == 0 ? 0 : -1;
 }
 
-/* Whole file into a NUL-terminated buffer (caller frees), or NULL. */
 static char *read_file(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return NULL;
-    char *buf = malloc(OUTPUT_MAX + 1);
-    size_t n = buf ? fread(buf, 1, OUTPUT_MAX, f) : 0;
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
+    return harness_read_file(path, NULL);
 }
 
 static int file_contains(const char *path, const char *needle)
@@ -195,38 +185,7 @@ static int run_hq(char **ret_out, char **ret_err, const char *first, ...)
         argv[argc++] = a;
     va_end(ap);
     argv[argc] = NULL;
-
-    char out_path[400], err_path[400];
-    snprintf(out_path, sizeof(out_path), "%s/run.out", E.dir);
-    snprintf(err_path, sizeof(err_path), "%s/run.err", E.dir);
-    unlink(out_path);
-    unlink(err_path);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0)
-            _exit(126);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    int64_t deadline = now_ms() + WAIT_MS;
-    pid_t r;
-    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < deadline)
-        sleep_ms(10);
-    if (r == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        return -1;
-    }
-    if (ret_out)
-        *ret_out = read_file(out_path);
-    if (ret_err)
-        *ret_err = read_file(err_path);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return harness_run(argv, E.dir, WAIT_MS, ret_out, ret_err);
 }
 
 /* `memberlink-hq -c conf <args> --json` parsed; NULL unless it exited 0 with JSON. */

@@ -42,7 +42,6 @@
 #include "sign.h"
 
 #define WAIT_MS 10000
-#define OUTPUT_MAX (4 * 1024 * 1024)
 #define MSGS_MAX 8192
 #define BRAND "demo"
 #define PHONE_KEY_HEX "00112233445566778899aabbccddeeff0123456789abcdef0123456789abcdef"
@@ -119,21 +118,9 @@ static int write_file(const char *path, const char *text)
     return fclose(f) == 0 ? 0 : -1;
 }
 
-/* Whole file (binary-safe up to OUTPUT_MAX) into a NUL-terminated buffer;
- * *ret_len bytes. */
 static char *read_file_len(const char *path, size_t *ret_len)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return NULL;
-    char *buf = malloc(OUTPUT_MAX + 1);
-    size_t n = buf ? fread(buf, 1, OUTPUT_MAX, f) : 0;
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    if (ret_len)
-        *ret_len = n;
-    return buf;
+    return harness_read_file(path, ret_len);
 }
 
 static char *read_file(const char *path)
@@ -180,33 +167,8 @@ static int run_hq(char **ret_out, char **ret_err, const char *first, ...)
         argv[argc++] = a;
     va_end(ap);
     argv[argc] = NULL;
-
-    char out_path[400], err_path[400];
-    snprintf(out_path, sizeof(out_path), "%s/run.out", E.dir);
-    snprintf(err_path, sizeof(err_path), "%s/run.err", E.dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0)
-            _exit(126);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    int64_t deadline = mono_ms() + WAIT_MS;
-    pid_t r;
-    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && mono_ms() < deadline)
-        sleep_ms(10);
-    if (r == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        return -1;
-    }
-    char *out = read_file(out_path), *err = read_file(err_path);
-    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    char *out = NULL, *err = NULL;
+    int rc = harness_run(argv, E.dir, WAIT_MS, &out, &err);
     if (rc != 0 && rc != 2)
         fprintf(stderr, "memberlink-hq exited %d:\n%s%s", rc, out ? out : "", err ? err : "");
     if (ret_out)
