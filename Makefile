@@ -29,12 +29,8 @@ ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS)
 LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 LDFLAGS += -pthread $(SANFLAGS)
 
-CORE_SRC := agent/ml_err.c agent/log.c agent/inifile.c agent/config.c agent/money.c agent/phone.c \
-            agent/store.c agent/facts.c agent/rules.c agent/member.c agent/coupon.c \
-            agent/checkout.c agent/refund.c agent/commission.c agent/idem.c \
-            agent/metrics.c agent/api.c agent/jsonutil.c \
-            agent/factfile.c sync/hlc.c sync/outbox.c sync/drain.c sync/link.c \
-            sync/canon.c sync/sign.c sync/inbox.c sync/catchup.c
+# Every module of agent/ and sync/ except the two programs' main files.
+CORE_SRC := $(sort $(filter-out agent/main.c agent/cli.c,$(wildcard agent/*.c)) $(wildcard sync/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
 MIGRATIONS := $(sort $(wildcard agent/sql/*.sql))
 
@@ -80,15 +76,17 @@ $(BUILD)/memberlink: $(BUILD)/agent/cli.o $(BUILD)/libml.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # memberlink-hq: the reference HQ (sync/hq/)
-HQ_SRC := sync/hq/main.c sync/hq/hq_config.c sync/hq/hq_store.c sync/hq/hq_ingest.c \
-          sync/hq/hq_report.c sync/hq/hq_log.c sync/hq/hq_key.c sync/hq/hq_fact.c \
-          sync/hq/hq_push.c sync/hq/hq_pub.c sync/hq/hq_http.c sync/hq/hq_cmd.c
+HQ_SRC := $(sort $(wildcard sync/hq/*.c))
 HQ_OBJ := $(HQ_SRC:%.c=$(BUILD)/%.o)
 
-$(BUILD)/memberlink-hq: $(HQ_OBJ) $(BUILD)/libml.a
+# The HQ modules without main(), for memberlink-hq and the hq_* unit tests.
+$(BUILD)/libmlhq.a: $(filter-out $(BUILD)/sync/hq/main.o,$(HQ_OBJ))
+	ar rcs $@ $^
+
+$(BUILD)/memberlink-hq: $(BUILD)/sync/hq/main.o $(BUILD)/libmlhq.a $(BUILD)/libml.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libml.a
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libmlhq.a $(BUILD)/libml.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
