@@ -29,6 +29,11 @@ struct hq_ingest {
     struct hq_store *st;
     char brand[HQ_CONFIG_ID_MAX + 1];
     struct hq_ingest_stats stats;
+    /* Group commit: batches of an open group go into savepoints of one transaction and
+     * count in `pending` until the group commits. `broken`: SQLite dropped the transaction
+     * under a batch, so nothing of the group may be acknowledged. */
+    int group, broken;
+    struct hq_ingest_stats pending;
 };
 
 /* State of the batch being handled. */
@@ -62,6 +67,40 @@ void hq_ingest_free(struct hq_ingest *in)
 const struct hq_ingest_stats *hq_ingest_stats(const struct hq_ingest *in)
 {
     return &in->stats;
+}
+
+ml_err hq_ingest_group_begin(struct hq_ingest *in)
+{
+    if (in->group)
+        return ML_OK;
+    ml_err err = hq_store_begin(in->st);
+    if (err == ML_OK) {
+        in->group = 1;
+        in->broken = 0;
+        memset(&in->pending, 0, sizeof(in->pending));
+    }
+    return err;
+}
+
+ml_err hq_ingest_group_commit(struct hq_ingest *in)
+{
+    if (!in->group)
+        return ML_OK;
+    in->group = 0;
+    ml_err err = in->broken ? ML_STORAGE : hq_store_commit(in->st);
+    if (err == ML_OK) {
+        in->stats.batches += in->pending.batches;
+        in->stats.events_new += in->pending.events_new;
+        in->stats.events_duplicate += in->pending.events_duplicate;
+        in->stats.events_rejected += in->pending.events_rejected;
+        return ML_OK;
+    }
+    if (!in->broken)
+        hq_error("group commit of %llu batches failed, none acked (the stores will resend): %s",
+                 (unsigned long long)in->pending.batches, hq_store_errmsg(in->st));
+    hq_store_rollback(in->st);
+    in->stats.batches_failed += in->pending.batches;
+    return ML_STORAGE;
 }
 
 void hq_ingest_subscription(const char *brand, const char *share_group, char *buf, size_t len)
@@ -119,7 +158,9 @@ static int parse_topic(const char *brand, const char *topic, char store[HQ_CONFI
     store[sl] = '\0';
     memcpy(terminal, t, tl);
     terminal[tl] = '\0';
-    return inifile_valid_id(store, HQ_CONFIG_ID_MAX) && inifile_valid_id(terminal, HQ_CONFIG_ID_MAX) ? 0 : -1;
+    return inifile_valid_id(store, HQ_CONFIG_ID_MAX) && inifile_valid_id(terminal, HQ_CONFIG_ID_MAX)
+               ? 0
+               : -1;
 }
 
 /* 1 to max characters, each in `set` or alphanumeric. */
@@ -464,7 +505,11 @@ ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *pa
     result = ML_NOMEM;
     if ((b.acked = cJSON_CreateArray()) == NULL)
         goto out;
-    if ((result = hq_store_begin(in->st)) != ML_OK)
+    if (in->broken) {
+        result = ML_STORAGE;
+        goto out;
+    }
+    if ((result = in->group ? hq_store_savepoint(in->st) : hq_store_begin(in->st)) != ML_OK)
         goto out;
     in_tx = 1;
     int idx = 0;
@@ -480,16 +525,17 @@ ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *pa
             goto out;
         seq_known = 1;
     }
-    if ((result = hq_store_commit(in->st)) != ML_OK)
+    if ((result = in->group ? hq_store_release(in->st) : hq_store_commit(in->st)) != ML_OK)
         goto out;
     in_tx = 0;
     committed = 1;
 
-    /* Durable from here on: account, then build the ack. */
-    in->stats.batches++;
-    in->stats.events_new += b.n_new;
-    in->stats.events_duplicate += b.n_dup;
-    in->stats.events_rejected += b.n_rej;
+    /* Durable from here on (in a group: once the group commits): account, build the ack. */
+    struct hq_ingest_stats *acc = in->group ? &in->pending : &in->stats;
+    acc->batches++;
+    acc->events_new += b.n_new;
+    acc->events_duplicate += b.n_dup;
+    acc->events_rejected += b.n_rej;
     if (b.notes > HQ_NOTES_PER_BATCH_MAX)
         hq_warn("%s/%s batch %s: %d more warnings not logged", b.store, b.terminal, b.id,
                 b.notes - HQ_NOTES_PER_BATCH_MAX);
@@ -517,8 +563,12 @@ ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *pa
 out:
     if (result == ML_STORAGE)
         snprintf(why, sizeof(why), "%s", hq_store_errmsg(in->st));
-    if (in_tx)
+    if (in_tx && in->group)
+        hq_store_rollback_to(in->st);
+    else if (in_tx)
         hq_store_rollback(in->st);
+    if (in->group && !hq_store_in_tx(in->st))
+        in->broken = 1;
     switch (result) {
     case ML_OK:
         break;

@@ -52,7 +52,8 @@ struct hq_ack {
 
 /*
  * Handles one message. `now_ms` is the wall clock (stored as received_at).
- *   ML_OK       the batch is committed; when ret_ack->payload is not NULL, publish it.
+ *   ML_OK       the batch is committed (in a group: will be, see below); when
+ *               ret_ack->payload is not NULL, publish it.
  *   ML_PARSE    not a batch for this HQ (topic, JSON, version, shape): dropped, not acked.
  *   ML_LIMIT    over HQ_BATCH_BYTES_MAX or HQ_BATCH_EVENTS_MAX: dropped, not acked.
  *   ML_STORAGE  the transaction failed and was rolled back: not acked; the store resends.
@@ -61,6 +62,15 @@ struct hq_ack {
  */
 ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *payload, size_t len,
                          int64_t now_ms, struct hq_ack *ret_ack);
+
+/*
+ * Group commit: between group_begin and group_commit, hq_ingest_message() puts each batch
+ * in a savepoint of one transaction, so a burst of batches costs one fsync. The acks it
+ * returns must be held back until group_commit returns ML_OK; on ML_STORAGE nothing of the
+ * group is stored and none of its acks may be published (the stores resend).
+ */
+ml_err hq_ingest_group_begin(struct hq_ingest *in);
+ml_err hq_ingest_group_commit(struct hq_ingest *in);
 
 /* The subscription: ml/<brand>/s/+/+/ev, or $share/<group>/ml/<brand>/s/+/+/ev. */
 void hq_ingest_subscription(const char *brand, const char *share_group, char *buf, size_t len);

@@ -10,6 +10,7 @@
  */
 #include "hq_store.h"
 
+#include "walckpt.h"
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,9 @@ enum stmt_id {
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
+    S_SAVEPOINT,
+    S_RELEASE,
+    S_ROLLBACK_TO,
     S_COUNT
 };
 
@@ -225,10 +229,17 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT batch",
+    [S_RELEASE] = "RELEASE batch",
+    [S_ROLLBACK_TO] = "ROLLBACK TO batch",
 };
+
+#define HQ_STR_(x) #x
+#define HQ_STR(x) HQ_STR_(x)
 
 struct hq_store {
     sqlite3 *db;
+    struct walckpt *ckpt;        /* READWRITE: WAL checkpoints off the ingest's commit path */
     sqlite3_stmt *stmt[S_COUNT]; /* prepared in READWRITE mode only */
 };
 
@@ -246,6 +257,7 @@ void hq_store_close(struct hq_store *st)
 {
     if (st == NULL)
         return;
+    walckpt_stop(st->ckpt, st->db);
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     sqlite3_close(st->db);
@@ -327,8 +339,10 @@ ml_err hq_store_open(const char *path, enum hq_store_mode mode, struct hq_store 
         goto out;
     }
     sqlite3_busy_timeout(st->db, 5000);
-    if (mode == HQ_STORE_READWRITE && (exec(st->db, "PRAGMA journal_mode=WAL") != ML_OK ||
-                                       exec(st->db, "PRAGMA synchronous=FULL") != ML_OK)) {
+    if (mode == HQ_STORE_READWRITE &&
+        (exec(st->db, "PRAGMA journal_mode=WAL") != ML_OK ||
+         exec(st->db, "PRAGMA synchronous=FULL") != ML_OK ||
+         exec(st->db, "PRAGMA journal_size_limit=" HQ_STR(WALCKPT_SIZE_LIMIT)) != ML_OK)) {
         snprintf(errbuf, errlen, "%s: cannot configure database: %s", path, sqlite3_errmsg(st->db));
         goto out;
     }
@@ -368,6 +382,7 @@ ml_err hq_store_open(const char *path, enum hq_store_mode mode, struct hq_store 
             goto out;
         }
     }
+    st->ckpt = walckpt_start(st->db, path);
     result = ML_OK;
 out:
     if (result != ML_OK) {
@@ -416,6 +431,29 @@ void hq_store_rollback(struct hq_store *st)
     if (sqlite3_get_autocommit(st->db))
         return; /* SQLite already rolled back (e.g. after SQLITE_FULL) */
     (void)run(stmt(st, S_ROLLBACK));
+}
+
+int hq_store_in_tx(struct hq_store *st)
+{
+    return !sqlite3_get_autocommit(st->db);
+}
+
+ml_err hq_store_savepoint(struct hq_store *st)
+{
+    return run(stmt(st, S_SAVEPOINT));
+}
+
+ml_err hq_store_release(struct hq_store *st)
+{
+    return run(stmt(st, S_RELEASE));
+}
+
+void hq_store_rollback_to(struct hq_store *st)
+{
+    if (sqlite3_get_autocommit(st->db))
+        return; /* the whole transaction is gone already */
+    if (run(stmt(st, S_ROLLBACK_TO)) == ML_OK)
+        (void)run(stmt(st, S_RELEASE));
 }
 
 /* The id of an event with this store/terminal/seq into `out`; 0 if none, -1 on error. */

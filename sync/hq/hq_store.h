@@ -57,6 +57,15 @@ ml_err hq_store_begin(struct hq_store *st);
 ml_err hq_store_commit(struct hq_store *st);
 void hq_store_rollback(struct hq_store *st);
 
+/* A savepoint inside the open transaction (one batch of a group commit): release keeps its
+ * changes for the enclosing COMMIT, rollback_to undoes only them. */
+ml_err hq_store_savepoint(struct hq_store *st);
+ml_err hq_store_release(struct hq_store *st);
+void hq_store_rollback_to(struct hq_store *st);
+
+/* 1 while a transaction is open (SQLite may end one itself, e.g. on SQLITE_FULL). */
+int hq_store_in_tx(struct hq_store *st);
+
 /* An event as received; all strings borrowed. */
 struct hq_event {
     const char *id;

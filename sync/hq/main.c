@@ -53,6 +53,7 @@
 #define HQ_JITTER_PCT 20         /* each reconnect delay is +-20 % */
 #define HQ_STATS_EVERY_MS 300000 /* ingest counters are logged this often when they moved */
 #define HQ_FLUSH_MS 2000         /* at exit, time given to send queued acks */
+#define HQ_GROUP_MAX 64          /* batches read in one burst share one commit */
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
@@ -125,6 +126,9 @@ struct serve {
     int64_t backoff_ms; /* next reconnect delay before jitter */
     int64_t retry_at;   /* monotonic ms of the next connect attempt */
     uint64_t rng;       /* xorshift64 state for the jitter */
+    int grouping;       /* inside read_burst(): acks wait for the group commit */
+    struct hq_ack *acks;
+    size_t nacks, acks_cap;
 };
 
 static uint64_t next_random(struct serve *s)
@@ -195,8 +199,19 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     schedule_retry(s, rc == 0 ? "disconnected" : mosquitto_strerror(rc));
 }
 
+static void publish_ack(struct serve *s, struct hq_ack *ack)
+{
+    int rc = mosquitto_publish(s->mosq, NULL, ack->topic, (int)ack->len, ack->payload, 1, false);
+    if (rc != MOSQ_ERR_SUCCESS)
+        hq_warn("mqtt: ack on %s not sent: %s (the store will resend)", ack->topic,
+                mosquitto_strerror(rc));
+    free(ack->payload);
+    ack->payload = NULL;
+}
+
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
 {
+    (void)mosq;
     struct serve *s = obj;
     struct hq_ack ack;
     if (msg->payloadlen < 0)
@@ -205,13 +220,53 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
                           clock_ms(CLOCK_REALTIME), &ack) != ML_OK ||
         ack.payload == NULL)
         return;
-    /* The events are committed: acknowledge. If this ack is lost, the store resends and
-     * the duplicates are acknowledged again. */
-    int rc = mosquitto_publish(mosq, NULL, ack.topic, (int)ack.len, ack.payload, 1, false);
-    if (rc != MOSQ_ERR_SUCCESS)
-        hq_warn("mqtt: ack on %s not sent: %s (the store will resend)", ack.topic,
-                mosquitto_strerror(rc));
-    free(ack.payload);
+    if (!s->grouping) {
+        /* The events are committed: acknowledge. If this ack is lost, the store resends and
+         * the duplicates are acknowledged again. */
+        publish_ack(s, &ack);
+        return;
+    }
+    if (s->nacks == s->acks_cap) {
+        size_t cap = s->acks_cap ? s->acks_cap * 2 : HQ_GROUP_MAX;
+        struct hq_ack *grown = realloc(s->acks, cap * sizeof(*grown));
+        if (grown == NULL) {
+            free(ack.payload); /* not acked: the store resends */
+            return;
+        }
+        s->acks = grown;
+        s->acks_cap = cap;
+    }
+    s->acks[s->nacks++] = ack;
+}
+
+/*
+ * Reads what the broker has sent, up to HQ_GROUP_MAX messages, as one group commit: one
+ * fsync for the burst. Only once it is durable are the acks published; if the commit
+ * fails none is, and the stores resend.
+ */
+static int read_burst(struct serve *s)
+{
+    int rc = MOSQ_ERR_SUCCESS;
+    s->grouping = hq_ingest_group_begin(s->in) == ML_OK;
+    for (int i = 0; i < HQ_GROUP_MAX; i++) {
+        rc = mosquitto_loop_read(s->mosq, 1);
+        int sock = mosquitto_socket(s->mosq);
+        if (rc != MOSQ_ERR_SUCCESS || sock < 0)
+            break;
+        struct pollfd p = {.fd = sock, .events = POLLIN};
+        if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+            break;
+    }
+    int durable = s->grouping && hq_ingest_group_commit(s->in) == ML_OK;
+    s->grouping = 0;
+    for (size_t i = 0; i < s->nacks; i++) {
+        if (durable)
+            publish_ack(s, &s->acks[i]);
+        else
+            free(s->acks[i].payload);
+    }
+    s->nacks = 0;
+    return rc;
 }
 
 static void try_connect(struct serve *s)
@@ -297,7 +352,7 @@ static int serve_loop(struct serve *s, int sfd)
         if (sock >= 0 && s->connected) {
             int rc = MOSQ_ERR_SUCCESS;
             if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
-                rc = mosquitto_loop_read(s->mosq, 1);
+                rc = read_burst(s);
             check_socket(s, rc);
             if (s->connected && (pfd[1].revents & POLLOUT))
                 check_socket(s, mosquitto_loop_write(s->mosq, 1));
@@ -403,6 +458,7 @@ static int cmd_serve(const struct hq_config *cfg)
 out:
     hq_http_stop(http);
     mosquitto_destroy(s.mosq);
+    free(s.acks);
     if (lib_init)
         mosquitto_lib_cleanup();
     hq_ingest_free(s.in);

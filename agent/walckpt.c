@@ -1,0 +1,143 @@
+/*
+ * walckpt: WAL checkpoints on a second connection in a background thread (walckpt.h).
+ */
+#include "walckpt.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+#define WALCKPT_BUSY_TIMEOUT_MS 5000
+#define WALCKPT_PAGES 256 /* WAL pages (~1 MiB) that wake the checkpointer */
+/*
+ * Under sustained load a PASSIVE checkpoint never catches the writer, so the WAL is never
+ * reset and would grow without bound; past this many pages (~16 MiB) see on_wal_commit().
+ */
+#define WALCKPT_RESTART_PAGES 4096
+/* A reset WAL keeps up to this many bytes of its file (more than the restart point), so
+ * it is overwritten in place rather than regrown: growing a file costs page zeroing. */
+
+struct walckpt {
+    sqlite3 *db; /* its own connection, used only by the thread */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int wanted, stopping;
+    int signalled_at; /* WAL pages when the thread was last woken (owning thread only) */
+    int restart_at;   /* WAL pages at which the next RESTART is tried (owning thread only) */
+};
+
+static void *checkpoint_loop(void *arg)
+{
+    struct walckpt *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->wanted && !c->stopping)
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (c->stopping)
+            break;
+        c->wanted = 0;
+        pthread_mutex_unlock(&c->mu);
+        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            log_warn("wal checkpoint: %s", sqlite3_errmsg(c->db));
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/*
+ * Called by SQLite on the owning thread after each commit, with the WAL's page count.
+ * Every WALCKPT_PAGES of growth wakes the background checkpointer. Past
+ * WALCKPT_RESTART_PAGES (only reached under sustained load, when a PASSIVE checkpoint
+ * can never catch the writer) this commit runs a RESTART checkpoint itself, so the WAL
+ * starts over; the background work has already copied most pages, so it is short, and it
+ * happens once per thousands of pages, not once per thousand as SQLite's default would.
+ */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct walckpt *c = arg;
+    if (pages >= c->restart_at) {
+        /* Never wait here: a reader (a backup, an operator's sqlite3 shell) would stall
+         * every commit for the busy timeout. If it cannot run now, try again later. */
+        sqlite3_busy_timeout(db, 0);
+        int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        sqlite3_busy_timeout(db, WALCKPT_BUSY_TIMEOUT_MS);
+        if (rc == SQLITE_OK) {
+            c->restart_at = WALCKPT_RESTART_PAGES;
+            c->signalled_at = 0;
+            return SQLITE_OK;
+        }
+        if (rc != SQLITE_BUSY)
+            log_warn("wal checkpoint (restart): %s", sqlite3_errmsg(db));
+        else if (c->restart_at == WALCKPT_RESTART_PAGES)
+            log_warn("wal checkpoint: a reader holds the database; the WAL keeps growing "
+                     "until it lets go");
+        c->restart_at = pages + WALCKPT_RESTART_PAGES / 4;
+    }
+    if (pages < c->signalled_at)
+        c->signalled_at = 0; /* the WAL started over */
+    if (pages >= c->signalled_at + WALCKPT_PAGES) {
+        c->signalled_at = pages;
+        pthread_mutex_lock(&c->mu);
+        c->wanted = 1;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+    return SQLITE_OK;
+}
+
+struct walckpt *walckpt_start(sqlite3 *owner, const char *path)
+{
+    struct walckpt *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        log_warn("%s: no background checkpointer: out of memory", path);
+        return NULL;
+    }
+    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        log_warn("%s: no background checkpointer: %s", path, sqlite3_errmsg(c->db));
+        goto fail;
+    }
+    sqlite3_busy_timeout(c->db, WALCKPT_BUSY_TIMEOUT_MS);
+    /* A connection sees the WAL only once it has read the database; until then a
+     * checkpoint on it is a silent no-op. */
+    if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        log_warn("%s: no background checkpointer: %s", path, sqlite3_errmsg(c->db));
+        goto fail;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&c->thread, NULL, checkpoint_loop, c) != 0) {
+        log_warn("%s: no background checkpointer: cannot start a thread", path);
+        pthread_mutex_destroy(&c->mu);
+        pthread_cond_destroy(&c->cv);
+        goto fail;
+    }
+    c->restart_at = WALCKPT_RESTART_PAGES;
+    sqlite3_wal_hook(owner, on_wal_commit, c); /* replaces the automatic checkpoint */
+    return c;
+fail:
+    sqlite3_close(c->db);
+    free(c);
+    return NULL;
+}
+
+void walckpt_stop(struct walckpt *c, sqlite3 *owner)
+{
+    if (c == NULL)
+        return;
+    sqlite3_wal_hook(owner, NULL, NULL);
+    pthread_mutex_lock(&c->mu);
+    c->stopping = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    sqlite3_close(c->db);
+    free(c);
+}
