@@ -319,9 +319,11 @@ static void do_status(struct api *api, struct answer *a)
 {
     static const char q_members[] = "SELECT count(*) FROM members";
     static const char q_guides[] = "SELECT count(*) FROM guides";
-    static const char q_campaigns[] = "SELECT count(*) FROM campaigns";
+    static const char q_campaigns[] = "SELECT count(*) FROM campaigns WHERE valid_to > valid_from";
     static const char q_coupons[] = "SELECT count(*) FROM coupons";
     static const char q_sales[] = "SELECT count(*) FROM sales";
+    static const char q_deny[] = "SELECT count(*) FROM deny_list WHERE lifted = 0";
+    static const char q_settlements[] = "SELECT count(*) FROM settlements";
     struct ml_ctx *ctx = api->ctx;
     int64_t now = ctx->now_ms();
     cJSON *o = cJSON_CreateObject();
@@ -350,7 +352,9 @@ static void do_status(struct api *api, struct answer *a)
     json_add_i64(c, "guides", store_count(ctx->st, q_guides));
     json_add_i64(c, "campaigns", store_count(ctx->st, q_campaigns));
     json_add_i64(c, "coupons", store_count(ctx->st, q_coupons));
+    json_add_i64(c, "deny_entries", store_count(ctx->st, q_deny));
     json_add_i64(o, "sales", store_count(ctx->st, q_sales));
+    json_add_i64(o, "settlements", store_count(ctx->st, q_settlements));
     json_add_i64(o, "sales_today", sales_since(ctx->st, local_midnight_ms(now)));
     answer_json(a, 200, o);
 }

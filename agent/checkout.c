@@ -11,10 +11,12 @@
 #include <time.h>
 
 #include "coupon.h"
+#include "deny.h"
 #include "jsonutil.h"
 #include "member.h"
 #include "money.h"
 #include "outbox.h"
+#include "risk.h"
 #include "rules.h"
 
 struct line {
@@ -190,6 +192,13 @@ static cJSON *lines_array(const int64_t *parts, size_t n)
     return arr;
 }
 
+/* A coupon an offline cap left out of the sale. */
+struct refused {
+    char coupon_id[CHECKOUT_ID_MAX + 1];
+    const char *code;
+    char message[ML_REFUSAL_MSG_MAX];
+};
+
 /* Everything the pricing decided, before anything is written. */
 struct priced {
     struct member m;
@@ -199,6 +208,10 @@ struct priced {
     struct rules rl;
     struct applied applied[CHECKOUT_COUPONS_MAX];
     size_t napplied;
+    struct risk rk;
+    struct refused refused[CHECKOUT_COUPONS_MAX];
+    size_t nrefused;
+    int64_t points_offline_limit; /* -1: no offline limit applies */
     int64_t subtotal, discount, points_requested, points_value, points_spent, points_earned;
     int64_t total, commission;
     const char *capped_by;
@@ -232,11 +245,17 @@ static ml_err price(struct ml_ctx *ctx, struct checkout_req *req, int64_t now, s
                              req->member);
         if (err != ML_OK)
             return err;
-        if (p->m.blocked)
+        int denied = deny_find(st, "member", req->member, NULL, 0);
+        if (denied < 0)
+            return ML_STORAGE;
+        if (p->m.blocked || denied)
             return ml_refuse(r, ML_REFUSED, 403, "member_blocked", "member %s is blocked",
                              req->member);
         p->has_member = 1;
     }
+    err = risk_begin(&p->rk, ctx, p->has_member ? p->m.member_id : NULL);
+    if (err != ML_OK)
+        return err;
 
     /* Guide attribution: explicit guide > member's bound guide in date > none. */
     struct guide g;
@@ -267,13 +286,22 @@ static ml_err price(struct ml_ctx *ctx, struct checkout_req *req, int64_t now, s
 
     for (size_t k = 0; k < req->ncoupons; k++) {
         struct applied *a = &p->applied[p->napplied];
+        struct deny_entry de;
+        int denied = deny_get(st, "coupon", req->coupons[k], &de);
+        if (denied < 0)
+            return ML_STORAGE;
         err = coupon_get(st, req->coupons[k], &a->c);
-        if (err == ML_NOENTRY)
+        if (err == ML_NOENTRY && !denied)
             return ml_refuse(r, ML_NOENTRY, 404, "coupon_not_found", "coupon %s is not known",
                              req->coupons[k]);
-        if (err != ML_OK)
+        if (err != ML_OK && err != ML_NOENTRY)
             return err;
-        p->napplied++;
+        if (err == ML_OK)
+            p->napplied++;
+        /* A peer's redemption takes one use; only a single-use coupon is gone with it. */
+        if (denied && !(de.peer && err == ML_OK && a->c.uses_total > 1))
+            return ml_refuse(r, ML_REFUSED, 409, deny_coupon_code(de.reason),
+                             "coupon %s is on the deny-list (%s)", req->coupons[k], de.reason);
         err = coupon_check_usable(&a->c, p->has_member ? p->m.member_id : NULL, now, r);
         if (err != ML_OK)
             return err;
@@ -285,6 +313,16 @@ static ml_err price(struct ml_ctx *ctx, struct checkout_req *req, int64_t now, s
         err = coupon_discount(&a->c, eligible_gross, remaining, &a->amount, r);
         if (err != ML_OK)
             return err;
+        struct ml_refusal cap = {0};
+        if (risk_coupon(&p->rk, &a->c, a->amount, &cap) != ML_OK) {
+            struct refused *f = &p->refused[p->nrefused++];
+            snprintf(f->coupon_id, sizeof(f->coupon_id), "%s", req->coupons[k]);
+            f->code = cap.code;
+            snprintf(f->message, sizeof(f->message), "%s", cap.message);
+            coupon_release(&a->c);
+            p->napplied--;
+            continue;
+        }
         a->parts = calloc(n, sizeof(int64_t));
         if (a->parts == NULL || money_allocate(a->amount, p->tmp, n, a->parts) != 0)
             return ML_NOMEM;
@@ -295,6 +333,9 @@ static ml_err price(struct ml_ctx *ctx, struct checkout_req *req, int64_t now, s
 
     int64_t due = sum_remaining(req->lines, n, NULL, p->tmp);
     p->points_requested = req->points;
+    p->points_offline_limit = -1;
+    if (p->has_member && p->rk.offline)
+        p->points_offline_limit = risk_points_limit(&p->rk, member_points_available(&p->m));
     if (req->points > 0) {
         if (!p->rl.has_points || p->rl.redeem_ppy <= 0)
             return ml_refuse(r, ML_REFUSED, 409, "points_redemption_unavailable",
@@ -303,6 +344,10 @@ static ml_err price(struct ml_ctx *ctx, struct checkout_req *req, int64_t now, s
         if (pts > avail) {
             pts = avail;
             p->capped_by = "available";
+        }
+        if (p->points_offline_limit >= 0 && pts > p->points_offline_limit) {
+            pts = p->points_offline_limit;
+            p->capped_by = "offline_margin";
         }
         int64_t value = money_muldiv_floor(pts, 100, p->rl.redeem_ppy);
         int64_t max_value = money_muldiv_floor(due, p->rl.redeem_max_bp, BP_ONE);
@@ -376,6 +421,7 @@ static cJSON *sale_json(const struct ml_ctx *ctx, const struct checkout_req *req
     cJSON_AddStringToObject(o, "store", ctx->cfg->store);
     cJSON_AddStringToObject(o, "terminal", ctx->cfg->terminal);
     json_add_i64(o, "created_at", now);
+    cJSON_AddBoolToObject(o, "offline", p->rk.offline);
     if (p->has_member) {
         cJSON *m = cJSON_AddObjectToObject(o, "member");
         cJSON_AddStringToObject(m, "member_id", p->m.member_id);
@@ -422,6 +468,14 @@ static cJSON *sale_json(const struct ml_ctx *ctx, const struct checkout_req *req
         json_add_i64(d, "amount", a->amount);
         cJSON_AddItemToObject(d, "lines", lines_array(a->parts, req->nlines));
     }
+    cJSON *refused = cJSON_AddArrayToObject(o, "coupons_refused");
+    for (size_t k = 0; k < p->nrefused; k++) {
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddItemToArray(refused, f);
+        cJSON_AddStringToObject(f, "coupon_id", p->refused[k].coupon_id);
+        cJSON_AddStringToObject(f, "code", p->refused[k].code);
+        cJSON_AddStringToObject(f, "message", p->refused[k].message);
+    }
     json_add_i64(o, "subtotal", p->subtotal);
     json_add_i64(o, "discount", p->discount);
     cJSON *pts = cJSON_AddObjectToObject(o, "points");
@@ -432,6 +486,10 @@ static cJSON *sale_json(const struct ml_ctx *ctx, const struct checkout_req *req
         cJSON_AddStringToObject(pts, "capped_by", p->capped_by);
     else
         cJSON_AddNullToObject(pts, "capped_by");
+    if (p->points_offline_limit >= 0)
+        json_add_i64(pts, "offline_limit", p->points_offline_limit);
+    else
+        cJSON_AddNullToObject(pts, "offline_limit");
     json_add_i64(pts, "earned", p->points_earned);
     if (p->rl.has_points)
         cJSON_AddStringToObject(pts, "campaign_id", p->rl.points_campaign);
@@ -594,6 +652,8 @@ static ml_err record(struct ml_ctx *ctx, const struct checkout_req *req, struct 
         err = lines_text ? coupon_redeem(st, &a->c, sale_id, a->amount, lines_text, now, &use_no, r)
                          : ML_NOMEM;
         free(lines_text);
+        if (err == ML_OK)
+            err = risk_record(st, &p->rk, a->c.coupon_id, use_no, sale_id);
         if (err != ML_OK) {
             cJSON_Delete(lines);
             break;
@@ -609,6 +669,11 @@ static ml_err record(struct ml_ctx *ctx, const struct checkout_req *req, struct 
         else
             cJSON_AddNullToObject(ev, "member_id");
         cJSON_AddBoolToObject(ev, "offline_ok", a->c.offline_ok);
+        cJSON_AddBoolToObject(ev, "offline", p->rk.offline);
+        if (p->rk.trusted)
+            json_add_i64(ev, "trusted_at", p->rk.trusted_ms);
+        else
+            cJSON_AddNullToObject(ev, "trusted_at");
         err = emit(ctx, now, "coupon.redeemed", ev);
     }
     if (err == ML_OK && p->has_member && (p->points_earned || p->points_spent)) {

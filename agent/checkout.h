@@ -3,10 +3,12 @@
  *
  * The computation, in order (docs/api.md explains it to integrators):
  *   1. lines: gross = qty x unit_price;
- *   2. coupons in request order: each discounts the still-unpaid amount of its eligible
- *      lines, allocated over them by largest remainder;
- *   3. points redemption: capped by points available and the campaign's share of the bill,
- *      allocated over all lines;
+ *   2. coupons in request order: a denied coupon (deny.h) or an unusable one refuses the
+ *      sale; each other discounts the still-unpaid amount of its eligible lines, allocated
+ *      over them by largest remainder, unless an offline cap (risk.h) leaves it out of the
+ *      sale (listed in coupons_refused with the cap's code);
+ *   3. points redemption: capped by points available, offline by the points margin, and by
+ *      the campaign's share of the bill, allocated over all lines;
  *   4. net per line = gross - discounts - points value; points earned on the total net
  *      (half-even), allocated over lines; commission per line at its category rate.
  * A commit writes the sale, its lines, redemptions, points and commission entries and their

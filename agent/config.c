@@ -35,6 +35,13 @@ void config_defaults(struct config *cfg)
     cfg->mqtt_batch_bytes = 256 * 1024;
     cfg->mqtt_inflight = 8;
     cfg->mqtt_ack_timeout_s = 15;
+    cfg->offline.contact_window_s = 120;
+    cfg->offline.coupon_max_value = 10000;
+    cfg->offline.member_daily_redemptions = 3;
+    cfg->offline.terminal_max_value = 200000;
+    cfg->offline.max_offline_s = 86400;
+    cfg->offline.points_margin_bp = 2000;
+    cfg->qr_time_window_s = 60;
 }
 
 static int parse_hex_key(const char *v, uint8_t out[CONFIG_PHONE_KEY_LEN])
@@ -158,6 +165,35 @@ static int apply_mqtt(struct config *cfg, const char *name, const char *value, c
     return -2;
 }
 
+static int apply_offline(struct config *cfg, const char *name, const char *value, const char **why)
+{
+    struct config_offline *o = &cfg->offline;
+    const struct {
+        const char *name;
+        int64_t *dst;
+        int64_t min, max;
+        const char *why;
+    } keys[] = {
+        {"contact_window_s", &o->contact_window_s, 30, 3600, "expected seconds from 30 to 3600"},
+        {"coupon_max_value", &o->coupon_max_value, 0, CONFIG_MONEY_MAX,
+         "expected minor units from 0 to 1000000000000"},
+        {"member_daily_redemptions", &o->member_daily_redemptions, 0, 1000,
+         "expected a count from 0 to 1000"},
+        {"terminal_max_value", &o->terminal_max_value, 0, CONFIG_MONEY_MAX,
+         "expected minor units from 0 to 1000000000000"},
+        {"max_offline_s", &o->max_offline_s, 60, 2592000, "expected seconds from 60 to 2592000"},
+        {"points_margin_bp", &o->points_margin_bp, 0, 10000,
+         "expected basis points from 0 to 10000"},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strcmp(name, keys[i].name) != 0)
+            continue;
+        *why = keys[i].why;
+        return set_int(keys[i].dst, value, keys[i].min, keys[i].max);
+    }
+    return -2;
+}
+
 /* Returns 0 on success, -1 with a reason in `why` on a bad value, -2 for an unknown key. */
 static int apply(void *user, const char *section, const char *name, const char *value,
                  const char **why)
@@ -222,6 +258,15 @@ static int apply(void *user, const char *section, const char *name, const char *
     }
     if (strcmp(section, "mqtt") == 0)
         return apply_mqtt(cfg, name, value, why);
+    if (strcmp(section, "offline") == 0)
+        return apply_offline(cfg, name, value, why);
+    if (strcmp(section, "qr") == 0) {
+        if (strcmp(name, "time_window_s") == 0) {
+            *why = "expected seconds from 5 to 600";
+            return set_int(&cfg->qr_time_window_s, value, 5, 600);
+        }
+        return -2;
+    }
     if (strcmp(section, "hq") == 0) {
         if (strcmp(name, "url") == 0) {
             *why = "expected an http:// or https:// URL of at most 160 characters";
@@ -250,7 +295,7 @@ static int apply(void *user, const char *section, const char *name, const char *
 
 ml_err config_load(struct config *cfg, const char *path, char *errbuf, size_t errlen)
 {
-    static const char *const sections[] = {"store", "agent", "mqtt", "hq", NULL};
+    static const char *const sections[] = {"store", "agent", "mqtt", "hq", "offline", "qr", NULL};
     return inifile_load(path, sections, apply, cfg, errbuf, errlen);
 }
 

@@ -20,6 +20,18 @@
 #define CONFIG_PHONE_KEY_LEN 32 /* bytes; hex in the file */
 #define CONFIG_PUBKEYS_MAX 16
 #define CONFIG_PUBKEY_SPEC_MAX 96 /* "kid=base64" */
+/* Largest money figure a cap may name: the largest sale (CHECKOUT_SUBTOTAL_MAX). */
+#define CONFIG_MONEY_MAX INT64_C(1000000000000)
+
+/* [offline]: the caps on what the terminal decides without HQ (agent/risk.h). */
+struct config_offline {
+    int64_t contact_window_s;         /* HQ heard within this: the terminal is online */
+    int64_t coupon_max_value;         /* largest discount of one coupon redeemed offline */
+    int64_t member_daily_redemptions; /* offline redemptions per member per calendar day */
+    int64_t terminal_max_value;       /* offline redemption value since the last HQ contact */
+    int64_t max_offline_s;            /* no offline redemption past this long without HQ */
+    int64_t points_margin_bp;         /* share of the known balance kept back offline */
+};
 
 struct config {
     char brand[CONFIG_ID_MAX + 1];
@@ -54,6 +66,9 @@ struct config {
     char hq_url[512];
     char hq_pubkeys[CONFIG_PUBKEYS_MAX][CONFIG_PUBKEY_SPEC_MAX]; /* "kid=base64", repeatable */
     int hq_npubkeys;
+
+    struct config_offline offline;
+    int64_t qr_time_window_s; /* [qr] time_window_s: a display proof's time, +- this */
 };
 
 /* Fills cfg with the embedded defaults. */

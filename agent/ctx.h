@@ -14,12 +14,14 @@
 
 struct metrics;
 struct link;
+struct trust;
 
 struct ml_ctx {
     struct store *st;
     const struct config *cfg;
     struct metrics *metrics; /* may be NULL (tests, tools) */
     struct link *link;       /* the MQTT session with HQ; NULL when [mqtt] host is empty */
+    struct trust *trust;     /* trusted clock and last HQ contact; NULL: none (untrusted) */
     int64_t (*now_ms)(void); /* wall clock, ms UTC */
     int64_t started_ms;
 };

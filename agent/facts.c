@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deny.h"
 #include "jsonutil.h"
+#include "log.h"
 #include "rules.h"
 
 #define TIME_MAX (INT64_C(1) << 50)
@@ -251,6 +253,66 @@ ml_err facts_campaign_upsert(struct store *st, const cJSON *b, int *ret_applied,
     return step_write(st, s, ret_applied, r);
 }
 
+ml_err facts_campaign_withdraw(struct store *st, const cJSON *b, int *ret_applied,
+                               struct ml_refusal *r)
+{
+    /* The window closes (valid_to = valid_from), the rules stay for refunds of its sales; an
+     * unknown campaign gets a closed tombstone, so an older upsert arriving later stays out. */
+    static const char sql[] =
+        "INSERT INTO campaigns (campaign_id, version, priority, valid_from, valid_to, doc) "
+        "VALUES (?1, ?2, 0, 0, 0, json_object('campaign_id', ?1, 'withdrawn', json('true'))) "
+        "ON CONFLICT (campaign_id) DO UPDATE SET version = excluded.version, "
+        " valid_to = campaigns.valid_from "
+        "WHERE excluded.version > campaigns.version";
+    const char *id = NULL;
+    int64_t version = 0;
+    if (json_str(b, "campaign_id", 1, FACT_ID_MAX, &id, r) ||
+        json_i64(b, "version", 1, 1, TIME_MAX, &version, r))
+        return ML_PARSE;
+    sqlite3_stmt *s = store_stmt(st, sql);
+    if (s == NULL)
+        return ml_refuse(r, ML_STORAGE, 503, "storage_error", "storage error");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, version);
+    return step_write(st, s, ret_applied, r);
+}
+
+ml_err facts_settlement_notice(struct store *st, const cJSON *b, int *ret_applied,
+                               struct ml_refusal *r)
+{
+    static const char sql[] =
+        "INSERT OR IGNORE INTO settlements (notice_id, coupon_id, sale_id, amount, doc, "
+        "created_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))";
+    const char *id = NULL, *coupon = NULL, *sale = NULL;
+    int64_t amount = 0, version = 0;
+    if (json_str(b, "notice_id", 1, FACT_ID_MAX, &id, r) ||
+        json_str(b, "coupon_id", 1, FACT_ID_MAX, &coupon, r) ||
+        json_str(b, "sale_id", 1, FACT_ID_MAX, &sale, r) ||
+        json_i64(b, "amount", 1, 0, TIME_MAX, &amount, r) ||
+        json_i64(b, "version", 1, 1, TIME_MAX, &version, r))
+        return ML_PARSE;
+    char *doc = json_print(b);
+    if (doc == NULL)
+        return ML_NOMEM;
+    sqlite3_stmt *s = store_stmt(st, sql);
+    if (s == NULL) {
+        free(doc);
+        return ml_refuse(r, ML_STORAGE, 503, "storage_error", "storage error");
+    }
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, coupon, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, sale, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 4, amount);
+    sqlite3_bind_text(s, 5, doc, -1, free);
+    ml_err err = step_write(st, s, ret_applied, r);
+    if (err == ML_OK && ret_applied != NULL && *ret_applied)
+        log_warn("settlement: HQ booked coupon %s of sale %s (%lld) as an overage: it was "
+                 "redeemed first elsewhere",
+                 coupon, sale, (long long)amount);
+    return err;
+}
+
 ml_err facts_coupon_grant(struct store *st, const cJSON *b, int *ret_applied, struct ml_refusal *r)
 {
     /* A grant never resurrects a coupon that is already redeemed or revoked here: the
@@ -359,9 +421,15 @@ ml_err facts_apply(struct store *st, const char *kind, const cJSON *body, int *r
         const char *kind;
         ml_err (*fn)(struct store *, const cJSON *, int *, struct ml_refusal *);
     } table[] = {
-        {"member.upsert", facts_member_upsert}, {"guide.upsert", facts_guide_upsert},
-        {"guide.bind", facts_guide_bind},       {"campaign.upsert", facts_campaign_upsert},
-        {"coupon.grant", facts_coupon_grant},   {"coupon.revoke", facts_coupon_revoke},
+        {"member.upsert", facts_member_upsert},
+        {"guide.upsert", facts_guide_upsert},
+        {"guide.bind", facts_guide_bind},
+        {"campaign.upsert", facts_campaign_upsert},
+        {"coupon.grant", facts_coupon_grant},
+        {"coupon.revoke", facts_coupon_revoke},
+        {"campaign.withdraw", facts_campaign_withdraw},
+        {"settlement.notice", facts_settlement_notice},
+        {"deny.upsert", deny_upsert_fact},
     };
     if (!cJSON_IsObject(body))
         return ml_refuse(r, ML_PARSE, 400, "invalid_request", "fact body must be an object");

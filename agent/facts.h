@@ -37,6 +37,17 @@ ml_err facts_guide_bind(struct store *st, const cJSON *body, int *ret_applied,
 ml_err facts_campaign_upsert(struct store *st, const cJSON *body, int *ret_applied,
                              struct ml_refusal *r);
 
+/* Campaign withdrawal. Body: campaign_id, version. The campaign stops applying to sales;
+ * its rules stay for refunds of the sales it already applied to. */
+ml_err facts_campaign_withdraw(struct store *st, const cJSON *body, int *ret_applied,
+                               struct ml_refusal *r);
+
+/* Settlement notice: a redemption of this store lost a cross-store conflict at HQ and was
+ * booked as an overage. Body: notice_id, coupon_id, sale_id, amount, version, and HQ's
+ * details (winner, campaign_id) kept as sent. Recorded once per notice_id, logged. */
+ml_err facts_settlement_notice(struct store *st, const cJSON *body, int *ret_applied,
+                               struct ml_refusal *r);
+
 /* Coupon grant. Body: coupon_id, member_id? (absent = bearer), campaign_id?, kind, value,
  * max_off?, min_spend?, categories?, valid_from, valid_to, uses?, offline_ok?, version. */
 ml_err facts_coupon_grant(struct store *st, const cJSON *body, int *ret_applied,
@@ -47,7 +58,8 @@ ml_err facts_coupon_revoke(struct store *st, const cJSON *body, int *ret_applied
                            struct ml_refusal *r);
 
 /* Dispatches on kind: "member.upsert", "guide.upsert", "guide.bind", "campaign.upsert",
- * "coupon.grant", "coupon.revoke". Unknown kind: ML_PARSE. */
+ * "coupon.grant", "coupon.revoke", "campaign.withdraw", "settlement.notice", "deny.upsert"
+ * (deny.h). Unknown kind: ML_PARSE. */
 ml_err facts_apply(struct store *st, const char *kind, const cJSON *body, int *ret_applied,
                    struct ml_refusal *r);
 

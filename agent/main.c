@@ -23,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
+#include "trust.h"
 
 int64_t ml_wall_ms(void)
 {
@@ -107,7 +108,11 @@ int main(int argc, char **argv)
     }
 
     static struct metrics metrics;
-    struct ml_ctx ctx = {.st = st, .cfg = &cfg, .metrics = &metrics, .now_ms = ml_wall_ms};
+    static struct trust trust;
+    if (trust_open(&trust, st) != ML_OK)
+        log_warn("trusted clock: cannot read its state; no trusted time until HQ is heard");
+    struct ml_ctx ctx = {
+        .st = st, .cfg = &cfg, .metrics = &metrics, .trust = &trust, .now_ms = ml_wall_ms};
     ctx.started_ms = ml_wall_ms();
     struct api *api = NULL;
     if (api_start(&ctx, &api, err, sizeof(err)) != ML_OK) {

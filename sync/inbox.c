@@ -9,6 +9,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "outbox.h"
+#include "trust.h"
 
 int64_t inbox_cursor(struct store *st)
 {
@@ -92,11 +93,13 @@ ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const cha
 {
     const struct config *cfg = ctx->cfg;
     struct ml_refusal r = {0};
-    char inbox_topic[160], campaign_prefix[96];
+    char inbox_topic[160], campaign_prefix[96], time_topic[96];
     snprintf(inbox_topic, sizeof(inbox_topic), "ml/%s/s/%s/inbox", cfg->brand, cfg->store);
     snprintf(campaign_prefix, sizeof(campaign_prefix), "ml/%s/hq/campaign/", cfg->brand);
+    snprintf(time_topic, sizeof(time_topic), "ml/%s/hq/time", cfg->brand);
     int per_store = strcmp(topic, inbox_topic) == 0;
     int campaign = strncmp(topic, campaign_prefix, strlen(campaign_prefix)) == 0;
+    int beacon = strcmp(topic, time_topic) == 0;
     cJSON *msg = NULL;
     ml_err err = ML_OK;
 
@@ -105,7 +108,7 @@ ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const cha
                   INBOX_MSG_MAX);
         goto rejected;
     }
-    if (!per_store && !campaign) {
+    if (!per_store && !campaign && !beacon) {
         ml_refuse(&r, ML_REFUSED, 403, "msg_wrong_topic", "not a topic of this store");
         goto rejected;
     }
@@ -130,13 +133,33 @@ ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const cha
     /* Signed, but meant for someone else: a campaign is brand-wide, the rest per store. */
     if ((per_store && (strcmp(store_id, cfg->store) != 0 || cursor < 1)) ||
         (campaign && (strcmp(store_id, "*") != 0 || cursor != 0 ||
-                      strcmp(kind->valuestring, "campaign.upsert") != 0))) {
+                      (strcmp(kind->valuestring, "campaign.upsert") != 0 &&
+                       strcmp(kind->valuestring, "campaign.withdraw") != 0))) ||
+        (beacon && (strcmp(store_id, "*") != 0 || cursor != 0 ||
+                    strcmp(kind->valuestring, "hq.time") != 0)) ||
+        (!beacon && strcmp(kind->valuestring, "hq.time") == 0)) {
         ml_refuse(&r, ML_REFUSED, 403, "msg_wrong_topic",
                   "store '%s' / cursor %lld / kind %s do not belong on %s", store_id,
                   (long long)cursor, kind->valuestring, topic);
         goto rejected;
     }
 
+    const cJSON *issued = cJSON_GetObjectItemCaseSensitive(msg, "issued");
+    if (beacon) {
+        /* HQ's time: the terminal's trusted clock and HQ contact. Nothing else to apply, and
+         * nothing kept per message (one arrives every 30 s). */
+        if ((err = store_savepoint(ctx->st)) != ML_OK)
+            goto out;
+        if (ctx->trust != NULL &&
+            (err = trust_hq_time(ctx->trust, ctx->st, (int64_t)issued->valuedouble)) != ML_OK)
+            goto abort;
+        if ((err = hlc_observe(ctx->st, (int64_t)issued->valuedouble, ctx->now_ms())) != ML_OK ||
+            (err = store_release(ctx->st)) != ML_OK)
+            goto abort;
+        *ret = INBOX_APPLIED;
+        stats->beacons++;
+        goto out;
+    }
     if ((err = store_savepoint(ctx->st)) != ML_OK)
         goto out;
     int seen = already_applied(ctx->st, id->valuestring);
@@ -175,7 +198,6 @@ ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const cha
                   "version %lld is not newer than what this store holds", (long long)version);
     }
     /* HQ's stamp moves this terminal's clock forward if HQ is ahead. */
-    const cJSON *issued = cJSON_GetObjectItemCaseSensitive(msg, "issued");
     if ((err = mark_applied(ctx->st, id->valuestring, kind->valuestring, version, ctx->now_ms())) !=
             ML_OK ||
         (err = hlc_observe(ctx->st, (int64_t)issued->valuedouble, ctx->now_ms())) != ML_OK ||
@@ -198,6 +220,12 @@ abort:
 rejected:
     *ret = INBOX_REJECTED;
     stats->rejected++;
+    if (beacon && strcmp(r.code, "msg_expired") == 0) {
+        /* A beacon that came late (QoS 0, 2 min lifetime) or a wall clock set wrong: not an
+         * attack, and one arrives every 30 s, so it is not reported to HQ. */
+        log_debug("hq time beacon on %s refused: %s", topic, r.message);
+        goto out;
+    }
     err = reject(ctx, topic, msg, &r);
 out:
     cJSON_Delete(msg);

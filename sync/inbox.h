@@ -7,11 +7,11 @@
  * gapless cursor: the next one is applied; an older one is a duplicate; a newer one means
  * something was lost on the way, so nothing is applied and the caller catches up over
  * HTTP. Applying is one unit (a savepoint: its own transaction, or nested in the caller's,
- * as the catch-up does to import a whole response in one transaction): the fact (through facts_apply(), version-guarded),
- * the message id in inbox_applied, the new cursor. A refused message changes nothing but
- * the outbox, where a security.rejected event tells HQ. A verified message older than what
- * the store holds is refused the same way (msg_old_version), but its cursor is taken, so
- * the stream goes on.
+ * as the catch-up does to import a whole response in one transaction): the fact (through
+ * facts_apply(), version-guarded), the message id in inbox_applied, the new cursor. A refused
+ * message changes nothing but the outbox, where a security.rejected event tells HQ. A verified
+ * message older than what the store holds is refused the same way (msg_old_version), but its cursor
+ * is taken, so the stream goes on.
  */
 #ifndef ML_INBOX_H
 #define ML_INBOX_H
@@ -34,6 +34,7 @@ enum inbox_result {
 
 struct inbox_stats {
     uint64_t applied, duplicates, gaps, rejected;
+    uint64_t beacons; /* hq.time messages taken as trusted time (not in `applied`) */
 };
 
 /*

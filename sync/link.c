@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "catchup.h"
+#include "deny.h"
 #include "drain.h"
 #include "inbox.h"
 #include "jsonutil.h"
@@ -18,11 +19,12 @@
 
 #define LINK_BACKOFF_MIN_MS 500
 #define LINK_BACKOFF_MAX_MS 60000
-#define LINK_MISC_MS 1000          /* keepalive bookkeeping while connected */
-#define LINK_ACK_RETRY_MS 1000     /* after a failed ack commit */
-#define LINK_READS_PER_WAKE 256    /* MQTT packets read per poll wake-up */
-#define LINK_STATUS_MS 60000       /* status refresh */
-#define LINK_WARN_REPEAT_MS 600000 /* outbox-size warning repeat */
+#define LINK_MISC_MS 1000                     /* keepalive bookkeeping while connected */
+#define LINK_ACK_RETRY_MS 1000                /* after a failed ack commit */
+#define LINK_READS_PER_WAKE 256               /* MQTT packets read per poll wake-up */
+#define LINK_PEER_BATCH_MAX (2 * 1024 * 1024) /* a peer's batch larger than this is ignored */
+#define LINK_STATUS_MS 60000                  /* status refresh */
+#define LINK_WARN_REPEAT_MS 600000            /* outbox-size warning repeat */
 
 struct inflight {
     struct drain_batch b;
@@ -50,7 +52,9 @@ struct link {
     struct link_stats stats;
 
     /* HQ -> store */
-    char topic_inbox[160], topic_campaigns[160];
+    char topic_inbox[160], topic_campaigns[160], topic_time[160];
+    char topic_peers[160]; /* ml/<brand>/s/<store>/+/ev: this store's terminals */
+    size_t peers_prefix_len;
     size_t campaign_prefix_len;
     struct sign_keyring *keys;
     struct catchup *catchup; /* NULL without [hq] url */
@@ -98,17 +102,21 @@ static void hq_message(struct link *l, const char *topic, const char *text, size
         request_catchup(l);
 }
 
-/* A catch-up line names no topic: it is the inbox's, or a campaign's by its body. */
+/* A catch-up line names no topic: it is the inbox's, HQ's time beacon by its kind, or a
+ * campaign's by its body. */
 static void catchup_line(struct link *l, const char *line, size_t len)
 {
     char topic[256];
     snprintf(topic, sizeof(topic), "%s", l->topic_inbox);
     cJSON *msg = json_parse_bounded(line, len, NULL);
     const cJSON *store = cJSON_GetObjectItemCaseSensitive(msg, "store");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(msg, "kind");
     const cJSON *body = cJSON_GetObjectItemCaseSensitive(msg, "body");
     const cJSON *cid = cJSON_GetObjectItemCaseSensitive(body, "campaign_id");
-    if (cJSON_IsString(store) && strcmp(store->valuestring, "*") == 0 && cJSON_IsString(cid) &&
-        strlen(cid->valuestring) <= 64)
+    if (cJSON_IsString(kind) && strcmp(kind->valuestring, "hq.time") == 0)
+        snprintf(topic, sizeof(topic), "%s", l->topic_time);
+    else if (cJSON_IsString(store) && strcmp(store->valuestring, "*") == 0 && cJSON_IsString(cid) &&
+             strlen(cid->valuestring) <= 64)
         snprintf(topic, sizeof(topic), "%.*s%s", (int)l->campaign_prefix_len, l->topic_campaigns,
                  cid->valuestring);
     cJSON_Delete(msg);
@@ -215,6 +223,8 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
     mosquitto_subscribe(l->mosq, NULL, l->topic_ack, 1);
     mosquitto_subscribe(l->mosq, NULL, l->topic_inbox, 1);
     mosquitto_subscribe(l->mosq, NULL, l->topic_campaigns, 1);
+    mosquitto_subscribe(l->mosq, NULL, l->topic_time, 0);
+    mosquitto_subscribe(l->mosq, NULL, l->topic_peers, 1);
     publish_status(l, 1);
     /* What the broker could not keep while we were away comes over HTTP. */
     request_catchup(l);
@@ -245,14 +255,91 @@ static int valid_event_id(const char *s)
 
 static void flush_acks(struct link *l);
 
+/* 1 if this store knows coupon_id as a coupon of several uses (a peer's use does not take
+ * the last one); 0 for single-use or unknown coupons. */
+static int multi_use(struct store *st, const char *coupon_id)
+{
+    static const char sql[] = "SELECT uses_total > 1 FROM coupons WHERE coupon_id = ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    if (s == NULL)
+        return 0;
+    sqlite3_bind_text(s, 1, coupon_id, -1, SQLITE_TRANSIENT);
+    int multi = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0);
+    sqlite3_reset(s);
+    return multi;
+}
+
+/*
+ * A batch another terminal of this store sent to HQ, heard on the (store-local) broker:
+ * its single-use coupon redemptions become local deny entries at once, even with the WAN
+ * down, and its restorations lift them (deny.h). HQ stays the record; this only closes the
+ * window until HQ's own deny arrives.
+ */
+static void peer_batch(struct link *l, const char *terminal, const char *payload, size_t len)
+{
+    struct store *st = l->ctx->st;
+    cJSON *batch = json_parse_bounded(payload, len, NULL);
+    const cJSON *events = cJSON_GetObjectItemCaseSensitive(batch, "events");
+    if (!cJSON_IsArray(events) || store_savepoint(st) != ML_OK) {
+        cJSON_Delete(batch);
+        return;
+    }
+    ml_err err = ML_OK;
+    int denied = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, events)
+    {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
+        const cJSON *body = cJSON_GetObjectItemCaseSensitive(e, "body");
+        const cJSON *coupon = cJSON_GetObjectItemCaseSensitive(body, "coupon_id");
+        const cJSON *at = cJSON_GetObjectItemCaseSensitive(e, "at");
+        if (!cJSON_IsString(type) || !cJSON_IsString(coupon))
+            continue;
+        if (strcmp(type->valuestring, "coupon.redeemed") == 0 &&
+            !multi_use(st, coupon->valuestring)) {
+            err = deny_add_peer(st, coupon->valuestring, terminal,
+                                cJSON_IsNumber(at) ? (int64_t)at->valuedouble : l->ctx->now_ms());
+            denied += err == ML_OK;
+        } else if (strcmp(type->valuestring, "coupon.restored") == 0) {
+            err = deny_lift_peer(st, coupon->valuestring, terminal);
+        }
+        if (err == ML_STORAGE || err == ML_NOMEM)
+            break;
+        err = ML_OK; /* an id out of form is skipped, not fatal */
+    }
+    if (err == ML_OK && store_release(st) == ML_OK) {
+        if (denied)
+            log_info("peer %s redeemed %d coupon(s): refused here from now on", terminal, denied);
+    } else {
+        store_undo(st);
+        log_error("peer %s: cannot record its redemptions", terminal);
+    }
+    cJSON_Delete(batch);
+}
+
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
 {
     struct link *l = obj;
     (void)m;
-    if (strcmp(msg->topic, l->topic_inbox) == 0 ||
+    if (strcmp(msg->topic, l->topic_inbox) == 0 || strcmp(msg->topic, l->topic_time) == 0 ||
         strncmp(msg->topic, l->topic_campaigns, l->campaign_prefix_len) == 0) {
         if (msg->payloadlen > 0) /* an empty retained payload withdraws nothing unsigned */
             hq_message(l, msg->topic, msg->payload, (size_t)msg->payloadlen);
+        return;
+    }
+    size_t tl = strlen(msg->topic);
+    if (strncmp(msg->topic, l->topic_peers, l->peers_prefix_len) == 0 && tl > 3 &&
+        strcmp(msg->topic + tl - 3, "/ev") == 0) {
+        char terminal[64];
+        const char *t = msg->topic + l->peers_prefix_len;
+        size_t n = strcspn(t, "/");
+        if (strcmp(msg->topic, l->topic_ev) != 0 && n > 0 && n < sizeof(terminal) &&
+            strcmp(t + n, "/ev") == 0 && msg->payloadlen > 0 &&
+            msg->payloadlen <= LINK_PEER_BATCH_MAX) {
+            memcpy(terminal, t, n);
+            terminal[n] = '\0';
+            peer_batch(l, terminal, msg->payload, (size_t)msg->payloadlen);
+        }
         return;
     }
     if (strcmp(msg->topic, l->topic_ack) != 0)
@@ -400,6 +487,9 @@ ml_err link_start(struct ml_ctx *ctx, struct link **ret, char *errbuf, size_t er
              cfg->store, cfg->terminal);
     snprintf(l->topic_inbox, sizeof(l->topic_inbox), "ml/%s/s/%s/inbox", cfg->brand, cfg->store);
     snprintf(l->topic_campaigns, sizeof(l->topic_campaigns), "ml/%s/hq/campaign/+", cfg->brand);
+    snprintf(l->topic_time, sizeof(l->topic_time), "ml/%s/hq/time", cfg->brand);
+    snprintf(l->topic_peers, sizeof(l->topic_peers), "ml/%s/s/%s/+/ev", cfg->brand, cfg->store);
+    l->peers_prefix_len = strlen(l->topic_peers) - 4;        /* without "+/ev" */
     l->campaign_prefix_len = strlen(l->topic_campaigns) - 1; /* without the '+' */
     l->keys = sign_keyring_new();
     if (l->keys == NULL) {

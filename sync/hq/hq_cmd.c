@@ -53,6 +53,8 @@ enum opt_id {
     O_GUIDE,
     O_UNTIL,
     O_UNBIND,
+    O_REASON,
+    O_LIFT,
     O_COUNT
 };
 
@@ -79,6 +81,8 @@ static const struct {
     [O_GUIDE] = {"--guide", 1},
     [O_UNTIL] = {"--until", 1},
     [O_UNBIND] = {"--unbind", 0},
+    [O_REASON] = {"--reason", 1},
+    [O_LIFT] = {"--lift", 0},
 };
 
 #define BIT(o) (1UL << (o))
@@ -477,7 +481,7 @@ out:
 
 struct job {
     const char *kind;
-    int campaign;         /* one campaign.upsert, no stores */
+    int campaign;         /* one campaign.upsert or campaign.withdraw, no stores */
     struct bodies bodies; /* owned */
     const char *source;   /* file name for error messages, or the command */
     const char *const *stores;
@@ -607,7 +611,10 @@ static int run_job(const struct hq_config *cfg, struct job *j)
     }
     for (size_t i = 0; i < j->bodies.n; i++) {
         cJSON *body = j->bodies.v[i];
-        if (j->campaign)
+        if (j->campaign && strcmp(j->kind, "campaign.withdraw") == 0)
+            err = hq_push_campaign_withdraw(
+                p, cJSON_GetObjectItemCaseSensitive(body, "campaign_id")->valuestring, &r);
+        else if (j->campaign)
             err = hq_push_campaign(p, body, &r);
         else
             err = hq_push_prepare(p, j->kind, body, cfg->has_phone_key ? cfg->phone_key : NULL, &r);
@@ -940,6 +947,48 @@ static int cmd_bind(const struct hq_config *cfg, const struct args *a)
     return run_one(cfg, a, "guide.bind", "bind guide", b);
 }
 
+static int cmd_withdraw(const struct hq_config *cfg, const struct args *a)
+{
+    int rc = only(a, 0, "withdraw campaign");
+    if (rc != EXIT_OK)
+        return rc;
+    if (a->npos != 3 || strcmp(a->pos[1], "campaign") != 0)
+        return usage_error("%s", "expected: withdraw campaign ID");
+    struct job j = {.kind = "campaign.withdraw", .campaign = 1, .source = "withdraw campaign"};
+    cJSON *b = cJSON_CreateObject();
+    if (b == NULL || cJSON_AddStringToObject(b, "campaign_id", a->pos[2]) == NULL ||
+        bodies_add(&j.bodies, b, 0) != 0) {
+        cJSON_Delete(b);
+        bodies_free(&j.bodies);
+        fprintf(stderr, "memberlink-hq: out of memory\n");
+        return EXIT_RUNTIME;
+    }
+    rc = run_job(cfg, &j);
+    bodies_free(&j.bodies);
+    return rc;
+}
+
+static int cmd_deny(const struct hq_config *cfg, const struct args *a)
+{
+    int rc =
+        only(a, BIT(O_ID) | BIT(O_REASON) | BIT(O_LIFT) | BIT(O_VERSION) | BIT(O_STORE), "deny");
+    if (rc != EXIT_OK)
+        return rc;
+    if (a->npos != 2 || (strcmp(a->pos[1], "member") != 0 && strcmp(a->pos[1], "coupon") != 0))
+        return usage_error("%s", "expected: deny member|coupon --id X --reason R [--lift]");
+    if (missing(a, O_ID, "deny") || missing(a, O_REASON, "deny"))
+        return EXIT_USAGE;
+    cJSON *b = cJSON_CreateObject();
+    if (b == NULL || cJSON_AddStringToObject(b, "subject", a->pos[1]) == NULL ||
+        add_str(b, a, O_ID, "id") || add_str(b, a, O_REASON, "reason") ||
+        cJSON_AddBoolToObject(b, "lifted", a->seen[O_LIFT]) == NULL ||
+        add_num(b, a, O_VERSION, "version", 1, HQ_VERSION_MAX)) {
+        cJSON_Delete(b);
+        return EXIT_USAGE;
+    }
+    return run_one(cfg, a, "deny.upsert", "deny", b);
+}
+
 /* Reads (topic, text, id) rows of `sql` into the arrays; returns the count or -1. */
 static long load_rows(struct hq_store *st, const char *sql, int64_t now, char ***topics,
                       char ***texts, char ***idv, size_t *ret_n, size_t max)
@@ -1037,8 +1086,8 @@ out:
 
 int hq_cmd_handles(const char *cmd)
 {
-    static const char *const cmds[] = {"keygen", "pubkey", "push",     "grant",
-                                       "revoke", "bind",   "republish"};
+    static const char *const cmds[] = {"keygen", "pubkey",    "push",     "grant", "revoke",
+                                       "bind",   "republish", "withdraw", "deny"};
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (strcmp(cmd, cmds[i]) == 0)
             return 1;
@@ -1075,5 +1124,9 @@ int hq_cmd_main(int argc, char **argv)
         return cmd_revoke(&cfg, &a);
     if (strcmp(cmd, "bind") == 0)
         return cmd_bind(&cfg, &a);
+    if (strcmp(cmd, "withdraw") == 0)
+        return cmd_withdraw(&cfg, &a);
+    if (strcmp(cmd, "deny") == 0)
+        return cmd_deny(&cfg, &a);
     return cmd_republish(&cfg, &a);
 }

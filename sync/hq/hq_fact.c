@@ -15,8 +15,9 @@
 
 int hq_fact_per_store(const char *kind)
 {
-    static const char *const kinds[] = {"member.upsert", "guide.upsert", "guide.bind",
-                                        "coupon.grant", "coupon.revoke"};
+    static const char *const kinds[] = {"member.upsert",    "guide.upsert",  "guide.bind",
+                                        "coupon.grant",     "coupon.revoke", "deny.upsert",
+                                        "settlement.notice"};
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
         if (strcmp(kind, kinds[i]) == 0)
             return 1;
@@ -162,6 +163,43 @@ static ml_err check_campaign(const cJSON *b, const char **id, struct ml_refusal 
     return rules_validate(b, r);
 }
 
+static ml_err check_withdraw(const cJSON *b, const char **id, struct ml_refusal *r)
+{
+    if (json_str(b, "campaign_id", 1, HQ_FACT_ID_MAX, id, r))
+        return ML_PARSE;
+    if (!hq_fact_topic_id(*id))
+        return ml_refuse(r, ML_PARSE, 400, "invalid_request",
+                         "campaign_id '%s' is not a campaign topic id", *id);
+    return ML_OK;
+}
+
+/* deny.upsert: what identification and checkout refuse at every store. */
+static ml_err check_deny(const cJSON *b, const char **id, struct ml_refusal *r)
+{
+    static const char *const subjects[] = {"member", "coupon", NULL};
+    const char *subject = NULL, *reason = NULL;
+    if (json_str(b, "subject", 1, 16, &subject, r) || check_enum(subject, subjects, "subject", r) ||
+        json_str(b, "id", 1, HQ_FACT_ID_MAX, id, r) || json_str(b, "reason", 1, 32, &reason, r))
+        return ML_PARSE;
+    const cJSON *lifted = cJSON_GetObjectItemCaseSensitive(b, "lifted");
+    if (lifted != NULL && !cJSON_IsBool(lifted))
+        return ml_refuse(r, ML_PARSE, 400, "invalid_request", "field 'lifted' must be a boolean");
+    return ML_OK;
+}
+
+/* settlement.notice: HQ booked a store's offline redemption as an overage. */
+static ml_err check_settlement(const cJSON *b, const char **id, struct ml_refusal *r)
+{
+    const char *coupon = NULL, *sale = NULL;
+    int64_t amount = 0;
+    if (json_str(b, "notice_id", 1, HQ_FACT_ID_MAX, id, r) ||
+        json_str(b, "coupon_id", 1, HQ_FACT_ID_MAX, &coupon, r) ||
+        json_str(b, "sale_id", 1, HQ_FACT_ID_MAX, &sale, r) ||
+        json_i64(b, "amount", 1, 0, HQ_MONEY_MAX, &amount, r))
+        return ML_PARSE;
+    return ML_OK;
+}
+
 ml_err hq_fact_check(const char *kind, const cJSON *body, char entity[HQ_ENTITY_MAX + 1],
                      int64_t *ret_version, struct ml_refusal *r)
 {
@@ -169,9 +207,16 @@ ml_err hq_fact_check(const char *kind, const cJSON *body, char entity[HQ_ENTITY_
         const char *kind, *entity;
         ml_err (*check)(const cJSON *, const char **, struct ml_refusal *);
     } table[] = {
-        {"member.upsert", "member", check_member}, {"guide.upsert", "guide", check_guide},
-        {"guide.bind", "bind", check_bind},        {"coupon.grant", "coupon", check_grant},
-        {"coupon.revoke", "coupon", check_revoke}, {"campaign.upsert", "campaign", check_campaign},
+        {"member.upsert", "member", check_member},
+        {"guide.upsert", "guide", check_guide},
+        {"guide.bind", "bind", check_bind},
+        {"coupon.grant", "coupon", check_grant},
+        {"coupon.revoke", "coupon", check_revoke},
+        {"campaign.upsert", "campaign", check_campaign},
+        /* upsert and withdrawal share the campaign's versions */
+        {"campaign.withdraw", "campaign", check_withdraw},
+        {"deny.upsert", "deny", check_deny},
+        {"settlement.notice", "settlement", check_settlement},
     };
     if (!cJSON_IsObject(body))
         return ml_refuse(r, ML_PARSE, 400, "invalid_request", "a %s body must be a JSON object",

@@ -308,6 +308,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "storage_error",
                           "the HQ database cannot be read now; try again");
     }
+    /* Last line: a fresh signed hq.time, the store's trusted clock (hq_push.h). */
+    struct hq_push_msg beacon;
+    if (h->key != NULL && (b.len > 0 || configured(h->cfg, store)) &&
+        hq_push_time_beacon(h->cfg->brand, h->key, h->kid, wall_ms(), &beacon) == ML_OK) {
+        int bad = body_add_line(&b, beacon.text, beacon.len);
+        free(beacon.text);
+        if (bad) {
+            free(b.buf);
+            return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out_of_memory",
+                              "out of memory; try again");
+        }
+    }
     hq_debug("http: %s since %" PRId64 ": %zu bytes%s", store, since, b.len, more ? ", more" : "");
     return send_text(conn, MHD_HTTP_OK, "application/x-ndjson", b.buf, b.len, more);
 }

@@ -17,6 +17,7 @@
 
 #include "hq_config.h"
 #include "hq_log.h"
+#include "hq_settle.h"
 #include "jsonutil.h"
 
 /* Warnings logged per batch; the rest are counted in one line, so a bad batch of 1000
@@ -34,6 +35,7 @@ struct hq_ingest {
      * under a batch, so nothing of the group may be acknowledged. */
     int group, broken;
     struct hq_ingest_stats pending;
+    struct hq_settle *settle; /* NULL: conflicts are not settled (tests, tools) */
 };
 
 /* State of the batch being handled. */
@@ -69,6 +71,11 @@ const struct hq_ingest_stats *hq_ingest_stats(const struct hq_ingest *in)
     return &in->stats;
 }
 
+void hq_ingest_set_settle(struct hq_ingest *in, struct hq_settle *settle)
+{
+    in->settle = settle;
+}
+
 ml_err hq_ingest_group_begin(struct hq_ingest *in)
 {
     if (in->group)
@@ -99,6 +106,8 @@ ml_err hq_ingest_group_commit(struct hq_ingest *in)
         hq_error("group commit of %llu batches failed, none acked (the stores will resend): %s",
                  (unsigned long long)in->pending.batches, hq_store_errmsg(in->st));
     hq_store_rollback(in->st);
+    if (in->settle != NULL)
+        hq_settle_clear(in->settle);
     in->stats.batches_failed += in->pending.batches;
     return ML_STORAGE;
 }
@@ -316,8 +325,15 @@ static ml_err derive(struct batch *b, const struct hq_event *ev, const cJSON *bo
             (!redeemed ||
              (bad = json_i64(body, "amount", 1, 0, JSON_INT_MAX, &amount, &r)) == ML_OK)) {
             if (redeemed) {
+                int64_t trusted_at = 0;
+                int conflicts = 0;
+                (void)json_i64(body, "trusted_at", 0, 0, JSON_INT_MAX, &trusted_at, &r);
                 if (hq_store_put_redemption(st, ev, day, coupon_id, sale_id, use_no, amount) !=
                     ML_OK)
+                    return ML_STORAGE;
+                if (b->in->settle != NULL &&
+                    hq_settle_redeemed(b->in->settle, st, ev->id, coupon_id, trusted_at, b->now_ms,
+                                       &conflicts) != ML_OK)
                     return ML_STORAGE;
             } else {
                 int found = 0;
@@ -453,6 +469,7 @@ ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *pa
     struct batch b = {.in = in, .now_ms = now_ms};
     struct hq_seq_state before = {0}, after = {0};
     int in_tx = 0, committed = 0, seq_known = 0;
+    size_t settle_mark = 0;
     char why[256] = "";
     cJSON *root = NULL, *ack = NULL;
     char p1[68];
@@ -512,6 +529,7 @@ ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *pa
     if ((result = in->group ? hq_store_savepoint(in->st) : hq_store_begin(in->st)) != ML_OK)
         goto out;
     in_tx = 1;
+    settle_mark = in->settle ? hq_settle_count(in->settle) : 0;
     int idx = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, events)
@@ -563,6 +581,8 @@ ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *pa
 out:
     if (result == ML_STORAGE)
         snprintf(why, sizeof(why), "%s", hq_store_errmsg(in->st));
+    if (in_tx && in->settle != NULL)
+        hq_settle_truncate(in->settle, settle_mark);
     if (in_tx && in->group)
         hq_store_rollback_to(in->st);
     else if (in_tx)

@@ -63,6 +63,11 @@ struct hq_ack {
 ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *payload, size_t len,
                          int64_t now_ms, struct hq_ack *ret_ack);
 
+/* Settles coupons redeemed past their uses (hq_settle.h) as their events arrive; the
+ * caller publishes the settlement's messages after each commit and clears it. Borrowed. */
+struct hq_settle;
+void hq_ingest_set_settle(struct hq_ingest *in, struct hq_settle *settle);
+
 /*
  * Group commit: between group_begin and group_commit, hq_ingest_message() puts each batch
  * in a savepoint of one transaction, so a burst of batches costs one fsync. The acks it

@@ -4,6 +4,7 @@
  * store, each with its own id and cursor.
  */
 #include "hq_push.h"
+#include "hq_settle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,7 +211,44 @@ ml_err hq_push_prepare(struct hq_push *p, const char *kind, cJSON *body, const u
         if (json_add_i64(body, "version", version) == NULL)
             return ml_refuse(r, ML_NOMEM, 500, "out_of_memory", "out of memory");
     }
+    if (strcmp(kind, "coupon.grant") == 0 && hq_settle_note_grant(p->st, body) != ML_OK)
+        return storage(p, r);
     return ML_OK;
+}
+
+ml_err hq_push_time_beacon(const char *brand, EVP_PKEY *key, const char *kid, int64_t now_ms,
+                           struct hq_push_msg *ret)
+{
+    struct hq_push p = {.key = key, .now_ms = now_ms};
+    struct ml_refusal r = {0};
+    snprintf(p.kid, sizeof(p.kid), "%s", kid);
+    memset(ret, 0, sizeof(*ret));
+    snprintf(ret->store, sizeof(ret->store), "*");
+    snprintf(ret->kind, sizeof(ret->kind), "hq.time");
+    snprintf(ret->entity, sizeof(ret->entity), "time");
+    ret->version = now_ms;
+    hq_push_time_topic(brand, ret->topic, sizeof(ret->topic));
+    cJSON *body = cJSON_CreateObject();
+    if (body == NULL)
+        return ML_NOMEM;
+    ml_err err = build(&p, ret, now_ms + HQ_TIME_TTL_MS, body, &r);
+    cJSON_Delete(body);
+    if (err != ML_OK) {
+        free(ret->text);
+        ret->text = NULL;
+    }
+    return err;
+}
+
+void hq_push_time_topic(const char *brand, char *buf, size_t len)
+{
+    snprintf(buf, len, "ml/%s/hq/time", brand);
+}
+
+void hq_push_truncate(struct hq_push *p, size_t n)
+{
+    while (p->n > n)
+        drop_last(p);
 }
 
 ml_err hq_push_to_store(struct hq_push *p, const char *store, const char *kind, const cJSON *body,
@@ -265,18 +303,23 @@ ml_err hq_push_to_store(struct hq_push *p, const char *store, const char *kind, 
     return ML_OK;
 }
 
-ml_err hq_push_campaign(struct hq_push *p, cJSON *body, struct ml_refusal *r)
+/* A campaign.upsert or campaign.withdraw as the campaign's current, retained message. */
+static ml_err campaign_msg(struct hq_push *p, const char *kind, cJSON *body, struct ml_refusal *r)
 {
     char entity[HQ_ENTITY_MAX + 1];
     int64_t version = 0, current = 0, live = 0, live_bytes = 0, valid_to = 0;
-    ml_err err = hq_fact_check("campaign.upsert", body, entity, &version, r);
+    ml_err err = hq_fact_check(kind, body, entity, &version, r);
     if (err != ML_OK)
         return err;
     const char *id = cJSON_GetObjectItemCaseSensitive(body, "campaign_id")->valuestring;
-    (void)json_i64(body, "valid_to", 1, 0, HQ_VERSION_MAX, &valid_to, r);
+    if (cJSON_GetObjectItemCaseSensitive(body, "valid_to") != NULL)
+        (void)json_i64(body, "valid_to", 1, 0, HQ_VERSION_MAX, &valid_to, r);
     if (hq_store_campaign_version(p->st, id, &current) != ML_OK ||
         hq_store_live_campaigns(p->st, p->now_ms, id, &live, &live_bytes) != ML_OK)
         return storage(p, r);
+    if (current == 0 && strcmp(kind, "campaign.withdraw") == 0)
+        return ml_refuse(r, ML_REFUSED, 404, "unknown_campaign",
+                         "campaign %s was never pushed from this HQ", id);
     if (version == 0) {
         version = current >= p->now_ms ? current + 1 : p->now_ms;
         if (json_add_i64(body, "version", version) == NULL)
@@ -295,7 +338,7 @@ ml_err hq_push_campaign(struct hq_push *p, cJSON *body, struct ml_refusal *r)
     if (m == NULL)
         return ML_LIMIT;
     snprintf(m->store, sizeof(m->store), "*");
-    snprintf(m->kind, sizeof(m->kind), "campaign.upsert");
+    snprintf(m->kind, sizeof(m->kind), "%s", kind);
     snprintf(m->entity, sizeof(m->entity), "%s", entity);
     m->version = version;
     m->retain = 1;
@@ -328,4 +371,21 @@ ml_err hq_push_campaign(struct hq_push *p, cJSON *body, struct ml_refusal *r)
         return storage(p, r);
     }
     return ML_OK;
+}
+
+ml_err hq_push_campaign(struct hq_push *p, cJSON *body, struct ml_refusal *r)
+{
+    return campaign_msg(p, "campaign.upsert", body, r);
+}
+
+ml_err hq_push_campaign_withdraw(struct hq_push *p, const char *campaign_id, struct ml_refusal *r)
+{
+    cJSON *body = cJSON_CreateObject();
+    if (body == NULL || cJSON_AddStringToObject(body, "campaign_id", campaign_id) == NULL) {
+        cJSON_Delete(body);
+        return ml_refuse(r, ML_NOMEM, 500, "out_of_memory", "out of memory");
+    }
+    ml_err err = campaign_msg(p, "campaign.withdraw", body, r);
+    cJSON_Delete(body);
+    return err;
 }

@@ -95,6 +95,29 @@ ml_err hq_push_to_store(struct hq_push *p, const char *store, const char *kind, 
  */
 ml_err hq_push_campaign(struct hq_push *p, cJSON *body, struct ml_refusal *r);
 
+/*
+ * Signs and stores a campaign.withdraw {campaign_id, version} as the campaign's current
+ * retained message, replacing its campaign.upsert: stores that connect later receive the
+ * withdrawal, and catch-up from 0 serves it. Version: newer than the campaign's. Same
+ * refusals as hq_push_campaign().
+ */
+ml_err hq_push_campaign_withdraw(struct hq_push *p, const char *campaign_id, struct ml_refusal *r);
+
+/*
+ * HQ's time beacon: a signed hq.time message ("store" "*", cursor 0, empty body, expires =
+ * issued + HQ_TIME_TTL_MS) for ml/<brand>/hq/time. Terminals take `issued` as trusted
+ * time (docs/protocol.md). `serve` publishes one every HQ_TIME_EVERY_MS and the catch-up
+ * endpoint ends every response with a fresh one. ret->text is the caller's to free.
+ */
+#define HQ_TIME_TTL_MS 120000
+#define HQ_TIME_EVERY_MS 30000
+ml_err hq_push_time_beacon(const char *brand, EVP_PKEY *key, const char *kid, int64_t now_ms,
+                           struct hq_push_msg *ret);
+void hq_push_time_topic(const char *brand, char *buf, size_t len);
+
+/* Forgets the messages from index n on (their transaction or savepoint was rolled back). */
+void hq_push_truncate(struct hq_push *p, size_t n);
+
 /* The messages so far, in the order they were added. */
 size_t hq_push_count(const struct hq_push *p);
 struct hq_push_msg *hq_push_msg(struct hq_push *p, size_t i);

@@ -129,6 +129,32 @@ static const char *const migrations[] = {
     "  expires INTEGER NOT NULL,\n"
     "  published_at INTEGER\n"
     ");\n",
+    /* 3: settlement of coupons redeemed twice offline (hq_settle.h) */
+    "ALTER TABLE redemptions ADD COLUMN trusted_at INTEGER;\n"
+    "CREATE TABLE coupon_terms (\n"
+    "  coupon_id TEXT PRIMARY KEY,\n"
+    "  campaign_id TEXT,\n"
+    "  uses INTEGER NOT NULL DEFAULT 1\n"
+    ");\n"
+    "CREATE TABLE conflicts (\n"
+    "  event_id TEXT PRIMARY KEY,\n"
+    "  coupon_id TEXT NOT NULL,\n"
+    "  campaign_id TEXT,\n"
+    "  store TEXT NOT NULL,\n"
+    "  terminal TEXT NOT NULL,\n"
+    "  sale_id TEXT NOT NULL,\n"
+    "  amount INTEGER NOT NULL,\n"
+    "  at INTEGER NOT NULL,\n"
+    "  winner_event_id TEXT NOT NULL,\n"
+    "  winner_store TEXT NOT NULL,\n"
+    "  winner_terminal TEXT NOT NULL,\n"
+    "  winner_sale_id TEXT NOT NULL,\n"
+    "  winner_at INTEGER NOT NULL,\n"
+    "  day TEXT NOT NULL,\n"
+    "  notice_id TEXT,\n"
+    "  detected_at INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX conflicts_day ON conflicts(day);\n",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == HQ_SCHEMA_VERSION,

@@ -27,7 +27,7 @@
 
 #include "ml_err.h"
 
-#define HQ_SCHEMA_VERSION 2
+#define HQ_SCHEMA_VERSION 3
 #define HQ_EVENT_ID_MAX 64 /* bytes of an event id (a UUIDv7 has 36) */
 
 struct hq_store;

@@ -9,11 +9,16 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "deny.h"
 #include "harness.h"
+#include "store.h"
+#include "trust.h"
 
 /* Extra facts: an expired coupon, a coupon of another member, a member with no points
  * campaign reach is not needed; times are ms UTC. */
@@ -434,6 +439,174 @@ static void outbox_past_its_warning_size_is_reported_and_sales_continue(void **s
     http_resp_free(&r);
 }
 
+/* ---- offline risk and the deny-list, against a terminal that syncs with HQ ---- */
+
+#define OFFLINE_SALE                                                                               \
+    "{\"member\":\"M1001\",\"coupons\":[\"CPN-20OFF\",\"BEARER-5\"],\"items\":["                   \
+    "{\"sku\":\"TS-01\",\"category\":\"apparel\",\"qty\":2,\"unit_price\":5990}]}"
+#define CONTACT_AGO_MS INT64_C(300000) /* HQ last heard 5 minutes ago */
+
+static int64_t contact_boot_ms;
+
+static int64_t contact_boot_clock(void)
+{
+    return contact_boot_ms;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Writes into the stopped daemon's database what HQ would have left there: its signed time
+ * heard CONTACT_AGO_MS ago in this boot, coupon CPN-10PCT redeemed in another store and
+ * member M1002 blocked (deny.upsert facts).
+ */
+static int seed_hq_state(struct daemon *d)
+{
+    char path[320], err[256];
+    struct store *st = NULL;
+    struct trust now, then;
+    struct ml_refusal r = {0};
+    int applied = 0, rc = -1;
+    snprintf(path, sizeof(path), "%s/memberlink.db", d->dir);
+    if (store_open(path, &st, err, sizeof(err)) != ML_OK)
+        return -1;
+    cJSON *coupon = cJSON_Parse("{\"subject\":\"coupon\",\"id\":\"CPN-10PCT\","
+                                "\"reason\":\"redeemed_elsewhere\",\"version\":1}");
+    cJSON *member = cJSON_Parse("{\"subject\":\"member\",\"id\":\"M1002\","
+                                "\"reason\":\"blocked\",\"version\":1}");
+    contact_boot_ms = trust_boottime_ms() - CONTACT_AGO_MS;
+    if (contact_boot_ms > 0 && trust_open(&now, st) == ML_OK &&
+        trust_open_with(&then, st, contact_boot_clock, now.boot_id) == ML_OK &&
+        store_begin(st) == ML_OK && trust_hq_time(&then, st, wall_ms() - CONTACT_AGO_MS) == ML_OK &&
+        deny_upsert_fact(st, coupon, &applied, &r) == ML_OK &&
+        deny_upsert_fact(st, member, &applied, &r) == ML_OK && store_commit(st) == ML_OK)
+        rc = 0;
+    cJSON_Delete(coupon);
+    cJSON_Delete(member);
+    store_close(st);
+    return rc;
+}
+
+/* [mqtt] host set to a port nobody listens on: a terminal that syncs, with HQ away. */
+static int setup_offline_with(void **state, const char *offline_conf, int heard_hq)
+{
+    struct daemon *d = calloc(1, sizeof(*d));
+    char conf[512];
+    if (d == NULL)
+        return -1;
+    snprintf(conf, sizeof(conf), "[mqtt]\nhost = 127.0.0.1\nport = %u\n%s",
+             (unsigned)harness_free_port(), offline_conf);
+    if (daemon_setup(d, conf) != 0 || daemon_import(d, "packaging/demo/facts.ndjson") != 0) {
+        free(d);
+        return -1;
+    }
+    if (heard_hq && seed_hq_state(d) != 0) {
+        free(d);
+        return -1;
+    }
+    if (daemon_start(d) != 0) {
+        fprintf(stderr, "api_test: cannot start memberlinkd (see %s)\n", d->log);
+        free(d);
+        return -1;
+    }
+    *state = d;
+    return 0;
+}
+
+static int setup_offline_untrusted(void **state)
+{
+    return setup_offline_with(state, "", 0);
+}
+
+static int setup_offline_trusted(void **state)
+{
+    return setup_offline_with(state, "[offline]\ncontact_window_s = 30\ncoupon_max_value = 1000\n",
+                              1);
+}
+
+static void offline_without_trusted_time_sells_without_coupons_and_replays_its_answer(void **state)
+{
+    struct daemon *d = *state;
+    struct http_resp a, b;
+    assert_int_equal(http_call(d, "POST", "/v1/checkout", "off-1", OFFLINE_SALE, &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(a.json, "offline")));
+    assert_true(json_num_at(a.json, "discount") == 0);
+    assert_true(json_num_at(a.json, "total") == 11980);
+    const cJSON *refused = cJSON_GetObjectItem(a.json, "coupons_refused");
+    assert_int_equal(cJSON_GetArraySize(refused), 2);
+    for (int i = 0; i < 2; i++)
+        assert_string_equal(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(refused, i), "code")->valuestring,
+            "clock_untrusted");
+    assert_int_equal(http_call(d, "POST", "/v1/checkout", "off-1", OFFLINE_SALE, &b), 0);
+    assert_int_equal(b.status, 200);
+    assert_string_equal(a.body, b.body);
+    assert_true(status_num(d, "sales") == 1);
+    http_resp_free(&a);
+    http_resp_free(&b);
+}
+
+static void offline_caps_apply_with_trusted_time_and_replays_keep_the_first_answer(void **state)
+{
+    struct daemon *d = *state;
+    struct http_resp a, b, c;
+    /* Trusted time restored from the database (same boot), HQ away for 5 min: offline.
+     * CPN-20OFF (2000) is past coupon_max_value = 1000 and left out; BEARER-5 (500) is in. */
+    assert_int_equal(http_call(d, "POST", "/v1/checkout", "cap-1", OFFLINE_SALE, &a), 0);
+    assert_int_equal(a.status, 200);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(a.json, "offline")));
+    assert_true(json_num_at(a.json, "discount") == 500);
+    const cJSON *f = cJSON_GetArrayItem(cJSON_GetObjectItem(a.json, "coupons_refused"), 0);
+    assert_string_equal(cJSON_GetObjectItem(f, "coupon_id")->valuestring, "CPN-20OFF");
+    assert_string_equal(cJSON_GetObjectItem(f, "code")->valuestring, "offline_coupon_value");
+
+    /* Restart with a higher cap: a replay still gets the first answer, byte for byte... */
+    daemon_signal(d, SIGTERM);
+    assert_int_equal(d->exit_status, 0);
+    FILE *conf = fopen(d->conf, "a");
+    assert_non_null(conf);
+    fputs("[offline]\ncoupon_max_value = 5000\n", conf);
+    assert_int_equal(fclose(conf), 0);
+    assert_int_equal(daemon_start(d), 0);
+    assert_int_equal(http_call(d, "POST", "/v1/checkout", "cap-1", OFFLINE_SALE, &b), 0);
+    assert_int_equal(b.status, 200);
+    assert_string_equal(a.body, b.body);
+    /* ...while a new sale is decided under the new cap, still offline and trusted. */
+    assert_int_equal(http_call(d, "POST", "/v1/checkout", "cap-2", OFFLINE_SALE, &c), 0);
+    assert_int_equal(c.status, 200);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(c.json, "offline")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(c.json, "coupons_refused")), 0);
+    assert_true(json_num_at(c.json, "discount") == 2500);
+    assert_true(status_num(d, "sales") == 2);
+    http_resp_free(&a);
+    http_resp_free(&b);
+    http_resp_free(&c);
+}
+
+static void denied_coupon_and_member_are_refused_at_checkout(void **state)
+{
+    struct daemon *d = *state;
+    struct http_resp r;
+    assert_int_equal(http_call(d, "POST", "/v1/checkout", "deny-1",
+                               "{\"member\":\"M1001\",\"coupons\":[\"CPN-10PCT\"]," ITEMS "}", &r),
+                     0);
+    assert_int_equal(r.status, 409);
+    assert_string_equal(http_error_code(&r), "coupon_redeemed_elsewhere");
+    http_resp_free(&r);
+    assert_int_equal(
+        http_call(d, "POST", "/v1/checkout", "deny-2", "{\"member\":\"M1002\"," ITEMS "}", &r), 0);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(http_error_code(&r), "member_blocked");
+    http_resp_free(&r);
+    assert_true(status_num(d, "sales") == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +623,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(refund_twice_is_already_refunded, setup, teardown),
         cmocka_unit_test_setup_teardown(outbox_past_its_warning_size_is_reported_and_sales_continue,
                                         setup_warn, teardown),
+        cmocka_unit_test_setup_teardown(
+            offline_without_trusted_time_sells_without_coupons_and_replays_its_answer,
+            setup_offline_untrusted, teardown),
+        cmocka_unit_test_setup_teardown(
+            offline_caps_apply_with_trusted_time_and_replays_keep_the_first_answer,
+            setup_offline_trusted, teardown),
+        cmocka_unit_test_setup_teardown(denied_coupon_and_member_are_refused_at_checkout,
+                                        setup_offline_trusted, teardown),
     };
     return cmocka_run_group_tests_name("api (real memberlinkd over HTTP)", tests, NULL, NULL);
 }

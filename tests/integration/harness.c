@@ -18,10 +18,23 @@
 
 #define HARNESS_BODY_MAX (8u * 1024u * 1024u)
 
-static const char *bin_dir(void)
+const char *harness_bin_dir(void)
 {
     const char *b = getenv("ML_BIN");
     return b && *b ? b : "./build";
+}
+
+int64_t harness_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void harness_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }
 
 uint16_t harness_free_port(void)
@@ -77,7 +90,7 @@ static pid_t spawn(struct daemon *d, const char *const argv[])
 int daemon_import(struct daemon *d, const char *facts_path)
 {
     char exe[512];
-    snprintf(exe, sizeof(exe), "%s/memberlinkd", bin_dir());
+    snprintf(exe, sizeof(exe), "%s/memberlinkd", harness_bin_dir());
     const char *argv[] = {exe, "-c", d->conf, "--import-facts", facts_path, NULL};
     pid_t pid = spawn(d, argv);
     int status = 0;
@@ -89,7 +102,7 @@ int daemon_import(struct daemon *d, const char *facts_path)
 int daemon_start(struct daemon *d)
 {
     char exe[512];
-    snprintf(exe, sizeof(exe), "%s/memberlinkd", bin_dir());
+    snprintf(exe, sizeof(exe), "%s/memberlinkd", harness_bin_dir());
     const char *argv[] = {exe, "-c", d->conf, NULL};
     d->pid = spawn(d, argv);
     if (d->pid < 0)
@@ -227,6 +240,12 @@ void http_resp_free(struct http_resp *r)
     free(r->body);
     cJSON_Delete(r->json);
     memset(r, 0, sizeof(*r));
+}
+
+const char *json_str_at(const cJSON *obj, const char *name)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
+    return cJSON_IsString(f) ? f->valuestring : "";
 }
 
 const char *http_error_code(const struct http_resp *r)
@@ -443,4 +462,117 @@ int harness_run(const char *const argv[], const char *dir, int timeout_ms, char 
     if (ret_err)
         *ret_err = harness_read_file(err_path, NULL);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int harness_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fputs(text, f);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+int harness_count_in_file(const char *path, const char *needle)
+{
+    char *text = harness_read_file(path, NULL);
+    int n = 0;
+    for (const char *p = text; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(text);
+    return n;
+}
+
+pid_t harness_spawn(const char *const argv[], const char *log)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (log != NULL) {
+            int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+            }
+        }
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int harness_stop(pid_t *pid, int sig, int timeout_ms)
+{
+    if (*pid <= 0)
+        return -1;
+    kill(*pid, sig);
+    int status = 0;
+    int64_t deadline = harness_mono_ms() + timeout_ms;
+    pid_t r;
+    while ((r = waitpid(*pid, &status, WNOHANG)) == 0 && harness_mono_ms() < deadline)
+        harness_sleep_ms(20);
+    if (r == 0) {
+        kill(*pid, SIGKILL);
+        waitpid(*pid, &status, 0);
+        *pid = 0;
+        return -1;
+    }
+    *pid = 0;
+    if (r < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int harness_hq_vrun(const char *conf, const char *dir, int timeout_ms, char **ret_out,
+                    char **ret_err, const char *first, va_list ap)
+{
+    const char *argv[40];
+    char exe[512];
+    snprintf(exe, sizeof(exe), "%s/memberlink-hq", harness_bin_dir());
+    int argc = 0;
+    argv[argc++] = exe;
+    if (conf != NULL) {
+        argv[argc++] = "-c";
+        argv[argc++] = conf;
+    }
+    for (const char *a = first; a != NULL && argc < 39; a = va_arg(ap, const char *))
+        argv[argc++] = a;
+    argv[argc] = NULL;
+    return harness_run(argv, dir, timeout_ms, ret_out, ret_err);
+}
+
+int harness_hq_serve(const char *conf, const char *log, const char *const ready[], int timeout_ms,
+                     pid_t *ret_pid)
+{
+    char exe[512];
+    int before[8] = {0};
+    size_t n = 0;
+    snprintf(exe, sizeof(exe), "%s/memberlink-hq", harness_bin_dir());
+    if (access(exe, X_OK) != 0) {
+        fprintf(stderr, "%s: %s (build it: make; or set ML_BIN)\n", exe, strerror(errno));
+        return -1;
+    }
+    for (; ready[n] != NULL && n < sizeof(before) / sizeof(before[0]); n++)
+        before[n] = harness_count_in_file(log, ready[n]);
+    const char *argv[] = {exe, "-c", conf, "serve", NULL};
+    if ((*ret_pid = harness_spawn(argv, log)) < 0) {
+        *ret_pid = 0;
+        return -1;
+    }
+    int64_t deadline = harness_mono_ms() + timeout_ms;
+    for (;;) {
+        size_t have = 0;
+        for (size_t i = 0; i < n; i++)
+            have += harness_count_in_file(log, ready[i]) > before[i];
+        if (have == n)
+            return 0;
+        int status;
+        if (waitpid(*ret_pid, &status, WNOHANG) == *ret_pid) {
+            *ret_pid = 0;
+            fprintf(stderr, "memberlink-hq exited at start; log: %s\n", log);
+            return -1;
+        }
+        if (harness_mono_ms() >= deadline)
+            return -1;
+        harness_sleep_ms(20);
+    }
 }

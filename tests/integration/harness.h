@@ -2,12 +2,14 @@
  * harness: runs a real memberlinkd for integration tests and benchmarks: a temp data
  * dir, a free loopback port, facts imported through `memberlinkd --import-facts`, and
  * libcurl calls to the real HTTP API. The daemon binary is $ML_BIN/memberlinkd
- * (ML_BIN defaults to ./build).
+ * (ML_BIN defaults to ./build). Also what the HQ tests share: a mosquitto broker,
+ * `memberlink-hq serve` and its commands, processes, files and JSON fields.
  */
 #ifndef ML_HARNESS_H
 #define ML_HARNESS_H
 
 #include <cjson/cJSON.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -40,6 +42,47 @@ int harness_run(const char *const argv[], const char *dir, int timeout_ms, char 
 
 /* A whole file, NUL-terminated (caller frees), or NULL. */
 char *harness_read_file(const char *path, size_t *ret_len);
+
+/* Writes `text` to path (created or truncated). 0 on success. */
+int harness_write_file(const char *path, const char *text);
+
+/* How often `needle` occurs in the file at path; 0 when it cannot be read. */
+int harness_count_in_file(const char *path, const char *needle);
+
+/* CLOCK_MONOTONIC in ms, for deadlines. */
+int64_t harness_mono_ms(void);
+
+void harness_sleep_ms(int ms);
+
+/* Where the programs under test are: $ML_BIN, default ./build. */
+const char *harness_bin_dir(void);
+
+/* Starts argv (argv[0] a path, or a name looked up on PATH) with stdout and stderr appended
+ * to `log` (NULL: inherited). The child's pid, or -1. */
+pid_t harness_spawn(const char *const argv[], const char *log);
+
+/*
+ * Sends `sig` to *pid and reaps it within timeout_ms, then SIGKILL. Returns the exit code
+ * (128+signal when a signal ended it), or -1 on a timeout or when *pid is not a process;
+ * *pid is 0 afterwards.
+ */
+int harness_stop(pid_t *pid, int sig, int timeout_ms);
+
+/*
+ * Runs $ML_BIN/memberlink-hq as harness_run() does, with `-c conf` first unless conf is
+ * NULL, then the arguments from `first` to a NULL (at most 36).
+ */
+int harness_hq_vrun(const char *conf, const char *dir, int timeout_ms, char **ret_out,
+                    char **ret_err, const char *first, va_list ap);
+
+/*
+ * Starts `$ML_BIN/memberlink-hq -c conf serve` with its output appended to `log`, and waits
+ * up to timeout_ms until each line of the NULL-terminated `ready` appears in the log once
+ * more than before the start. 0 when it did. *ret_pid is the process while it runs (stop
+ * it with harness_stop()), 0 when it exited.
+ */
+int harness_hq_serve(const char *conf, const char *log, const char *const ready[], int timeout_ms,
+                     pid_t *ret_pid);
 
 /* A loopback TCP port nobody listens on right now. */
 uint16_t harness_free_port(void);
@@ -78,6 +121,9 @@ const char *http_error_code(const struct http_resp *r);
 
 /* Number from a dotted path in a JSON object ("outbox.depth"); -1 if absent. */
 double json_num_at(const cJSON *root, const char *path);
+
+/* The string member `name` of obj; "" when absent or not a string. */
+const char *json_str_at(const cJSON *obj, const char *name);
 
 /* Writes `text` to a new file under the daemon dir; returns the path in a static buffer. */
 const char *daemon_write_file(struct daemon *d, const char *name, const char *text);

@@ -10,11 +10,6 @@
  * ack: HQ handles messages in order, so an ack for the bad batch would have come first.
  * Every wait is bounded (WAIT_MS).
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,9 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,10 +40,9 @@ struct ack_entry {
 
 struct env {
     char dir[256];
-    char broker_conf[320], broker_log[320];
     char hq_conf[320], hq_log[320], bad_conf[320];
-    uint16_t port;
-    pid_t broker, hq;
+    struct broker broker;
+    pid_t hq;
     struct mosquitto *pub;
     int lib_init;
     int connected, subscribed;
@@ -66,107 +57,6 @@ static struct env E;
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static const char *bin_dir(void)
-{
-    const char *b = getenv("ML_BIN");
-    return b && *b ? b : "./build";
-}
-
-static int port_open(uint16_t port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
-static int write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        return -1;
-    fputs(text, f);
-    return fclose(f) == 0 ? 0 : -1;
-}
-
-static char *read_file(const char *path)
-{
-    return harness_read_file(path, NULL);
-}
-
-static int file_contains(const char *path, const char *needle)
-{
-    char *text = read_file(path);
-    int found = text != NULL && strstr(text, needle) != NULL;
-    free(text);
-    return found;
-}
-
-static int count_in_file(const char *path, const char *needle)
-{
-    char *text = read_file(path);
-    int n = 0;
-    for (const char *p = text; p != NULL && (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    free(text);
-    return n;
-}
-
-/* fork + exec with stdout/stderr appended to `log` (NULL: inherit). */
-static pid_t spawn(const char *const argv[], const char *log)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (log != NULL) {
-            int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-            if (fd >= 0) {
-                dup2(fd, 1);
-                dup2(fd, 2);
-            }
-        }
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* Signals `pid` and reaps it within WAIT_MS (then SIGKILL). Exit code, 128+sig, or -1. */
-static int stop_process(pid_t *pid, int sig)
-{
-    if (*pid <= 0)
-        return -1;
-    kill(*pid, sig);
-    int status = 0;
-    int64_t deadline = now_ms() + WAIT_MS;
-    pid_t r;
-    while ((r = waitpid(*pid, &status, WNOHANG)) == 0 && now_ms() < deadline)
-        sleep_ms(20);
-    if (r == 0) {
-        kill(*pid, SIGKILL);
-        waitpid(*pid, &status, 0);
-        *pid = 0;
-        return -1;
-    }
-    *pid = 0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /*
  * Runs memberlink-hq with `args` (NULL-terminated) to completion within WAIT_MS.
  * Returns the exit code (-1 on timeout); stdout and stderr go to *ret_out / *ret_err
@@ -174,18 +64,11 @@ static int stop_process(pid_t *pid, int sig)
  */
 static int run_hq(char **ret_out, char **ret_err, const char *first, ...)
 {
-    const char *argv[16];
-    char exe[512];
-    snprintf(exe, sizeof(exe), "%s/memberlink-hq", bin_dir());
-    int argc = 0;
-    argv[argc++] = exe;
     va_list ap;
     va_start(ap, first);
-    for (const char *a = first; a != NULL && argc < 15; a = va_arg(ap, const char *))
-        argv[argc++] = a;
+    int rc = harness_hq_vrun(NULL, E.dir, WAIT_MS, ret_out, ret_err, first, ap);
     va_end(ap);
-    argv[argc] = NULL;
-    return harness_run(argv, E.dir, WAIT_MS, ret_out, ret_err);
+    return rc;
 }
 
 /* `memberlink-hq -c conf <args> --json` parsed; NULL unless it exited 0 with JSON. */
@@ -204,18 +87,6 @@ static cJSON *hq_json(const char *a1, const char *a2)
     return doc;
 }
 
-static double num(const cJSON *obj, const char *name)
-{
-    const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsNumber(f) ? f->valuedouble : -1;
-}
-
-static const char *str(const cJSON *obj, const char *name)
-{
-    const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsString(f) ? f->valuestring : "";
-}
-
 /* The element of array `name` whose `key` equals `value` (and `key2` == `value2`). */
 static const cJSON *find_row(const cJSON *doc, const char *name, const char *key, const char *value,
                              const char *key2, const char *value2)
@@ -223,8 +94,8 @@ static const cJSON *find_row(const cJSON *doc, const char *name, const char *key
     const cJSON *row;
     cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(doc, name))
     {
-        if (strcmp(str(row, key), value) == 0 &&
-            (key2 == NULL || strcmp(str(row, key2), value2) == 0))
+        if (strcmp(json_str_at(row, key), value) == 0 &&
+            (key2 == NULL || strcmp(json_str_at(row, key2), value2) == 0))
             return row;
     }
     return NULL;
@@ -260,7 +131,7 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
     (void)obj;
     cJSON *doc = cJSON_ParseWithLength(msg->payload, (size_t)msg->payloadlen);
     const cJSON *id;
-    if (doc != NULL && num(doc, "v") == 1) {
+    if (doc != NULL && json_num_at(doc, "v") == 1) {
         cJSON_ArrayForEach(id, cJSON_GetObjectItemCaseSensitive(doc, "acked"))
         {
             if (cJSON_IsString(id) && E.nacks < ACKS_MAX) {
@@ -275,8 +146,8 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 
 static void pump(int ms)
 {
-    int64_t until = now_ms() + ms;
-    while (now_ms() < until)
+    int64_t until = harness_mono_ms() + ms;
+    while (harness_mono_ms() < until)
         mosquitto_loop(E.pub, 20, 1);
 }
 
@@ -298,14 +169,14 @@ static int acked(const char *id, const char *topic)
 /* Pumps until every id is acked (on `topic`), at most WAIT_MS. 0 when all were. */
 static int wait_acked(const char *const *ids, size_t n, const char *topic)
 {
-    int64_t deadline = now_ms() + WAIT_MS;
+    int64_t deadline = harness_mono_ms() + WAIT_MS;
     for (;;) {
         size_t have = 0;
         for (size_t i = 0; i < n; i++)
             have += acked(ids[i], topic) > 0;
         if (have == n)
             return 0;
-        if (now_ms() >= deadline) {
+        if (harness_mono_ms() >= deadline) {
             fprintf(stderr, "only %zu of %zu ids acked within %d ms\n", have, n, WAIT_MS);
             return -1;
         }
@@ -319,9 +190,9 @@ static int publish(const char *topic, const char *payload, size_t len)
     int mid = 0;
     if (mosquitto_publish(E.pub, &mid, topic, (int)len, payload, 1, false) != MOSQ_ERR_SUCCESS)
         return -1;
-    int64_t deadline = now_ms() + WAIT_MS;
+    int64_t deadline = harness_mono_ms() + WAIT_MS;
     while (E.last_puback_mid != mid) {
-        if (now_ms() >= deadline)
+        if (harness_mono_ms() >= deadline)
             return -1;
         mosquitto_loop(E.pub, 20, 1);
     }
@@ -447,30 +318,8 @@ static char *sale_batch(char ids[3][40])
 
 static int hq_start(void)
 {
-    char exe[512];
-    snprintf(exe, sizeof(exe), "%s/memberlink-hq", bin_dir());
-    const char *argv[] = {exe, "-c", E.hq_conf, "serve", NULL};
-    if (access(exe, X_OK) != 0) {
-        fprintf(stderr, "%s: %s (build it: make; or set ML_BIN)\n", exe, strerror(errno));
-        return -1;
-    }
-    int subscribed_before = count_in_file(E.hq_log, "subscribed to");
-    E.hq = spawn(argv, E.hq_log);
-    if (E.hq < 0)
-        return -1;
-    int64_t deadline = now_ms() + WAIT_MS;
-    while (count_in_file(E.hq_log, "subscribed to") <= subscribed_before) {
-        int status;
-        if (waitpid(E.hq, &status, WNOHANG) == E.hq) {
-            E.hq = 0;
-            fprintf(stderr, "memberlink-hq exited at start; log: %s\n", E.hq_log);
-            return -1;
-        }
-        if (now_ms() >= deadline)
-            return -1;
-        sleep_ms(20);
-    }
-    return 0;
+    static const char *const ready[] = {"subscribed to", NULL};
+    return harness_hq_serve(E.hq_conf, E.hq_log, ready, WAIT_MS, &E.hq);
 }
 
 static int setup_env(void)
@@ -480,9 +329,6 @@ static int setup_env(void)
     snprintf(E.dir, sizeof(E.dir), "/tmp/memberlink-hq-test-XXXXXX");
     if (E.acks == NULL || mkdtemp(E.dir) == NULL)
         return -1;
-    E.port = harness_free_port();
-    snprintf(E.broker_conf, sizeof(E.broker_conf), "%s/mosquitto.conf", E.dir);
-    snprintf(E.broker_log, sizeof(E.broker_log), "%s/mosquitto.log", E.dir);
     snprintf(E.hq_conf, sizeof(E.hq_conf), "%s/hq.ini", E.dir);
     snprintf(E.hq_log, sizeof(E.hq_log), "%s/hq.log", E.dir);
     snprintf(E.bad_conf, sizeof(E.bad_conf), "%s/bad.ini", E.dir);
@@ -495,30 +341,19 @@ static int setup_env(void)
     localtime_r(&t, &tm);
     strftime(E.today, sizeof(E.today), "%Y-%m-%d", &tm);
 
-    char text[1024];
-    snprintf(text, sizeof(text), "listener %u 127.0.0.1\nallow_anonymous true\npersistence false\n",
-             (unsigned)E.port);
-    if (write_file(E.broker_conf, text) != 0)
+    if (broker_start(&E.broker) != 0) {
+        fprintf(stderr, "mosquitto did not start; log in %s\n", E.broker.dir);
         return -1;
+    }
+    char text[1024];
     snprintf(text, sizeof(text),
              "# memberlink-hq test configuration\n[hq]\nbrand = " BRAND "\ndata_dir = %s/hq\n"
              "share_group =\n[mqtt]\nhost = 127.0.0.1\nport = %u\nclient_id = hq-test-%ld\n"
              "keepalive = 30\n",
-             E.dir, (unsigned)E.port, (long)getpid());
-    if (write_file(E.hq_conf, text) != 0)
+             E.dir, (unsigned)E.broker.port, (long)getpid());
+    if (harness_write_file(E.hq_conf, text) != 0)
         return -1;
 
-    const char *broker_argv[] = {"mosquitto", "-c", E.broker_conf, NULL};
-    if ((E.broker = spawn(broker_argv, E.broker_log)) < 0)
-        return -1;
-    int64_t deadline = now_ms() + WAIT_MS;
-    while (!port_open(E.port)) {
-        if (now_ms() >= deadline) {
-            fprintf(stderr, "mosquitto did not start; log: %s\n", E.broker_log);
-            return -1;
-        }
-        sleep_ms(20);
-    }
     if (hq_start() != 0)
         return -1;
 
@@ -533,15 +368,15 @@ static int setup_env(void)
     mosquitto_subscribe_callback_set(E.pub, on_subscribe);
     mosquitto_publish_callback_set(E.pub, on_publish);
     mosquitto_message_callback_set(E.pub, on_message);
-    if (mosquitto_connect(E.pub, "127.0.0.1", E.port, 30) != MOSQ_ERR_SUCCESS)
+    if (mosquitto_connect(E.pub, "127.0.0.1", E.broker.port, 30) != MOSQ_ERR_SUCCESS)
         return -1;
-    deadline = now_ms() + WAIT_MS;
-    while (E.connected == 0 && now_ms() < deadline)
+    int64_t deadline = harness_mono_ms() + WAIT_MS;
+    while (E.connected == 0 && harness_mono_ms() < deadline)
         mosquitto_loop(E.pub, 20, 1);
     if (E.connected != 1 ||
         mosquitto_subscribe(E.pub, NULL, "ml/" BRAND "/s/+/+/ack", 1) != MOSQ_ERR_SUCCESS)
         return -1;
-    while (E.subscribed == 0 && now_ms() < deadline)
+    while (E.subscribed == 0 && harness_mono_ms() < deadline)
         mosquitto_loop(E.pub, 20, 1);
     return E.subscribed == 1 ? 0 : -1;
 }
@@ -556,9 +391,9 @@ static int group_setup(void **state)
         mosquitto_destroy(E.pub);
     if (E.lib_init)
         mosquitto_lib_cleanup();
-    stop_process(&E.hq, SIGTERM);
-    stop_process(&E.broker, SIGTERM);
-    fprintf(stderr, "hq_ingest: setup failed; logs in %s\n", E.dir);
+    harness_stop(&E.hq, SIGTERM, WAIT_MS);
+    broker_stop(&E.broker);
+    fprintf(stderr, "hq_ingest: setup failed; logs in %s and %s\n", E.dir, E.broker.dir);
     free(E.acks);
     E.acks = NULL;
     return -1;
@@ -576,13 +411,16 @@ static int group_teardown(void **state)
         mosquitto_lib_cleanup();
     if (E.hq > 0) {
         /* A clean shutdown exits 0; under ASan a leak makes it non-zero. */
-        int rc = stop_process(&E.hq, SIGTERM);
+        int rc = harness_stop(&E.hq, SIGTERM, WAIT_MS);
         if (rc != 0) {
             fprintf(stderr, "memberlink-hq exited %d on SIGTERM (log kept: %s)\n", rc, E.hq_log);
             failed = 1;
         }
     }
-    stop_process(&E.broker, SIGTERM);
+    if (failed)
+        broker_stop(&E.broker);
+    else
+        broker_cleanup(&E.broker);
     if (!failed && getenv("ML_KEEP") == NULL && E.dir[0] != '\0') {
         char cmd[320];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", E.dir);
@@ -612,26 +450,26 @@ static void batch_of_three_is_acked_and_reported(void **state)
     assert_non_null(sales);
     const cJSON *row = find_row(sales, "stores", "store", "S001", NULL, NULL);
     assert_non_null(row);
-    assert_int_equal((int)num(row, "sales"), 1);
-    assert_int_equal((int)num(row, "total"), 48880);
-    assert_int_equal((int)num(row, "refunded"), 0);
+    assert_int_equal((int)json_num_at(row, "sales"), 1);
+    assert_int_equal((int)json_num_at(row, "total"), 48880);
+    assert_int_equal((int)json_num_at(row, "refunded"), 0);
     cJSON_Delete(sales);
 
     cJSON *comm = hq_json("report", "commissions");
     assert_non_null(comm);
     row = find_row(comm, "guides", "guide_id", "G01", NULL, NULL);
     assert_non_null(row);
-    assert_int_equal((int)num(row, "commission"), 1662);
-    assert_int_equal((int)num(row, "sales"), 1);
+    assert_int_equal((int)json_num_at(row, "commission"), 1662);
+    assert_int_equal((int)json_num_at(row, "sales"), 1);
     cJSON_Delete(comm);
 
     cJSON *red = hq_json("report", "redemptions");
     assert_non_null(red);
     row = find_row(red, "redemptions", "coupon_id", "CPN-20OFF", NULL, NULL);
     assert_non_null(row);
-    assert_string_equal(str(row, "store"), "S001");
-    assert_string_equal(str(row, "terminal"), "T01");
-    assert_int_equal((int)num(row, "amount"), 2000);
+    assert_string_equal(json_str_at(row, "store"), "S001");
+    assert_string_equal(json_str_at(row, "terminal"), "T01");
+    assert_int_equal((int)json_num_at(row, "amount"), 2000);
     cJSON_Delete(red);
 }
 
@@ -652,17 +490,17 @@ static void resent_batch_is_acked_again_and_stored_once(void **state)
     assert_non_null(sales);
     const cJSON *row = find_row(sales, "stores", "store", "S001", NULL, NULL);
     assert_non_null(row);
-    assert_int_equal((int)num(row, "sales"), 1);
-    assert_int_equal((int)num(row, "total"), 48880);
+    assert_int_equal((int)json_num_at(row, "sales"), 1);
+    assert_int_equal((int)json_num_at(row, "total"), 48880);
     cJSON_Delete(sales);
 
     cJSON *status = hq_json("status", NULL);
     assert_non_null(status);
     row = find_row(status, "terminals", "store", "S001", "terminal", "T01");
     assert_non_null(row);
-    assert_int_equal((int)num(row, "received"), 3);
-    assert_int_equal((int)num(row, "next_seq"), 4);
-    assert_int_equal((int)num(row, "gaps"), 0);
+    assert_int_equal((int)json_num_at(row, "received"), 3);
+    assert_int_equal((int)json_num_at(row, "next_seq"), 4);
+    assert_int_equal((int)json_num_at(row, "gaps"), 0);
     cJSON_Delete(status);
 }
 
@@ -692,12 +530,12 @@ static void event_for_another_store_is_rejected_not_acked(void **state)
     assert_non_null(status);
     const cJSON *row = find_row(status, "rejections", "store", "S001", "terminal", "T02");
     assert_non_null(row);
-    assert_string_equal(str(row, "reason"), "topic_mismatch");
-    assert_int_equal((int)num(row, "count"), 1);
-    assert_string_equal(str(row, "last_event_id"), bad_id);
+    assert_string_equal(json_str_at(row, "reason"), "topic_mismatch");
+    assert_int_equal((int)json_num_at(row, "count"), 1);
+    assert_string_equal(json_str_at(row, "last_event_id"), bad_id);
     row = find_row(status, "terminals", "store", "S001", "terminal", "T02");
     assert_non_null(row);
-    assert_int_equal((int)num(row, "received"), 1);
+    assert_int_equal((int)json_num_at(row, "received"), 1);
     assert_null(find_row(status, "terminals", "store", "S002", NULL, NULL));
     cJSON_Delete(status);
 
@@ -705,7 +543,7 @@ static void event_for_another_store_is_rejected_not_acked(void **state)
     assert_non_null(sales);
     assert_null(find_row(sales, "stores", "store", "S002", NULL, NULL));
     cJSON_Delete(sales);
-    assert_true(file_contains(E.hq_log, "topic_mismatch"));
+    assert_true(harness_count_in_file(E.hq_log, "topic_mismatch") > 0);
 }
 
 static void seq_gap_shows_in_status_and_closes(void **state)
@@ -729,11 +567,11 @@ static void seq_gap_shows_in_status_and_closes(void **state)
     assert_non_null(status);
     const cJSON *row = find_row(status, "terminals", "store", "S001", "terminal", "T03");
     assert_non_null(row);
-    assert_int_equal((int)num(row, "next_seq"), 3);
-    assert_int_equal((int)num(row, "max_seq"), 4);
-    assert_int_equal((int)num(row, "gaps"), 1);
+    assert_int_equal((int)json_num_at(row, "next_seq"), 3);
+    assert_int_equal((int)json_num_at(row, "max_seq"), 4);
+    assert_int_equal((int)json_num_at(row, "gaps"), 1);
     cJSON_Delete(status);
-    assert_true(file_contains(E.hq_log, "S001/T03: seq gap: 1 seq(s) missing"));
+    assert_true(harness_count_in_file(E.hq_log, "S001/T03: seq gap: 1 seq(s) missing") > 0);
 
     /* The missing event arrives late: the gap closes. */
     payload = single_event_batch(event_id(ids[3], 3, 3), 3, "S001", "T03");
@@ -746,11 +584,11 @@ static void seq_gap_shows_in_status_and_closes(void **state)
     assert_non_null(status);
     row = find_row(status, "terminals", "store", "S001", "terminal", "T03");
     assert_non_null(row);
-    assert_int_equal((int)num(row, "next_seq"), 5);
-    assert_int_equal((int)num(row, "max_seq"), 4);
-    assert_int_equal((int)num(row, "gaps"), 0);
+    assert_int_equal((int)json_num_at(row, "next_seq"), 5);
+    assert_int_equal((int)json_num_at(row, "max_seq"), 4);
+    assert_int_equal((int)json_num_at(row, "gaps"), 0);
     cJSON_Delete(status);
-    assert_true(file_contains(E.hq_log, "S001/T03: seq gap closed"));
+    assert_true(harness_count_in_file(E.hq_log, "S001/T03: seq gap closed") > 0);
 }
 
 /* A batch of n points.changed events on S001/T05 from seq `first`; ids[i] filled. */
@@ -799,9 +637,9 @@ static void batch_at_event_limit_is_acked_one_past_is_dropped(void **state)
     assert_non_null(status);
     const cJSON *row = find_row(status, "terminals", "store", "S001", "terminal", "T05");
     assert_non_null(row);
-    assert_int_equal((int)num(row, "received"), HQ_BATCH_EVENTS_MAX + 1);
-    assert_int_equal((int)num(row, "next_seq"), HQ_BATCH_EVENTS_MAX + 1);
-    assert_int_equal((int)num(row, "max_seq"), 5000);
+    assert_int_equal((int)json_num_at(row, "received"), HQ_BATCH_EVENTS_MAX + 1);
+    assert_int_equal((int)json_num_at(row, "next_seq"), HQ_BATCH_EVENTS_MAX + 1);
+    assert_int_equal((int)json_num_at(row, "max_seq"), 5000);
     cJSON_Delete(status);
     free(ids);
     free(want);
@@ -852,11 +690,11 @@ static void batch_at_byte_limit_is_acked_one_past_and_garbage_are_dropped(void *
     assert_non_null(status);
     const cJSON *row = find_row(status, "terminals", "store", "S001", "terminal", "T06");
     assert_non_null(row);
-    assert_int_equal((int)num(row, "received"), 2);
-    assert_int_equal((int)num(row, "next_seq"), 1);
-    assert_int_equal((int)num(row, "gaps"), 1);
+    assert_int_equal((int)json_num_at(row, "received"), 2);
+    assert_int_equal((int)json_num_at(row, "next_seq"), 1);
+    assert_int_equal((int)json_num_at(row, "gaps"), 1);
     cJSON_Delete(status);
-    assert_true(file_contains(E.hq_log, "over the 1048576-byte limit"));
+    assert_true(harness_count_in_file(E.hq_log, "over the 1048576-byte limit") > 0);
 }
 
 static void batch_published_while_hq_down_is_acked_after_restart(void **state)
@@ -865,7 +703,7 @@ static void batch_published_while_hq_down_is_acked_after_restart(void **state)
     char id[40], topic[96], atopic[96];
     ev_topic(topic, sizeof(topic), "S001", "T04");
     ack_topic(atopic, sizeof(atopic), "S001", "T04");
-    assert_int_equal(stop_process(&E.hq, SIGTERM), 0);
+    assert_int_equal(harness_stop(&E.hq, SIGTERM, WAIT_MS), 0);
 
     /* QoS 1 to a persistent session: the broker queues it for HQ. */
     char *payload = single_event_batch(event_id(id, 4, 1), 1, "S001", "T04");
@@ -878,13 +716,13 @@ static void batch_published_while_hq_down_is_acked_after_restart(void **state)
     assert_int_equal(hq_start(), 0);
     const char *const want[] = {id};
     assert_int_equal(wait_acked(want, 1, atopic), 0);
-    assert_true(file_contains(E.hq_log, "(resumed session)"));
+    assert_true(harness_count_in_file(E.hq_log, "(resumed session)") > 0);
 
     cJSON *status = hq_json("status", NULL);
     assert_non_null(status);
     const cJSON *row = find_row(status, "terminals", "store", "S001", "terminal", "T04");
     assert_non_null(row);
-    assert_int_equal((int)num(row, "received"), 1);
+    assert_int_equal((int)json_num_at(row, "received"), 1);
     cJSON_Delete(status);
 }
 
@@ -892,7 +730,7 @@ static void unknown_config_key_exits_2_naming_it(void **state)
 {
     (void)state;
     char *out = NULL, *err = NULL;
-    assert_int_equal(write_file(E.bad_conf, "[hq]\nbrand = demo\nbrnad = typo\n"), 0);
+    assert_int_equal(harness_write_file(E.bad_conf, "[hq]\nbrand = demo\nbrnad = typo\n"), 0);
     assert_int_equal(run_hq(&out, &err, "-c", E.bad_conf, "status", NULL), 2);
     assert_non_null(err);
     assert_non_null(strstr(err, "brnad"));
@@ -905,7 +743,7 @@ static void unknown_config_key_exits_2_naming_it(void **state)
     free(err);
 
     out = err = NULL;
-    assert_int_equal(write_file(E.bad_conf, "[hq]\n[broker]\nhost = x\n"), 0);
+    assert_int_equal(harness_write_file(E.bad_conf, "[hq]\n[broker]\nhost = x\n"), 0);
     assert_int_equal(run_hq(&out, &err, "-c", E.bad_conf, "status", NULL), 2);
     assert_non_null(err);
     assert_non_null(strstr(err, "broker"));

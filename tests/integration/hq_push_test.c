@@ -11,10 +11,6 @@
  * The tests run in order and share the broker, HQ and its database; each uses
  * its own stores where cursors matter. Every wait is bounded (WAIT_MS).
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,9 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,13 +77,6 @@ static struct env E;
 /* ---- small helpers
  * ------------------------------------------------------------------- */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t wall_ms(void)
 {
     struct timespec ts;
@@ -97,42 +84,11 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static const char *bin_dir(void)
-{
-    const char *b = getenv("ML_BIN");
-    return b && *b ? b : "./build";
-}
-
-static int write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        return -1;
-    fputs(text, f);
-    return fclose(f) == 0 ? 0 : -1;
-}
-
-static char *read_file_len(const char *path, size_t *ret_len)
-{
-    return harness_read_file(path, ret_len);
-}
-
-static char *read_file(const char *path)
-{
-    return read_file_len(path, NULL);
-}
-
 /* 1 if the file's bytes contain needle (binary-safe); 0 if not or no file. */
 static int file_has_bytes(const char *path, const char *needle)
 {
     size_t n = 0, k = strlen(needle);
-    char *buf = read_file_len(path, &n);
+    char *buf = harness_read_file(path, &n);
     int found = 0;
     for (size_t i = 0; buf != NULL && i + k <= n && !found; i++)
         found = memcmp(buf + i, needle, k) == 0;
@@ -140,35 +96,15 @@ static int file_has_bytes(const char *path, const char *needle)
     return found;
 }
 
-static int count_in_file(const char *path, const char *needle)
-{
-    char *text = read_file(path);
-    int n = 0;
-    for (const char *p = text; p != NULL && (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    free(text);
-    return n;
-}
-
 /* Runs memberlink-hq -c conf <args> to completion within WAIT_MS; exit code or
  * -1. */
 static int run_hq(char **ret_out, char **ret_err, const char *first, ...)
 {
-    const char *argv[40];
-    char exe[512];
-    snprintf(exe, sizeof(exe), "%s/memberlink-hq", bin_dir());
-    int argc = 0;
-    argv[argc++] = exe;
-    argv[argc++] = "-c";
-    argv[argc++] = E.hq_conf;
+    char *out = NULL, *err = NULL;
     va_list ap;
     va_start(ap, first);
-    for (const char *a = first; a != NULL && argc < 39; a = va_arg(ap, const char *))
-        argv[argc++] = a;
+    int rc = harness_hq_vrun(E.hq_conf, E.dir, WAIT_MS, &out, &err, first, ap);
     va_end(ap);
-    argv[argc] = NULL;
-    char *out = NULL, *err = NULL;
-    int rc = harness_run(argv, E.dir, WAIT_MS, &out, &err);
     if (rc != 0 && rc != 2)
         fprintf(stderr, "memberlink-hq exited %d:\n%s%s", rc, out ? out : "", err ? err : "");
     if (ret_out)
@@ -185,18 +121,6 @@ static int run_hq(char **ret_out, char **ret_err, const char *first, ...)
 static const cJSON *field(const cJSON *obj, const char *name)
 {
     return cJSON_GetObjectItemCaseSensitive(obj, name);
-}
-
-static const char *str(const cJSON *obj, const char *name)
-{
-    const cJSON *f = field(obj, name);
-    return cJSON_IsString(f) ? f->valuestring : "";
-}
-
-static double num(const cJSON *obj, const char *name)
-{
-    const cJSON *f = field(obj, name);
-    return cJSON_IsNumber(f) ? f->valuedouble : -1;
 }
 
 /* The lowercase hex HMAC a store computes for a normalized number under the
@@ -316,20 +240,20 @@ static int client_open(struct client *c, const char *name, const char *sub)
     mosquitto_message_callback_set(c->m, on_message);
     if (mosquitto_connect(c->m, "127.0.0.1", E.broker.port, 30) != MOSQ_ERR_SUCCESS)
         return -1;
-    int64_t deadline = mono_ms() + WAIT_MS;
-    while (c->connected == 0 && mono_ms() < deadline)
+    int64_t deadline = harness_mono_ms() + WAIT_MS;
+    while (c->connected == 0 && harness_mono_ms() < deadline)
         mosquitto_loop(c->m, 20, 1);
     if (c->connected != 1 || mosquitto_subscribe(c->m, NULL, sub, 1) != MOSQ_ERR_SUCCESS)
         return -1;
-    while (c->subscribed == 0 && mono_ms() < deadline)
+    while (c->subscribed == 0 && harness_mono_ms() < deadline)
         mosquitto_loop(c->m, 20, 1);
     return c->subscribed == 1 ? 0 : -1;
 }
 
 static void pump(struct client *c, int ms)
 {
-    int64_t until = mono_ms() + ms;
-    while (mono_ms() < until)
+    int64_t until = harness_mono_ms() + ms;
+    while (harness_mono_ms() < until)
         mosquitto_loop(c->m, 20, 1);
 }
 
@@ -346,9 +270,9 @@ static size_t count_on(const struct client *c, const char *topic)
  * did. */
 static int wait_on(struct client *c, const char *topic, size_t want)
 {
-    int64_t deadline = mono_ms() + WAIT_MS;
+    int64_t deadline = harness_mono_ms() + WAIT_MS;
     while (count_on(c, topic) < want) {
-        if (mono_ms() >= deadline) {
+        if (harness_mono_ms() >= deadline) {
             fprintf(stderr, "%zu of %zu messages on %s within %d ms\n", count_on(c, topic), want,
                     topic, WAIT_MS);
             return -1;
@@ -539,7 +463,7 @@ static void campaign_is_retained_signed_and_canonical(void **state)
     (void)state;
     char path[400], *out = NULL;
     snprintf(path, sizeof(path), "%s/campaign.json", E.dir);
-    assert_int_equal(write_file(path, campaign_json), 0);
+    assert_int_equal(harness_write_file(path, campaign_json), 0);
     assert_int_equal(run_hq(&out, NULL, "push", "campaign", path, NULL), 0);
     assert_non_null(strstr(out, "published"));
     assert_non_null(strstr(out, CAMPAIGN_TOPIC));
@@ -553,17 +477,17 @@ static void campaign_is_retained_signed_and_canonical(void **state)
     assert_true(m->retain);
     cJSON *msg = verified(CAMPAIGN_TOPIC, m->payload, m->len);
     assert_non_null(msg);
-    assert_string_equal(str(msg, "kind"), "campaign.upsert");
-    assert_string_equal(str(msg, "store"), "*");
-    assert_int_equal((int)num(msg, "cursor"), 0);
-    assert_int_equal((int)num(msg, "version"), 3);
-    assert_int_equal((int)num(msg, "v"), 1);
-    assert_string_equal(str(msg, "kid"), "k1");
+    assert_string_equal(json_str_at(msg, "kind"), "campaign.upsert");
+    assert_string_equal(json_str_at(msg, "store"), "*");
+    assert_int_equal((int)json_num_at(msg, "cursor"), 0);
+    assert_int_equal((int)json_num_at(msg, "version"), 3);
+    assert_int_equal((int)json_num_at(msg, "v"), 1);
+    assert_string_equal(json_str_at(msg, "kid"), "k1");
     /* expires = max(valid_to, issued + 30 days): here valid_to */
-    assert_true(num(msg, "expires") == 2051222400000.0);
+    assert_true(json_num_at(msg, "expires") == 2051222400000.0);
     const cJSON *body = field(msg, "body");
-    assert_string_equal(str(body, "campaign_id"), CAMPAIGN_ID);
-    assert_true(num(field(field(body, "points"), "tier_multiplier_bp"), "gold") == 15000);
+    assert_string_equal(json_str_at(body, "campaign_id"), CAMPAIGN_ID);
+    assert_true(json_num_at(field(field(body, "points"), "tier_multiplier_bp"), "gold") == 15000);
     E.campaign_text = strdup(m->payload);
 
     /* Moved to another topic, the same bytes no longer verify. */
@@ -588,15 +512,15 @@ static void member_phone_is_keyed_and_cursors_count_per_store(void **state)
     (void)state;
     char path[400], *out = NULL;
     snprintf(path, sizeof(path), "%s/members.ndjson", E.dir);
-    assert_int_equal(write_file(path,
-                                "# two members with plaintext phones, as HQ's CRM exports them\n"
-                                "{\"member_id\":\"M1001\",\"phone\":\"138 0013 "
-                                "8000\",\"tier\":\"gold\","
-                                "\"points\":1200,\"points_version\":4,\"version\":7}\n"
-                                "\n"
-                                "{\"kind\":\"member.upsert\",\"body\":{\"member_id\":\"M1002\","
-                                "\"phone\":\"+86 139-0000-0000\",\"version\":2}}\n"),
-                     0);
+    assert_int_equal(
+        harness_write_file(path, "# two members with plaintext phones, as HQ's CRM exports them\n"
+                                 "{\"member_id\":\"M1001\",\"phone\":\"138 0013 "
+                                 "8000\",\"tier\":\"gold\","
+                                 "\"points\":1200,\"points_version\":4,\"version\":7}\n"
+                                 "\n"
+                                 "{\"kind\":\"member.upsert\",\"body\":{\"member_id\":\"M1002\","
+                                 "\"phone\":\"+86 139-0000-0000\",\"version\":2}}\n"),
+        0);
     client_clear(&E.store);
     /* No --store: both stores of [hq] stores. */
     assert_int_equal(run_hq(&out, NULL, "push", "member", path, NULL), 0);
@@ -633,24 +557,25 @@ static void member_phone_is_keyed_and_cursors_count_per_store(void **state)
             assert_null(strstr(m->payload, "13900000000"));
             cJSON *msg = verified(topics[s], m->payload, m->len);
             assert_non_null(msg);
-            assert_string_equal(str(msg, "store"), stores[s]);
-            assert_int_equal((int)num(msg, "cursor"), (int)i + 1); /* 1, 2, 3 per store */
-            assert_true(num(msg, "expires") - num(msg, "issued") == 30.0 * 24 * 3600 * 1000);
+            assert_string_equal(json_str_at(msg, "store"), stores[s]);
+            assert_int_equal((int)json_num_at(msg, "cursor"), (int)i + 1); /* 1, 2, 3 per store */
+            assert_true(json_num_at(msg, "expires") - json_num_at(msg, "issued") ==
+                        30.0 * 24 * 3600 * 1000);
             const cJSON *body = field(msg, "body");
-            assert_true(num(msg, "version") == num(body, "version"));
+            assert_true(json_num_at(msg, "version") == json_num_at(body, "version"));
             if (i < 2) {
-                assert_string_equal(str(msg, "kind"), "member.upsert");
+                assert_string_equal(json_str_at(msg, "kind"), "member.upsert");
                 assert_null(field(body, "phone"));
-                assert_string_equal(str(body, "member_id"), i == 0 ? "M1001" : "M1002");
-                assert_string_equal(str(body, "phone_hmac"), i == 0 ? hmac1 : hmac2);
-                assert_string_equal(str(body, "phone_masked"),
+                assert_string_equal(json_str_at(body, "member_id"), i == 0 ? "M1001" : "M1002");
+                assert_string_equal(json_str_at(body, "phone_hmac"), i == 0 ? hmac1 : hmac2);
+                assert_string_equal(json_str_at(body, "phone_masked"),
                                     i == 0 ? "138****8000" : "139****0000");
-                assert_int_equal((int)num(msg, "version"), i == 0 ? 7 : 2);
+                assert_int_equal((int)json_num_at(msg, "version"), i == 0 ? 7 : 2);
             } else {
-                assert_string_equal(str(msg, "kind"), "coupon.grant");
-                assert_string_equal(str(body, "coupon_id"), "CPN-1");
-                assert_int_equal((int)num(msg, "version"), 5);
-                assert_true(num(body, "valid_to") == 1893456000000.0); /* 2030-01-01Z */
+                assert_string_equal(json_str_at(msg, "kind"), "coupon.grant");
+                assert_string_equal(json_str_at(body, "coupon_id"), "CPN-1");
+                assert_int_equal((int)json_num_at(msg, "version"), 5);
+                assert_true(json_num_at(body, "valid_to") == 1893456000000.0); /* 2030-01-01Z */
                 assert_int_equal(cJSON_GetArraySize(field(body, "categories")), 2);
                 assert_true(cJSON_IsTrue(field(body, "offline_ok")));
             }
@@ -753,15 +678,15 @@ static void store_subscribing_after_the_push_catches_up_over_http(void **state)
         cJSON *msg = verified(t, lines[i], strlen(lines[i]));
         assert_non_null(msg);
         if (i > 0) {
-            assert_int_equal((int64_t)num(msg, "cursor"), ++cursor); /* gapless */
-            assert_string_equal(str(msg, "store"), "S002");
+            assert_int_equal((int64_t)json_num_at(msg, "cursor"), ++cursor); /* gapless */
+            assert_string_equal(json_str_at(msg, "store"), "S002");
         }
         if (i == 3) {
-            assert_string_equal(str(msg, "kind"), "guide.bind");
-            assert_true(num(field(msg, "body"), "until") == 1893427200000.0);
+            assert_string_equal(json_str_at(msg, "kind"), "guide.bind");
+            assert_true(json_num_at(field(msg, "body"), "until") == 1893427200000.0);
         }
         if (i == 4)
-            assert_string_equal(str(msg, "kind"), "coupon.revoke");
+            assert_string_equal(json_str_at(msg, "kind"), "coupon.revoke");
         cJSON_Delete(msg);
     }
     http_free(&r);
@@ -785,8 +710,8 @@ static void push_while_the_broker_is_down_is_stored_and_served(void **state)
     assert_int_equal(split_lines(r.body, r.len, lines, 4), 1);
     cJSON *msg = verified("ml/" BRAND "/s/S001/inbox", lines[0], strlen(lines[0]));
     assert_non_null(msg);
-    assert_int_equal((int)num(msg, "cursor"), 4);
-    assert_string_equal(str(msg, "kind"), "coupon.revoke");
+    assert_int_equal((int)json_num_at(msg, "cursor"), 4);
+    assert_string_equal(json_str_at(msg, "kind"), "coupon.revoke");
     cJSON_Delete(msg);
     http_free(&r);
 
@@ -832,7 +757,7 @@ static void changes_stop_at_the_line_limit_and_say_more(void **state)
     assert_true(r.more);
     assert_int_equal(split_lines(r.body, r.len, lines, (size_t)n + 2), 1 + HQ_CHANGES_LINES_MAX);
     cJSON *last = cJSON_Parse(lines[HQ_CHANGES_LINES_MAX]);
-    assert_int_equal((int)num(last, "cursor"), HQ_CHANGES_LINES_MAX);
+    assert_int_equal((int)json_num_at(last, "cursor"), HQ_CHANGES_LINES_MAX);
     cJSON_Delete(last);
     http_free(&r);
 
@@ -847,8 +772,8 @@ static void changes_stop_at_the_line_limit_and_say_more(void **state)
     assert_int_equal(split_lines(r.body, r.len, lines, (size_t)n + 2), 1);
     cJSON *msg = verified("ml/" BRAND "/s/S777/inbox", lines[0], strlen(lines[0]));
     assert_non_null(msg);
-    assert_int_equal((int)num(msg, "cursor"), n);
-    assert_string_equal(str(field(msg, "body"), "member_id"), "BULK1001");
+    assert_int_equal((int)json_num_at(msg, "cursor"), n);
+    assert_string_equal(json_str_at(field(msg, "body"), "member_id"), "BULK1001");
     cJSON_Delete(msg);
     http_free(&r);
     free(lines);
@@ -860,10 +785,10 @@ static void refused_input_stores_nothing(void **state)
     char path[400], *err = NULL;
     snprintf(path, sizeof(path), "%s/bad.ndjson", E.dir);
     /* The second line is bad: the first is not sent either. */
-    assert_int_equal(write_file(path,
-                                "{\"member_id\":\"M2001\",\"version\":1}\n"
-                                "{\"member_id\":\"M2002\",\"phone\":\"12345\",\"version\":1}\n"),
-                     0);
+    assert_int_equal(
+        harness_write_file(path, "{\"member_id\":\"M2001\",\"version\":1}\n"
+                                 "{\"member_id\":\"M2002\",\"phone\":\"12345\",\"version\":1}\n"),
+        0);
     assert_int_equal(run_hq(NULL, &err, "push", "member", path, "--store", "S001", NULL), 2);
     assert_non_null(strstr(err, ":2:"));
     assert_non_null(strstr(err, "phone"));
@@ -901,57 +826,8 @@ static void refused_input_stores_nothing(void **state)
 
 static int hq_start(void)
 {
-    char exe[512];
-    snprintf(exe, sizeof(exe), "%s/memberlink-hq", bin_dir());
-    if (access(exe, X_OK) != 0) {
-        fprintf(stderr, "%s: %s (build it: make; or set ML_BIN)\n", exe, strerror(errno));
-        return -1;
-    }
-    E.hq = fork();
-    if (E.hq == 0) {
-        int fd = open(E.hq_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execl(exe, exe, "-c", E.hq_conf, "serve", (char *)NULL);
-        _exit(127);
-    }
-    if (E.hq < 0)
-        return -1;
-    int64_t deadline = mono_ms() + WAIT_MS;
-    while (count_in_file(E.hq_log, "subscribed to") < 1 ||
-           count_in_file(E.hq_log, "http: catch-up on") < 1) {
-        int status;
-        if (waitpid(E.hq, &status, WNOHANG) == E.hq) {
-            E.hq = 0;
-            fprintf(stderr, "memberlink-hq exited at start; log: %s\n", E.hq_log);
-            return -1;
-        }
-        if (mono_ms() >= deadline)
-            return -1;
-        sleep_ms(20);
-    }
-    return 0;
-}
-
-/* SIGTERM and reap within WAIT_MS; the exit code, or -1. */
-static int hq_stop(void)
-{
-    if (E.hq <= 0)
-        return -1;
-    kill(E.hq, SIGTERM);
-    int status = 0;
-    int64_t deadline = mono_ms() + WAIT_MS;
-    pid_t r;
-    while ((r = waitpid(E.hq, &status, WNOHANG)) == 0 && mono_ms() < deadline)
-        sleep_ms(20);
-    if (r == 0) {
-        kill(E.hq, SIGKILL);
-        waitpid(E.hq, &status, 0);
-    }
-    E.hq = 0;
-    return r != 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    static const char *const ready[] = {"subscribed to", "http: catch-up on", NULL};
+    return harness_hq_serve(E.hq_conf, E.hq_log, ready, WAIT_MS, &E.hq);
 }
 
 static int setup_env(void)
@@ -974,7 +850,7 @@ static int setup_env(void)
              "stores = S001,S002\nphone_key = " PHONE_KEY_HEX "\nhttp_listen = 127.0.0.1:%u\n"
              "[mqtt]\nhost = 127.0.0.1\nport = %u\nclient_id = hq-push-test-%ld\n",
              E.data_dir, (unsigned)E.http_port, (unsigned)E.broker.port, (long)getpid());
-    if (write_file(E.hq_conf, text) != 0 || hq_start() != 0)
+    if (harness_write_file(E.hq_conf, text) != 0 || hq_start() != 0)
         return -1;
     mosquitto_lib_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1000,7 +876,7 @@ static int group_setup(void **state)
     (void)state;
     if (setup_env() == 0)
         return 0;
-    hq_stop();
+    harness_stop(&E.hq, SIGTERM, WAIT_MS);
     release();
     broker_cleanup(&E.broker);
     fprintf(stderr, "hq_push: setup failed; logs in %s\n", E.dir);
@@ -1010,7 +886,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    int rc = hq_stop();
+    int rc = harness_stop(&E.hq, SIGTERM, WAIT_MS);
     release();
     broker_cleanup(&E.broker);
     if (rc != 0) {

@@ -12,6 +12,8 @@
 
 #include "checkout.h"
 #include "coupon.h"
+#include "deny.h"
+#include "trust.h"
 
 /* Validity window of every seeded campaign and coupon: now - 30 days .. now + 365 days. */
 #define VALID "\"valid_from\":1764633600000,\"valid_to\":1798761600000"
@@ -1624,6 +1626,422 @@ static void points_multipliers_are_not_rounded_before_the_total(void **state)
     cJSON_Delete(sale);
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Offline risk (risk.h) and the deny-list (deny.h) at checkout.                           */
+
+#define SEC INT64_C(1000)
+#define MIN (60 * SEC)
+#define ONE_LINE_50000                                                                             \
+    "\"items\":[{\"sku\":\"A\",\"category\":\"apparel\",\"qty\":1,\"unit_price\":50000}]"
+
+static int64_t boot_clock;
+
+static int64_t fake_boot_ms(void)
+{
+    return boot_clock;
+}
+
+/*
+ * Makes the terminal one that syncs with HQ and heard it `since_ms` ago, at a stamp that
+ * makes trusted time now equal the ctx clock. The boot clock moves with boot_clock.
+ */
+static void heard_hq_ago(struct testdb *t, struct trust *tr, int64_t since_ms)
+{
+    snprintf(t->cfg.mqtt_host, sizeof(t->cfg.mqtt_host), "broker.local");
+    boot_clock = 1000 * SEC;
+    assert_int_equal(trust_open_with(tr, t->st, fake_boot_ms, "0b0e6d1c-0ff1-4e00"), ML_OK);
+    assert_int_equal(store_begin(t->st), ML_OK);
+    assert_int_equal(trust_hq_time(tr, t->st, testdb_clock - since_ms), ML_OK);
+    assert_int_equal(store_commit(t->st), ML_OK);
+    boot_clock += since_ms;
+    t->ctx.trust = tr;
+}
+
+/* Bearer coupons BIG (20000 off, above the default 10000 offline cap) and SMALL (500 off). */
+static void seed_offline(struct testdb *t)
+{
+    seed_people(t);
+    grant(t, "BIG", "\"kind\":\"amount_off\",\"value\":20000");
+    grant(t, "SMALL", "\"kind\":\"amount_off\",\"value\":500");
+}
+
+static int64_t redeemed_event_field_is_null(struct testdb *t, const char *coupon, const char *field)
+{
+    return testdb_i64f(t,
+                       "SELECT json_type(payload, '$.body.%s') = 'null' FROM outbox "
+                       "WHERE type = 'coupon.redeemed' AND json_extract(payload, "
+                       "'$.body.coupon_id') = '%s'",
+                       field, coupon);
+}
+
+static int64_t redeemed_event_i64(struct testdb *t, const char *coupon, const char *field)
+{
+    return testdb_i64f(t,
+                       "SELECT json_extract(payload, '$.body.%s') FROM outbox "
+                       "WHERE type = 'coupon.redeemed' AND json_extract(payload, "
+                       "'$.body.coupon_id') = '%s'",
+                       field, coupon);
+}
+
+static void offline_coupon_past_a_cap_is_left_out_and_the_sale_completes(void **state)
+{
+    struct testdb *t = *state;
+    struct trust tr;
+    char buf[64];
+    seed_offline(t);
+    heard_hq_ago(t, &tr, 10 * MIN);
+    cJSON *sale =
+        co_ok(t, "{\"member\":\"MB\",\"coupons\":[\"BIG\",\"SMALL\"]," ONE_LINE_50000 "}");
+    assert_string_equal(jstr(sale, "sale_id"), SALE1);
+    assert_true(cJSON_IsTrue(jget(sale, "offline")));
+    assert_int_equal(jsize(sale, "discounts"), 1);
+    assert_string_equal(jstr(sale, "discounts.0.coupon_id"), "SMALL");
+    assert_int_equal(jsize(sale, "coupons_refused"), 1);
+    assert_string_equal(jstr(sale, "coupons_refused.0.coupon_id"), "BIG");
+    assert_string_equal(jstr(sale, "coupons_refused.0.code"), "offline_coupon_value");
+    assert_non_null(strstr(jstr(sale, "coupons_refused.0.message"), "BIG"));
+    assert_int_equal(jint(sale, "discount"), 500);
+    assert_int_equal(jint(sale, "total"), 49500);
+    cJSON_Delete(sale);
+    /* BIG keeps its use; SMALL's redemption is recorded offline at trusted time. */
+    assert_string_equal(coupon_state(t, "BIG", buf, sizeof(buf)), "available|1\n");
+    assert_string_equal(coupon_state(t, "SMALL", buf, sizeof(buf)), "redeemed|0\n");
+    assert_int_equal(count_rows(t, "redemptions"), 1);
+    assert_int_equal(testdb_i64(t, "SELECT offline FROM redemptions"), 1);
+    assert_int_equal(testdb_i64(t, "SELECT trusted_at FROM redemptions"), testdb_clock);
+    assert_int_equal(redeemed_event_i64(t, "SMALL", "offline"), 1);
+    assert_int_equal(redeemed_event_i64(t, "SMALL", "trusted_at"), testdb_clock);
+    /* The stored sale is the answer, refusal included. */
+    assert_int_equal(testdb_i64(t, "SELECT json_array_length(doc, '$.coupons_refused') FROM sales"),
+                     1);
+}
+
+static void online_sale_redeems_past_the_offline_caps(void **state)
+{
+    struct testdb *t = *state;
+    struct trust tr;
+    seed_offline(t);
+    heard_hq_ago(t, &tr, 120 * SEC); /* exactly [offline] contact_window_s: online */
+    cJSON *sale = co_ok(t, "{\"member\":\"MB\",\"coupons\":[\"BIG\"]," ONE_LINE_50000 "}");
+    assert_true(cJSON_IsFalse(jget(sale, "offline")));
+    assert_int_equal(jsize(sale, "coupons_refused"), 0);
+    assert_int_equal(jint(sale, "discount"), 20000);
+    cJSON_Delete(sale);
+    assert_int_equal(testdb_i64(t, "SELECT offline FROM redemptions"), 0);
+    assert_int_equal(testdb_i64(t, "SELECT trusted_at FROM redemptions"), testdb_clock);
+    assert_int_equal(redeemed_event_i64(t, "BIG", "offline"), 0);
+    assert_int_equal(redeemed_event_i64(t, "BIG", "trusted_at"), testdb_clock);
+}
+
+static void offline_one_ms_past_the_contact_window_is_capped(void **state)
+{
+    struct testdb *t = *state;
+    struct trust tr;
+    seed_offline(t);
+    heard_hq_ago(t, &tr, 120 * SEC + 1);
+    cJSON *sale = co_ok(t, "{\"member\":\"MB\",\"coupons\":[\"BIG\"]," ONE_LINE_50000 "}");
+    assert_true(cJSON_IsTrue(jget(sale, "offline")));
+    assert_string_equal(jstr(sale, "coupons_refused.0.code"), "offline_coupon_value");
+    assert_int_equal(jint(sale, "discount"), 0);
+    cJSON_Delete(sale);
+}
+
+static void standalone_terminal_applies_no_offline_cap(void **state)
+{
+    struct testdb *t = *state;
+    seed_offline(t);
+    assert_string_equal(t->cfg.mqtt_host, "");
+    cJSON *sale = co_ok(t, "{\"member\":\"MB\",\"coupons\":[\"BIG\"]," ONE_LINE_50000 "}");
+    assert_true(cJSON_IsFalse(jget(sale, "offline")));
+    assert_int_equal(jint(sale, "discount"), 20000);
+    assert_true(cJSON_IsNull(jget(sale, "points.offline_limit")));
+    cJSON_Delete(sale);
+    assert_int_equal(testdb_i64(t, "SELECT trusted_at IS NULL AND offline = 0 FROM redemptions"),
+                     1);
+    assert_int_equal(redeemed_event_field_is_null(t, "BIG", "trusted_at"), 1);
+}
+
+static void offline_without_trusted_time_leaves_coupons_out_as_clock_untrusted(void **state)
+{
+    struct testdb *t = *state;
+    seed_offline(t);
+    snprintf(t->cfg.mqtt_host, sizeof(t->cfg.mqtt_host), "broker.local"); /* HQ never heard */
+    cJSON *sale = co_ok(t, "{\"member\":\"MB\",\"coupons\":[\"SMALL\"]," ONE_LINE_50000 "}");
+    assert_true(cJSON_IsTrue(jget(sale, "offline")));
+    assert_string_equal(jstr(sale, "sale_id"), SALE1);
+    assert_int_equal(jsize(sale, "discounts"), 0);
+    assert_string_equal(jstr(sale, "coupons_refused.0.code"), "clock_untrusted");
+    assert_int_equal(jint(sale, "total"), 50000);
+    cJSON_Delete(sale);
+    assert_int_equal(count_rows(t, "redemptions"), 0);
+    assert_int_equal(count_rows(t, "sales"), 1);
+}
+
+static void coupon_not_offline_ok_is_left_out_offline_only(void **state)
+{
+    struct testdb *t = *state;
+    struct trust tr;
+    seed_offline(t);
+    grant(t, "ONLINE-ONLY", "\"kind\":\"amount_off\",\"value\":100,\"offline_ok\":false");
+    heard_hq_ago(t, &tr, 10 * MIN);
+    cJSON *sale = co_ok(t, "{\"coupons\":[\"ONLINE-ONLY\"]," ONE_LINE_50000 "}");
+    assert_string_equal(jstr(sale, "coupons_refused.0.code"), "offline_not_allowed");
+    cJSON_Delete(sale);
+    /* HQ heard again: the same coupon goes through. */
+    assert_int_equal(trust_hq_time(&tr, t->st, testdb_clock), ML_OK);
+    sale = co_ok(t, "{\"coupons\":[\"ONLINE-ONLY\"]," ONE_LINE_50000 "}");
+    assert_int_equal(jsize(sale, "coupons_refused"), 0);
+    assert_int_equal(jint(sale, "discount"), 100);
+    cJSON_Delete(sale);
+}
+
+static void offline_time_limit_holds_at_max_offline_s_and_refuses_past_it(void **state)
+{
+    struct testdb *t = *state;
+    struct trust tr;
+    seed_offline(t);
+    grant(t, "SMALL2", "\"kind\":\"amount_off\",\"value\":500");
+    heard_hq_ago(t, &tr, 86400 * SEC);
+    cJSON *sale = co_ok(t, "{\"coupons\":[\"SMALL\"]," ONE_LINE_50000 "}");
+    assert_int_equal(jsize(sale, "coupons_refused"), 0);
+    cJSON_Delete(sale);
+    boot_clock += 1;
+    sale = co_ok(t, "{\"coupons\":[\"SMALL2\"]," ONE_LINE_50000 "}");
+    assert_string_equal(jstr(sale, "coupons_refused.0.code"), "offline_too_long");
+    cJSON_Delete(sale);
+}
+
+static void member_daily_cap_counts_offline_redemptions_across_sales(void **state)
+{
+    struct testdb *t = *state;
+    struct trust tr;
+    seed_offline(t);
+    t->cfg.offline.member_daily_redemptions = 2;
+    t->cfg.offline.max_offline_s = 3 * 86400;
+    static const char *const ids[] = {"D1", "D2", "D3", "D4"};
+    for (size_t i = 0; i < ARRAY_LEN(ids); i++)
+        grant(t, ids[i], "\"kind\":\"amount_off\",\"value\":100");
+    heard_hq_ago(t, &tr, 10 * MIN);
+    cJSON *sale = co_ok(t, "{\"member\":\"MB\",\"coupons\":[\"D1\"]," ONE_LINE_50000 "}");
+    assert_int_equal(jsize(sale, "coupons_refused"), 0);
+    cJSON_Delete(sale);
+    sale = co_ok(t, "{\"member\":\"MB\",\"coupons\":[\"D2\",\"D3\"]," ONE_LINE_50000 "}");
+    assert_int_equal(jsize(sale, "discounts"), 1); /* the second today: at the limit */
+    assert_string_equal(jstr(sale, "coupons_refused.0.coupon_id"), "D3");
+    assert_string_equal(jstr(sale, "coupons_refused.0.code"), "offline_member_daily");
+    cJSON_Delete(sale);
+    /* Another member is not counted against MB. */
+    sale = co_ok(t, "{\"member\":\"MGV\",\"coupons\":[\"D3\"]," ONE_LINE_50000 "}");
+    assert_int_equal(jsize(sale, "coupons_refused"), 0);
+    cJSON_Delete(sale);
+    /* The next trusted day starts a new count. */
+    boot_clock += TESTDB_DAY;
+    sale = co_ok(t, "{\"member\":\"MB\",\"coupons\":[\"D4\"]," ONE_LINE_50000 "}");
+    assert_int_equal(jsize(sale, "coupons_refused"), 0);
+    cJSON_Delete(sale);
+}
+
+static void terminal_value_cap_counts_since_contact_and_starts_over_at_contact(void **state)
+{
+    struct testdb *t = *state;
+    struct trust tr;
+    seed_offline(t);
+    t->cfg.offline.terminal_max_value = 1000;
+    static const char *const ids[] = {"V1", "V2", "V3", "V4"};
+    for (size_t i = 0; i < ARRAY_LEN(ids); i++)
+        grant(t, ids[i], "\"kind\":\"amount_off\",\"value\":500");
+    heard_hq_ago(t, &tr, 10 * MIN);
+    cJSON *sale = co_ok(t, "{\"coupons\":[\"V1\",\"V2\",\"V3\"]," ONE_LINE_50000 "}");
+    assert_int_equal(jint(sale, "discount"), 1000); /* 500 + 500: at the cap */
+    assert_int_equal(jsize(sale, "coupons_refused"), 1);
+    assert_string_equal(jstr(sale, "coupons_refused.0.coupon_id"), "V3");
+    assert_string_equal(jstr(sale, "coupons_refused.0.code"), "offline_terminal_value");
+    cJSON_Delete(sale);
+    /* A restart of the agent reads the count back from the database. */
+    testdb_reopen(t);
+    t->ctx.st = t->st;
+    assert_int_equal(trust_open_with(&tr, t->st, fake_boot_ms, "0b0e6d1c-0ff1-4e00"), ML_OK);
+    sale = co_ok(t, "{\"coupons\":[\"V3\"]," ONE_LINE_50000 "}");
+    assert_string_equal(jstr(sale, "coupons_refused.0.code"), "offline_terminal_value");
+    cJSON_Delete(sale);
+    /* HQ heard a second later, then away again: the count starts over. */
+    boot_clock += SEC;
+    assert_int_equal(store_begin(t->st), ML_OK);
+    assert_int_equal(trust_hq_time(&tr, t->st, testdb_clock), ML_OK);
+    assert_int_equal(store_commit(t->st), ML_OK);
+    boot_clock += 10 * MIN;
+    sale = co_ok(t, "{\"coupons\":[\"V3\",\"V4\"]," ONE_LINE_50000 "}");
+    assert_true(cJSON_IsTrue(jget(sale, "offline")));
+    assert_int_equal(jsize(sale, "coupons_refused"), 0);
+    assert_int_equal(jint(sale, "discount"), 1000);
+    cJSON_Delete(sale);
+}
+
+static void refund_that_gives_a_coupon_back_frees_its_offline_count(void **state)
+{
+    struct testdb *t = *state;
+    struct trust tr;
+    seed_offline(t);
+    seed_coupon_campaigns(t);
+    t->cfg.offline.terminal_max_value = 500;
+    testdb_fact(t, "coupon.grant",
+                "{\"coupon_id\":\"R1\",\"campaign_id\":\"restore-yes\",\"kind\":\"amount_off\","
+                "\"value\":500," VALID ",\"version\":1}");
+    heard_hq_ago(t, &tr, 10 * MIN);
+    cJSON *sale = co_ok(t, "{\"coupons\":[\"R1\"]," ONE_LINE_50000 "}");
+    assert_int_equal(jint(sale, "discount"), 500);
+    cJSON_Delete(sale);
+    sale = co_ok(t, "{\"coupons\":[\"SMALL\"]," ONE_LINE_50000 "}");
+    assert_string_equal(jstr(sale, "coupons_refused.0.code"), "offline_terminal_value");
+    cJSON_Delete(sale);
+    cJSON *out = refund_ok(t, SALE1, NULL);
+    assert_int_equal(jsize(out, "coupons_restored"), 1);
+    cJSON_Delete(out);
+    sale = co_ok(t, "{\"coupons\":[\"SMALL\"]," ONE_LINE_50000 "}");
+    assert_int_equal(jsize(sale, "coupons_refused"), 0);
+    assert_int_equal(jint(sale, "discount"), 500);
+    cJSON_Delete(sale);
+}
+
+static void dry_run_quotes_the_same_offline_decisions_and_writes_nothing(void **state)
+{
+    struct testdb *t = *state;
+    struct trust tr;
+    seed_offline(t);
+    heard_hq_ago(t, &tr, 10 * MIN);
+    const char *body = "\"member\":\"MB\",\"coupons\":[\"BIG\",\"SMALL\"]," ONE_LINE_50000;
+    char json[512];
+    snprintf(json, sizeof(json), "{\"dry_run\":true,%s}", body);
+    cJSON *quote = co_ok(t, "%s", json);
+    for (size_t i = 0; i < ARRAY_LEN(ledger_tables); i++)
+        assert_int_equal(count_rows(t, ledger_tables[i]), 0);
+    snprintf(json, sizeof(json), "{%s}", body);
+    cJSON *sale = co_ok(t, "%s", json);
+    assert_true(cJSON_IsTrue(jget(quote, "offline")));
+    assert_int_equal(jsize(quote, "coupons_refused"), 1);
+    assert_string_equal(jstr(quote, "coupons_refused.0.code"), "offline_coupon_value");
+    assert_string_equal(jstr(quote, "coupons_refused.0.code"),
+                        jstr(sale, "coupons_refused.0.code"));
+    assert_int_equal(jint(quote, "total"), jint(sale, "total"));
+    assert_int_equal(jint(quote, "discount"), 500);
+    cJSON_Delete(quote);
+    cJSON_Delete(sale);
+}
+
+static void offline_points_are_capped_by_the_margin_and_say_so(void **state)
+{
+    struct testdb *t = *state;
+    struct trust tr;
+    seed_people(t);
+    seed_points(t, 0, 100, 10000, 1); /* 100 points per yuan, up to the whole bill */
+    /* MB has 500 points; offline, 20 % is kept back: 400 may be spent. */
+    heard_hq_ago(t, &tr, 120 * SEC);
+    cJSON *sale = co_ok(
+        t, "{\"dry_run\":true,\"member\":\"MB\",\"points_to_redeem\":500," ONE_LINE_50000 "}");
+    assert_int_equal(jint(sale, "points.spent"), 500);
+    assert_null(jstr(sale, "points.capped_by"));
+    assert_true(cJSON_IsNull(jget(sale, "points.offline_limit")));
+    cJSON_Delete(sale);
+    boot_clock += 1;
+    sale = co_ok(t, "{\"member\":\"MB\",\"points_to_redeem\":500," ONE_LINE_50000 "}");
+    assert_int_equal(jint(sale, "points.requested"), 500);
+    assert_int_equal(jint(sale, "points.spent"), 400);
+    assert_int_equal(jint(sale, "points.value"), 400);
+    assert_string_equal(jstr(sale, "points.capped_by"), "offline_margin");
+    assert_int_equal(jint(sale, "points.offline_limit"), 400);
+    cJSON_Delete(sale);
+    /* A request within the limit is not capped, and the limit follows the balance. */
+    sale =
+        co_ok(t, "{\"dry_run\":true,\"member\":\"MB\",\"points_to_redeem\":80," ONE_LINE_50000 "}");
+    assert_int_equal(jint(sale, "points.spent"), 80);
+    assert_null(jstr(sale, "points.capped_by"));
+    assert_int_equal(jint(sale, "points.offline_limit"), 80); /* 100 left, 20 % kept */
+    cJSON_Delete(sale);
+}
+
+static void deny(struct testdb *t, const char *subject, const char *id, const char *reason,
+                 int lifted, int64_t version)
+{
+    char json[256];
+    snprintf(json, sizeof(json),
+             "{\"subject\":\"%s\",\"id\":\"%s\",\"reason\":\"%s\",\"lifted\":%s,\"version\":%lld}",
+             subject, id, reason, lifted ? "true" : "false", (long long)version);
+    cJSON *body = testdb_json(json);
+    struct ml_refusal r = {0};
+    int applied = 0;
+    assert_int_equal(store_begin(t->st), ML_OK);
+    assert_int_equal(deny_upsert_fact(t->st, body, &applied, &r), ML_OK);
+    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(applied, 1);
+    cJSON_Delete(body);
+}
+
+static void denied_coupon_is_refused_with_its_reason_and_nothing_is_written(void **state)
+{
+    struct testdb *t = *state;
+    static const struct {
+        const char *coupon, *reason, *code;
+    } cases[] = {
+        {"DN1", "revoked", "coupon_revoked"},
+        {"DN2", "redeemed_elsewhere", "coupon_redeemed_elsewhere"},
+        {"DN3", "fraud_suspected", "coupon_denied"},
+        {"NOT-HERE", "redeemed_elsewhere", "coupon_redeemed_elsewhere"}, /* not granted here */
+    };
+    seed_offline(t);
+    char json[512];
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        if (strcmp(cases[i].coupon, "NOT-HERE") != 0)
+            grant(t, cases[i].coupon, "\"kind\":\"amount_off\",\"value\":100");
+        deny(t, "coupon", cases[i].coupon, cases[i].reason, 0, 1);
+        snprintf(json, sizeof(json), "{\"coupons\":[\"SMALL\",\"%s\"]," ONE_LINE_50000 "}",
+                 cases[i].coupon);
+        co_refused(t, ML_REFUSED, 409, cases[i].code, json);
+        snprintf(json, sizeof(json), "{\"dry_run\":true,\"coupons\":[\"%s\"]," ONE_LINE_50000 "}",
+                 cases[i].coupon);
+        co_refused(t, ML_REFUSED, 409, cases[i].code, json);
+    }
+    for (size_t i = 0; i < ARRAY_LEN(ledger_tables); i++)
+        assert_int_equal(count_rows(t, ledger_tables[i]), 0);
+    /* HQ lifts it: usable again. */
+    deny(t, "coupon", "DN2", "redeemed_elsewhere", 1, 2);
+    cJSON *sale = co_ok(t, "{\"coupons\":[\"DN2\"]," ONE_LINE_50000 "}");
+    assert_int_equal(jint(sale, "discount"), 100);
+    cJSON_Delete(sale);
+}
+
+static void peer_redemption_denies_a_single_use_coupon_not_a_multi_use_one(void **state)
+{
+    struct testdb *t = *state;
+    seed_offline(t);
+    grant(t, "MULTI", "\"kind\":\"amount_off\",\"value\":100,\"uses\":3");
+    assert_int_equal(deny_add_peer(t->st, "SMALL", "T02", testdb_clock), ML_OK);
+    assert_int_equal(deny_add_peer(t->st, "MULTI", "T02", testdb_clock), ML_OK);
+    co_refused(t, ML_REFUSED, 409, "coupon_redeemed_elsewhere",
+               "{\"coupons\":[\"SMALL\"]," ONE_LINE_50000 "}");
+    cJSON *sale = co_ok(t, "{\"coupons\":[\"MULTI\"]," ONE_LINE_50000 "}");
+    assert_int_equal(jint(sale, "discount"), 100);
+    cJSON_Delete(sale);
+    /* The peer gives it back: usable here. */
+    assert_int_equal(deny_lift_peer(t->st, "SMALL", "T02"), ML_OK);
+    sale = co_ok(t, "{\"coupons\":[\"SMALL\"]," ONE_LINE_50000 "}");
+    assert_int_equal(jint(sale, "discount"), 500);
+    cJSON_Delete(sale);
+}
+
+static void denied_member_is_refused_as_member_blocked(void **state)
+{
+    struct testdb *t = *state;
+    seed_offline(t);
+    deny(t, "member", "MB", "blocked", 0, 1);
+    co_refused(t, ML_REFUSED, 403, "member_blocked", "{\"member\":\"MB\"," ONE_LINE_50000 "}");
+    co_refused(t, ML_REFUSED, 403, "member_blocked",
+               "{\"dry_run\":true,\"member\":\"MB\"," ONE_LINE_50000 "}");
+    assert_int_equal(count_rows(t, "sales"), 0);
+    deny(t, "member", "MB", "blocked", 1, 2);
+    cJSON *sale = co_ok(t, "{\"member\":\"MB\"," ONE_LINE_50000 "}");
+    cJSON_Delete(sale);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, testdb_setup, testdb_teardown)
@@ -1661,6 +2079,21 @@ int main(void)
         T(sku_that_is_not_utf8_is_invalid_request),
         T(refund_commission_event_lists_source_and_reversed_lines),
         T(points_multipliers_are_not_rounded_before_the_total),
+        T(offline_coupon_past_a_cap_is_left_out_and_the_sale_completes),
+        T(online_sale_redeems_past_the_offline_caps),
+        T(offline_one_ms_past_the_contact_window_is_capped),
+        T(standalone_terminal_applies_no_offline_cap),
+        T(offline_without_trusted_time_leaves_coupons_out_as_clock_untrusted),
+        T(coupon_not_offline_ok_is_left_out_offline_only),
+        T(offline_time_limit_holds_at_max_offline_s_and_refuses_past_it),
+        T(member_daily_cap_counts_offline_redemptions_across_sales),
+        T(terminal_value_cap_counts_since_contact_and_starts_over_at_contact),
+        T(refund_that_gives_a_coupon_back_frees_its_offline_count),
+        T(dry_run_quotes_the_same_offline_decisions_and_writes_nothing),
+        T(offline_points_are_capped_by_the_margin_and_say_so),
+        T(denied_coupon_is_refused_with_its_reason_and_nothing_is_written),
+        T(peer_redemption_denies_a_single_use_coupon_not_a_multi_use_one),
+        T(denied_member_is_refused_as_member_blocked),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,6 +86,13 @@ static void defaults_are_the_documented_values(void **state)
     assert_int_equal(cfg.api_max_body, 65536);
     assert_string_equal(cfg.api_token, "");
     assert_int_equal(cfg.has_phone_key, 0);
+    assert_int_equal(cfg.offline.contact_window_s, 120);
+    assert_int_equal(cfg.offline.coupon_max_value, 10000);
+    assert_int_equal(cfg.offline.member_daily_redemptions, 3);
+    assert_int_equal(cfg.offline.terminal_max_value, 200000);
+    assert_int_equal(cfg.offline.max_offline_s, 86400);
+    assert_int_equal(cfg.offline.points_margin_bp, 2000);
+    assert_int_equal(cfg.qr_time_window_s, 60);
 }
 
 static void load_of_file_with_only_comments_keeps_defaults(void **state)
@@ -119,7 +126,18 @@ static void load_of_full_file_sets_every_key(void **state)
                        "data_dir = /var/lib/memberlink\n"
                        "api_listen = 0.0.0.0:9090\n"
                        "api_token = " TOKEN_16 "XYZ~!\n"
-                       "api_max_body = 131072\n";
+                       "api_max_body = 131072\n"
+                       "\n"
+                       "[offline]\n"
+                       "contact_window_s = 300\n"
+                       "coupon_max_value = 5000\n"
+                       "member_daily_redemptions = 2\n"
+                       "terminal_max_value = 100000\n"
+                       "max_offline_s = 43200\n"
+                       "points_margin_bp = 2500\n"
+                       "\n"
+                       "[qr]\n"
+                       "time_window_s = 90\n";
     ml_err rc = load_text(text, &cfg, err, sizeof(err), path);
     if (rc != ML_OK)
         fail_msg("load failed: %s", err);
@@ -135,6 +153,13 @@ static void load_of_full_file_sets_every_key(void **state)
     assert_int_equal(cfg.api_port, 9090);
     assert_string_equal(cfg.api_token, TOKEN_16 "XYZ~!");
     assert_int_equal(cfg.api_max_body, 131072);
+    assert_int_equal(cfg.offline.contact_window_s, 300);
+    assert_int_equal(cfg.offline.coupon_max_value, 5000);
+    assert_int_equal(cfg.offline.member_daily_redemptions, 2);
+    assert_int_equal(cfg.offline.terminal_max_value, 100000);
+    assert_int_equal(cfg.offline.max_offline_s, 43200);
+    assert_int_equal(cfg.offline.points_margin_bp, 2500);
+    assert_int_equal(cfg.qr_time_window_s, 90);
 }
 
 /* Renders the field behind [section] key the way a file would spell it. */
@@ -158,6 +183,20 @@ static void render_field(const struct config *cfg, const char *key, char *buf, s
         snprintf(buf, len, "%s", cfg->api_token);
     else if (strcmp(key, "api_max_body") == 0)
         snprintf(buf, len, "%zu", cfg->api_max_body);
+    else if (strcmp(key, "contact_window_s") == 0)
+        snprintf(buf, len, "%lld", (long long)cfg->offline.contact_window_s);
+    else if (strcmp(key, "coupon_max_value") == 0)
+        snprintf(buf, len, "%lld", (long long)cfg->offline.coupon_max_value);
+    else if (strcmp(key, "member_daily_redemptions") == 0)
+        snprintf(buf, len, "%lld", (long long)cfg->offline.member_daily_redemptions);
+    else if (strcmp(key, "terminal_max_value") == 0)
+        snprintf(buf, len, "%lld", (long long)cfg->offline.terminal_max_value);
+    else if (strcmp(key, "max_offline_s") == 0)
+        snprintf(buf, len, "%lld", (long long)cfg->offline.max_offline_s);
+    else if (strcmp(key, "points_margin_bp") == 0)
+        snprintf(buf, len, "%lld", (long long)cfg->offline.points_margin_bp);
+    else if (strcmp(key, "time_window_s") == 0)
+        snprintf(buf, len, "%lld", (long long)cfg->qr_time_window_s);
     else
         fail_msg("no renderer for %s", key);
 }
@@ -246,6 +285,49 @@ static const struct value_case value_cases[] = {
     /* data_dir: non-empty, at most 160 characters (limits tested below) */
     {"agent", "data_dir", "/srv/memberlink", 1, NULL},
     {"agent", "data_dir", "", 0, NULL},
+    /* [offline] contact_window_s: 30-3600 seconds */
+    {"offline", "contact_window_s", "30", 1, NULL},
+    {"offline", "contact_window_s", "3600", 1, NULL},
+    {"offline", "contact_window_s", "29", 0, NULL},
+    {"offline", "contact_window_s", "3601", 0, NULL},
+    {"offline", "contact_window_s", "-120", 0, NULL},
+    {"offline", "contact_window_s", "2m", 0, NULL},
+    {"offline", "contact_window_s", "", 0, NULL},
+    /* [offline] coupon_max_value, terminal_max_value: 0-10^12 minor units */
+    {"offline", "coupon_max_value", "0", 1, NULL},
+    {"offline", "coupon_max_value", "1000000000000", 1, NULL},
+    {"offline", "coupon_max_value", "1000000000001", 0, NULL},
+    {"offline", "coupon_max_value", "-1", 0, NULL},
+    {"offline", "coupon_max_value", "100.50", 0, NULL},
+    {"offline", "coupon_max_value", "", 0, NULL},
+    {"offline", "terminal_max_value", "0", 1, NULL},
+    {"offline", "terminal_max_value", "1000000000000", 1, NULL},
+    {"offline", "terminal_max_value", "1000000000001", 0, NULL},
+    {"offline", "terminal_max_value", "1e6", 0, NULL},
+    {"offline", "terminal_max_value", "99999999999999999999999", 0, NULL},
+    /* [offline] member_daily_redemptions: 0-1000 */
+    {"offline", "member_daily_redemptions", "0", 1, NULL},
+    {"offline", "member_daily_redemptions", "1000", 1, NULL},
+    {"offline", "member_daily_redemptions", "1001", 0, NULL},
+    {"offline", "member_daily_redemptions", "3 a day", 0, NULL},
+    {"offline", "member_daily_redemptions", "three", 0, NULL},
+    /* [offline] max_offline_s: 60-2592000 (30 days) */
+    {"offline", "max_offline_s", "60", 1, NULL},
+    {"offline", "max_offline_s", "2592000", 1, NULL},
+    {"offline", "max_offline_s", "59", 0, NULL},
+    {"offline", "max_offline_s", "2592001", 0, NULL},
+    {"offline", "max_offline_s", "0", 0, NULL},
+    /* [offline] points_margin_bp: 0-10000 */
+    {"offline", "points_margin_bp", "0", 1, NULL},
+    {"offline", "points_margin_bp", "10000", 1, NULL},
+    {"offline", "points_margin_bp", "10001", 0, NULL},
+    {"offline", "points_margin_bp", "20%", 0, NULL},
+    /* [qr] time_window_s: 5-600 */
+    {"qr", "time_window_s", "5", 1, NULL},
+    {"qr", "time_window_s", "600", 1, NULL},
+    {"qr", "time_window_s", "4", 0, NULL},
+    {"qr", "time_window_s", "601", 0, NULL},
+    {"qr", "time_window_s", "", 0, NULL},
 };
 
 static void load_checks_each_value_at_and_past_its_limits(void **state)
@@ -350,6 +432,9 @@ static const struct unknown_case unknown_cases[] = {
     {"empty unknown section", "[store]\nbrand = acme\n[bogus]\n", "unknown section [bogus]"},
     {"key before any section", "brand = acme\n", "brand"},
     {"section names are case-sensitive", "[Store]\nbrand = acme\n", "unknown section [Store]"},
+    {"unknown key in [offline]", "[offline]\ncoupon_max = 100\n", "[offline] coupon_max"},
+    {"[qr] key in [offline]", "[offline]\ntime_window_s = 60\n", "[offline] time_window_s"},
+    {"unknown key in [qr]", "[qr]\nwindow = 60\n", "[qr] window"},
 };
 
 static void load_refuses_unknown_keys_and_sections_naming_them(void **state)

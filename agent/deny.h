@@ -1,0 +1,69 @@
+/*
+ * deny: the deny-list. Members and coupons that must be refused whatever the local data
+ * says: HQ's signed deny.upsert facts (a blocked member, a revoked coupon, a coupon
+ * redeemed in another store) and store peers' redemptions (another terminal of this store
+ * took a single-use coupon, heard on the store broker before HQ knows).
+ *
+ * One row per subject. HQ entries are version-guarded like every HQ fact: an older or
+ * equal version changes nothing, and a lifted entry stays as a tombstone so an older deny
+ * cannot come back. A peer entry never replaces a live HQ entry, keeps the HQ version it
+ * replaces, and is lifted only by the same peer (its coupon.restored event) or by HQ.
+ * All writes run inside the caller's transaction.
+ */
+#ifndef ML_DENY_H
+#define ML_DENY_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ml_err.h"
+#include "store.h"
+
+#define DENY_ID_MAX 64                          /* member or coupon id, bytes */
+#define DENY_REASON_MAX 32                      /* [a-z_], e.g. "redeemed_elsewhere" */
+#define DENY_TERMINAL_MAX 32                    /* a peer terminal id, [A-Za-z0-9_-] */
+#define DENY_SOURCE_MAX (5 + DENY_TERMINAL_MAX) /* "hq" or "peer:<terminal>" */
+
+struct deny_entry {
+    char reason[DENY_REASON_MAX + 1];
+    char source[DENY_SOURCE_MAX + 1];
+    int peer; /* 1: from a store peer, not HQ */
+    int64_t version;
+};
+
+/*
+ * Applies the HQ fact "deny.upsert": {"subject": "member"|"coupon", "id": .., "reason": ..,
+ * "lifted": false, "version": N}. ML_PARSE (400 invalid_request in r) for a body that is
+ * not exactly that. An older or equal version than the subject's is accepted and changes
+ * nothing (*ret_applied = 0). The signature is facts_apply()'s, so it can sit in its table.
+ */
+ml_err deny_upsert_fact(struct store *st, const cJSON *body, int *ret_applied,
+                        struct ml_refusal *r);
+
+/*
+ * A peer terminal of this store redeemed `coupon_id` at `at_ms` (its coupon.redeemed
+ * event). Denies the coupon here with reason redeemed_elsewhere unless a live entry exists.
+ * ML_PARSE for an id or terminal out of form; ML_STORAGE.
+ */
+ml_err deny_add_peer(struct store *st, const char *coupon_id, const char *terminal, int64_t at_ms);
+
+/* The same peer gave the coupon back (its coupon.restored event): lifts that peer's entry
+ * only; an HQ entry or another peer's is left alone. ML_PARSE, ML_STORAGE. */
+ml_err deny_lift_peer(struct store *st, const char *coupon_id, const char *terminal);
+
+/*
+ * 1 if `subject` ("member" or "coupon") `id` is denied and not lifted, copying the reason
+ * into `reason` (may be NULL); 0 if not; -1 on a storage error.
+ */
+int deny_find(struct store *st, const char *subject, const char *id, char *reason,
+              size_t reasonlen);
+
+/* Like deny_find(), with the whole live entry in *ret (untouched unless 1 is returned). */
+int deny_get(struct store *st, const char *subject, const char *id, struct deny_entry *ret);
+
+/* The API error code for a denied coupon: coupon_revoked, coupon_redeemed_elsewhere, or
+ * coupon_denied for any other reason. Static string. */
+const char *deny_coupon_code(const char *reason);
+
+#endif

@@ -1,0 +1,159 @@
+/* trust: HQ-signed time plus the boot clock; see trust.h. */
+#include "trust.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define TRUST_BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
+static const char key_hq[] = "trust_hq_ms";
+static const char key_boot[] = "trust_boot_ms";
+static const char key_boot_id[] = "trust_boot_id";
+
+int64_t trust_boottime_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 if v is a plausible boot id: 1..TRUST_BOOT_ID_MAX of [0-9a-f-]. */
+static int boot_id_valid(const char *v)
+{
+    size_t n = strlen(v);
+    return n >= 1 && n <= TRUST_BOOT_ID_MAX && strspn(v, "0123456789abcdef-") == n;
+}
+
+static void read_boot_id(char out[TRUST_BOOT_ID_MAX + 1])
+{
+    char buf[TRUST_BOOT_ID_MAX + 8] = "";
+    out[0] = '\0';
+    FILE *f = fopen(TRUST_BOOT_ID_PATH, "re");
+    if (f == NULL)
+        return;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    if (boot_id_valid(buf))
+        memcpy(out, buf, strlen(buf) + 1);
+}
+
+/* The stored boot id into out ("" when absent). */
+static ml_err load_boot_id(struct store *st, char out[TRUST_BOOT_ID_MAX + 1])
+{
+    static const char sql[] = "SELECT value FROM sync_state WHERE key = ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    out[0] = '\0';
+    if (s == NULL)
+        return ML_STORAGE;
+    sqlite3_bind_text(s, 1, key_boot_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(s, 0);
+        if (v != NULL && boot_id_valid(v))
+            snprintf(out, TRUST_BOOT_ID_MAX + 1, "%s", v);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
+}
+
+static ml_err save_boot_id(struct store *st, const char *boot_id)
+{
+    static const char sql[] = "INSERT INTO sync_state (key, value) VALUES (?1, ?2) "
+                              "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    if (s == NULL)
+        return ML_STORAGE;
+    sqlite3_bind_text(s, 1, key_boot_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, boot_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
+}
+
+ml_err trust_open_with(struct trust *t, struct store *st, int64_t (*boot_ms)(void),
+                       const char *boot_id)
+{
+    memset(t, 0, sizeof(*t));
+    t->boot_ms = boot_ms;
+    if (boot_id != NULL && boot_id_valid(boot_id))
+        snprintf(t->boot_id, sizeof(t->boot_id), "%s", boot_id);
+    char stored_id[TRUST_BOOT_ID_MAX + 1];
+    int64_t hq = 0, at = -1;
+    if (store_state_get_i64(st, key_hq, 0, &hq) != ML_OK ||
+        store_state_get_i64(st, key_boot, -1, &at) != ML_OK || load_boot_id(st, stored_id) != ML_OK)
+        return ML_STORAGE;
+    t->floor_ms = hq > 0 ? hq : 0;
+    /* Same boot, and the boot clock has not gone backwards: the anchor still holds. */
+    if (hq > 0 && at >= 0 && t->boot_id[0] != '\0' && strcmp(stored_id, t->boot_id) == 0 &&
+        at <= t->boot_ms()) {
+        t->valid = 1;
+        t->hq_ms = hq;
+        t->anchor_boot_ms = at;
+    }
+    return ML_OK;
+}
+
+ml_err trust_open(struct trust *t, struct store *st)
+{
+    char id[TRUST_BOOT_ID_MAX + 1];
+    read_boot_id(id);
+    return trust_open_with(t, st, trust_boottime_ms, id);
+}
+
+ml_err trust_hq_time(struct trust *t, struct store *st, int64_t issued_ms)
+{
+    int64_t now = t->boot_ms(), hq;
+    if (t->valid) {
+        int64_t est = t->hq_ms + (now - t->anchor_boot_ms);
+        if (issued_ms < est - TRUST_STALE_MS)
+            return ML_OK;
+        hq = issued_ms > est ? issued_ms : est;
+    } else {
+        if (issued_ms <= 0 || issued_ms < t->floor_ms)
+            return ML_OK;
+        hq = issued_ms;
+    }
+    if (store_state_set_i64(st, key_hq, hq) != ML_OK ||
+        store_state_set_i64(st, key_boot, now) != ML_OK || save_boot_id(st, t->boot_id) != ML_OK)
+        return ML_STORAGE;
+    t->valid = 1;
+    t->hq_ms = hq;
+    t->anchor_boot_ms = now;
+    if (hq > t->floor_ms)
+        t->floor_ms = hq;
+    return ML_OK;
+}
+
+void trust_read(const struct trust *t, struct trust_reading *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->since_contact_ms = -1;
+    if (t == NULL || !t->valid)
+        return;
+    int64_t since = t->boot_ms() - t->anchor_boot_ms;
+    if (since < 0)
+        return;
+    ret->trusted = 1;
+    ret->since_contact_ms = since;
+    ret->contact_ms = t->hq_ms;
+    ret->now_ms = t->hq_ms + since;
+}
+
+int trust_now_ms(const struct trust *t, int64_t *ms)
+{
+    struct trust_reading rd;
+    trust_read(t, &rd);
+    if (rd.trusted)
+        *ms = rd.now_ms;
+    return rd.trusted;
+}
+
+int64_t trust_since_contact_ms(const struct trust *t)
+{
+    struct trust_reading rd;
+    trust_read(t, &rd);
+    return rd.since_contact_ms;
+}

@@ -1,0 +1,62 @@
+/*
+ * hq_settle: coupons redeemed more often than they may be (docs/hq.md, "Settlement").
+ *
+ * Offline, two stores (or two terminals of one store whose store broker is down) can both
+ * redeem the same single-use coupon: each store database refuses a second use, but only HQ
+ * sees both. When a coupon.redeemed event arrives, its coupon's live redemptions are put in
+ * order: the trusted time the terminal stamped (`trusted_at`, else its wall clock), then
+ * store and terminal id (ties), then event id. The first `uses` of them (HQ's own grant says
+ * how many; 1 when HQ never granted the coupon) stand; every later one is a conflict,
+ * booked once in the `conflicts` table as an overage against the coupon's campaign. For each
+ * new conflict HQ signs and stores, in the same transaction, a settlement.notice for the
+ * losing store and a deny.upsert (coupon, redeemed_elsewhere) for every store, so the coupon
+ * is refused everywhere from then on. Without a signing key the conflicts are still booked
+ * and reported; no message is sent.
+ *
+ * A hq_settle belongs to the serve thread. The messages it stores wait in it until the
+ * caller has committed and publishes them (then clears), or rolled back (then truncates).
+ */
+#ifndef ML_HQ_SETTLE_H
+#define ML_HQ_SETTLE_H
+
+#include <cjson/cJSON.h>
+#include <openssl/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hq_config.h"
+#include "hq_push.h"
+#include "hq_store.h"
+#include "ml_err.h"
+
+struct hq_settle;
+
+/* Borrows cfg and key (NULL: book conflicts, send nothing). */
+ml_err hq_settle_new(const struct hq_config *cfg, EVP_PKEY *key, const char *kid,
+                     struct hq_settle **ret_settle);
+void hq_settle_free(struct hq_settle *s); /* NULL-safe */
+
+/*
+ * Inside the caller's transaction, right after the coupon.redeemed event `event_id` was
+ * stored: records its trusted time (0: none) and books the coupon's conflicts as above.
+ * Returns ML_OK, ML_STORAGE or ML_NOMEM; *ret_conflicts counts the new conflicts.
+ */
+ml_err hq_settle_redeemed(struct hq_settle *s, struct hq_store *st, const char *event_id,
+                          const char *coupon_id, int64_t trusted_at, int64_t now_ms,
+                          int *ret_conflicts);
+
+/* Messages stored so far and not yet cleared, in order. */
+size_t hq_settle_count(const struct hq_settle *s);
+struct hq_push_msg *hq_settle_msg(struct hq_settle *s, size_t i);
+
+/* Forgets messages from index n on (their savepoint was rolled back). */
+void hq_settle_truncate(struct hq_settle *s, size_t n);
+
+/* Forgets every message (published, or their transaction rolled back). */
+void hq_settle_clear(struct hq_settle *s);
+
+/* Remembers a coupon's uses and campaign from a coupon.grant body HQ is about to send
+ * (called by hq_push_prepare inside its transaction). ML_STORAGE only. */
+ml_err hq_settle_note_grant(struct hq_store *st, const cJSON *body);
+
+#endif
