@@ -6,10 +6,10 @@
 #   make bench   benchmarks (print figures, never fail on time)
 
 CC      ?= cc
-PKGS    := sqlite3 libcjson libmicrohttpd libcurl openssl inih libmosquitto
+PKGS    := sqlite3 libcjson libmicrohttpd libcurl openssl inih libmosquitto libqrencode zlib
 DEBS    := build-essential pkg-config libsqlite3-dev libcjson-dev libmicrohttpd-dev \
            libcurl4-openssl-dev libssl-dev libinih-dev libcmocka-dev libmosquitto-dev \
-           mosquitto curl sqlite3
+           libqrencode-dev zlib1g-dev mosquitto curl sqlite3
 
 ifeq ($(SANITIZE),1)
 BUILD   ?= build-san
@@ -119,11 +119,42 @@ bench: deps all $(BENCHES)
 	ML_BIN=$(abspath $(BUILD)) $(BUILD)/bench/checkout
 	ML_BIN=$(abspath $(BUILD)) $(BUILD)/bench/drain
 
+# libFuzzer target for the QR codec (tests/fuzz/); not part of `make test`. Builds with clang
+# (installed like `make deps` does) into $(FUZZ_BUILD)/ and runs for FUZZ_SECONDS, seeded
+# with the texts of tests/vectors/qr_vectors.json and tests/fuzz/corpus/.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_DEBS    := clang libclang-rt-dev
+FUZZ_SRC     := tests/fuzz/qr_fuzz.c agent/qr.c agent/base45.c agent/ml_err.c sync/sign.c sync/canon.c
+
+.PHONY: fuzz
+fuzz:
+	@missing=""; for p in $(FUZZ_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+	  echo "make fuzz: installing$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	elif [ -n "$$missing" ]; then \
+	  echo "make fuzz: missing Debian packages; run:"; \
+	  echo "  sudo apt-get install -y$$missing"; exit 1; \
+	fi
+	@mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/seeds
+	clang -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iagent -Isync \
+	  $$(pkg-config --cflags openssl libcjson) -o $(FUZZ_BUILD)/qr_fuzz $(FUZZ_SRC) \
+	  $$(pkg-config --libs openssl libcjson) -lm
+	sed -n 's/^ *"text": "\(.*\)",$$/\1/p' tests/vectors/qr_vectors.json | \
+	  awk -v dir=$(FUZZ_BUILD)/seeds '{ f = dir "/text-" NR; printf "%s", $$0 > f; close(f) }'
+	$(FUZZ_BUILD)/qr_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/seeds tests/fuzz/corpus
+
 format:
 	clang-format -i agent/*.c agent/*.h sync/*.c sync/*.h sync/hq/*.c sync/hq/*.h tests/*/*.c tests/*/*.h bench/*.c
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -22,12 +22,14 @@
 #include "checkout.h"
 #include "commission.h"
 #include "idem.h"
+#include "identify.h"
 #include "jsonutil.h"
 #include "inbox.h"
 #include "link.h"
 #include "log.h"
 #include "member.h"
 #include "metrics.h"
+#include "trust.h"
 #include "outbox.h"
 #include "phone.h"
 
@@ -138,52 +140,12 @@ static int split_path(const char *url, char seg[4][API_PATH_ID_MAX + 1])
 
 static void do_identify(struct api *api, const cJSON *body, struct answer *a)
 {
-    struct ml_ctx *ctx = api->ctx;
     struct ml_refusal r = {0};
-    const char *phone = NULL, *qr = NULL;
-    if (json_str(body, "phone", 0, 256, &phone, &r) || json_str(body, "qr", 0, 4096, &qr, &r))
+    cJSON *out = NULL;
+    if (identify(api->ctx, body, &out, &r) != ML_OK)
         return answer_error(api, a, &r);
-    if ((phone == NULL) == (qr == NULL)) {
-        ml_refuse(&r, ML_PARSE, 400, "invalid_request", "give exactly one of 'phone' or 'qr'");
-        return answer_error(api, a, &r);
-    }
-    if (qr != NULL) {
-        ml_refuse(&r, ML_REFUSED, 501, "not_supported",
-                  "QR identification is not supported by this version; use 'phone'");
-        return answer_error(api, a, &r);
-    }
-    char norm[PHONE_DIGITS + 1];
-    if (phone_normalize(phone, norm) != ML_OK) {
-        ml_refuse(&r, ML_PARSE, 400, "invalid_phone",
-                  "not a mainland China mobile number (11 digits starting 13-19)");
-        return answer_error(api, a, &r);
-    }
-    uint8_t key[PHONE_KEY_LEN];
-    phone_key(ctx->cfg->phone_key, norm, key);
-    struct member m;
-    int64_t now = ctx->now_ms();
-    ml_err err = member_find_by_phone(ctx->st, key, now, &m);
-    if (err == ML_NOENTRY) {
-        char masked[PHONE_MASKED_LEN + 1];
-        phone_mask(norm, masked);
-        ml_refuse(&r, ML_NOENTRY, 404, "member_not_found", "no member with phone %s", masked);
-        return answer_error(api, a, &r);
-    }
-    if (err != ML_OK) {
-        ml_refuse(&r, err, 503, "storage_error", "member lookup failed");
-        return answer_error(api, a, &r);
-    }
-    if (m.blocked) {
-        ml_refuse(&r, ML_REFUSED, 403, "member_blocked", "member %s is blocked", m.member_id);
-        return answer_error(api, a, &r);
-    }
-    cJSON *out = member_identify_json(ctx->st, &m, now);
-    if (out == NULL) {
-        ml_refuse(&r, ML_STORAGE, 503, "storage_error", "member lookup failed");
-        return answer_error(api, a, &r);
-    }
-    if (ctx->metrics)
-        ctx->metrics->identifies++;
+    if (api->ctx->metrics)
+        api->ctx->metrics->identifies++;
     answer_json(a, 200, out);
 }
 
@@ -338,6 +300,19 @@ static void do_status(struct api *api, struct answer *a)
     const struct inbox_stats *is = ctx->link ? link_inbox_stats(ctx->link) : NULL;
     json_add_i64(hq, "applied", is ? (int64_t)is->applied : 0);
     json_add_i64(hq, "rejected", is ? (int64_t)is->rejected : 0);
+    struct trust_reading tr;
+    trust_read(ctx->trust, &tr);
+    cJSON *clk = cJSON_AddObjectToObject(o, "clock");
+    cJSON_AddBoolToObject(clk, "trusted", tr.trusted);
+    if (tr.trusted) {
+        json_add_i64(clk, "trusted_ms", tr.now_ms);
+        json_add_i64(clk, "skew_ms", now - tr.now_ms);
+        json_add_i64(clk, "since_contact_ms", tr.since_contact_ms);
+    } else {
+        cJSON_AddNullToObject(clk, "trusted_ms");
+        cJSON_AddNullToObject(clk, "skew_ms");
+        cJSON_AddNullToObject(clk, "since_contact_ms");
+    }
     cJSON *ob = cJSON_AddObjectToObject(o, "outbox");
     int64_t depth = outbox_depth(ctx->st);
     json_add_i64(ob, "depth", depth);

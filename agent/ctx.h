@@ -15,6 +15,7 @@
 struct metrics;
 struct link;
 struct trust;
+struct sign_keyring;
 
 struct ml_ctx {
     struct store *st;
@@ -22,6 +23,8 @@ struct ml_ctx {
     struct metrics *metrics; /* may be NULL (tests, tools) */
     struct link *link;       /* the MQTT session with HQ; NULL when [mqtt] host is empty */
     struct trust *trust;     /* trusted clock and last HQ contact; NULL: none (untrusted) */
+    /* HQ public keys ([hq] pubkey): signed messages and QR codes. NULL: none configured. */
+    const struct sign_keyring *keys;
     int64_t (*now_ms)(void); /* wall clock, ms UTC */
     int64_t started_ms;
 };

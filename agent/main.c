@@ -23,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
+#include "sign.h"
 #include "trust.h"
 
 int64_t ml_wall_ms(void)
@@ -107,22 +108,42 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    struct sign_keyring *keys = sign_keyring_new();
+    if (keys == NULL) {
+        log_error("out of memory");
+        store_close(st);
+        return 1;
+    }
+    for (int i = 0; i < cfg.hq_npubkeys; i++) {
+        if (sign_keyring_add_spec(keys, cfg.hq_pubkeys[i]) != ML_OK) {
+            log_error("[hq] pubkey %.40s...: not kid=<base64 Ed25519 key>", cfg.hq_pubkeys[i]);
+            sign_keyring_free(keys);
+            store_close(st);
+            return 2;
+        }
+    }
     static struct metrics metrics;
     static struct trust trust;
     if (trust_open(&trust, st) != ML_OK)
         log_warn("trusted clock: cannot read its state; no trusted time until HQ is heard");
-    struct ml_ctx ctx = {
-        .st = st, .cfg = &cfg, .metrics = &metrics, .trust = &trust, .now_ms = ml_wall_ms};
+    struct ml_ctx ctx = {.st = st,
+                         .cfg = &cfg,
+                         .metrics = &metrics,
+                         .trust = &trust,
+                         .keys = keys,
+                         .now_ms = ml_wall_ms};
     ctx.started_ms = ml_wall_ms();
     struct api *api = NULL;
     if (api_start(&ctx, &api, err, sizeof(err)) != ML_OK) {
         log_error("%s", err);
+        sign_keyring_free(keys);
         store_close(st);
         return 2;
     }
     if (cfg.mqtt_host[0] != '\0' && link_start(&ctx, &ctx.link, err, sizeof(err)) != ML_OK) {
         log_error("%s", err);
         api_stop(api);
+        sign_keyring_free(keys);
         store_close(st);
         return 2;
     }
@@ -131,6 +152,7 @@ int main(int argc, char **argv)
     if (sfd < 0) {
         log_error("signalfd: %s", strerror(errno));
         api_stop(api);
+        sign_keyring_free(keys);
         store_close(st);
         return 1;
     }
@@ -176,6 +198,7 @@ int main(int argc, char **argv)
     }
     link_stop(ctx.link);
     api_stop(api);
+    sign_keyring_free(keys);
     store_close(st);
     close(sfd);
     log_info("stopped");

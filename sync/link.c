@@ -56,7 +56,6 @@ struct link {
     char topic_peers[160]; /* ml/<brand>/s/<store>/+/ev: this store's terminals */
     size_t peers_prefix_len;
     size_t campaign_prefix_len;
-    struct sign_keyring *keys;
     struct catchup *catchup; /* NULL without [hq] url */
     int catchup_again;
     int64_t catchup_retry_at;
@@ -94,7 +93,7 @@ static void request_catchup(struct link *l)
 static void hq_message(struct link *l, const char *topic, const char *text, size_t len)
 {
     enum inbox_result res;
-    if (inbox_handle(l->ctx, l->keys, topic, text, len, &res, &l->inbox) != ML_OK) {
+    if (inbox_handle(l->ctx, l->ctx->keys, topic, text, len, &res, &l->inbox) != ML_OK) {
         log_error("hq: cannot record a message from %s; it will come again", topic);
         return;
     }
@@ -491,19 +490,6 @@ ml_err link_start(struct ml_ctx *ctx, struct link **ret, char *errbuf, size_t er
     snprintf(l->topic_peers, sizeof(l->topic_peers), "ml/%s/s/%s/+/ev", cfg->brand, cfg->store);
     l->peers_prefix_len = strlen(l->topic_peers) - 4;        /* without "+/ev" */
     l->campaign_prefix_len = strlen(l->topic_campaigns) - 1; /* without the '+' */
-    l->keys = sign_keyring_new();
-    if (l->keys == NULL) {
-        link_stop(l);
-        return ML_NOMEM;
-    }
-    for (int i = 0; i < cfg->hq_npubkeys; i++) {
-        if (sign_keyring_add_spec(l->keys, cfg->hq_pubkeys[i]) != ML_OK) {
-            snprintf(errbuf, errlen, "[hq] pubkey %.40s...: not kid=<base64 Ed25519 key>",
-                     cfg->hq_pubkeys[i]);
-            link_stop(l);
-            return ML_CONFIG;
-        }
-    }
     if (cfg->hq_npubkeys == 0)
         log_warn("hq: no [hq] pubkey configured: every message from HQ will be refused");
     if (cfg->hq_url[0] != '\0' && (l->catchup = catchup_new()) == NULL) {
@@ -659,7 +645,6 @@ void link_stop(struct link *l)
     for (int i = 0; i < l->ninflight; i++)
         drain_batch_release(&l->inflight[i].b);
     catchup_free(l->catchup);
-    sign_keyring_free(l->keys);
     free(l->acked);
     free(l);
     mosquitto_lib_cleanup();

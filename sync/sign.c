@@ -31,6 +31,7 @@
 
 struct sign_key {
     char kid[SIGN_KID_MAX + 1];
+    unsigned char fp[SIGN_FP_LEN];
     EVP_PKEY *pub;
 };
 
@@ -137,21 +138,75 @@ static const struct sign_key *sign__keyring_find(const struct sign_keyring *kr, 
     return NULL;
 }
 
-ml_err sign_keyring_add(struct sign_keyring *kr, const char *kid, const char *pub_b64)
+/* The fingerprint of a raw 32-byte public key; 0 when OpenSSL fails. */
+static int sign__raw_fingerprint(const unsigned char raw[SIGN__RAW_PUB],
+                                 unsigned char fp[SIGN_FP_LEN])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    if (EVP_Digest(raw, SIGN__RAW_PUB, md, &md_len, EVP_sha256(), NULL) != 1 || md_len < 32) {
+        ERR_clear_error();
+        return 0;
+    }
+    memcpy(fp, md, SIGN_FP_LEN);
+    return 1;
+}
+
+ml_err sign_key_fingerprint(EVP_PKEY *key, unsigned char fp[SIGN_FP_LEN])
 {
     unsigned char raw[SIGN__RAW_PUB];
+    size_t len = sizeof(raw);
+    if (key == NULL || !EVP_PKEY_is_a(key, "ED25519") ||
+        EVP_PKEY_get_raw_public_key(key, raw, &len) != 1 || len != sizeof(raw)) {
+        ERR_clear_error();
+        return ML_CONFIG;
+    }
+    return sign__raw_fingerprint(raw, fp) ? ML_OK : ML_FAILURE;
+}
+
+ml_err sign_keyring_find_fp(const struct sign_keyring *kr, const unsigned char fp[SIGN_FP_LEN],
+                            EVP_PKEY **ret_key, const char **ret_kid)
+{
+    if (kr == NULL || fp == NULL)
+        return ML_NOENTRY;
+    for (size_t i = 0; i < kr->n; i++) {
+        if (memcmp(kr->keys[i].fp, fp, SIGN_FP_LEN) != 0)
+            continue;
+        *ret_key = kr->keys[i].pub;
+        if (ret_kid != NULL)
+            *ret_kid = kr->keys[i].kid;
+        return ML_OK;
+    }
+    return ML_NOENTRY;
+}
+
+ml_err sign_keyring_add(struct sign_keyring *kr, const char *kid, const char *pub_b64)
+{
+    unsigned char raw[SIGN__RAW_PUB], fp[SIGN_FP_LEN];
     if (kr == NULL || !sign__kid_ok(kid) || sign__keyring_find(kr, kid) != NULL ||
         !sign__b64_decode(pub_b64, raw, sizeof(raw)))
         return ML_CONFIG;
     if (kr->n >= SIGN_KEYS_MAX)
         return ML_LIMIT;
+    if (!sign__raw_fingerprint(raw, fp))
+        return ML_NOMEM;
     EVP_PKEY *pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, sizeof(raw));
     if (pub == NULL) {
         ERR_clear_error();
         return ML_NOMEM;
     }
+    /* A QR credential names its key by fingerprint only: two different keys sharing one
+     * would make the lookup ambiguous. */
+    for (size_t i = 0; i < kr->n; i++)
+        if (memcmp(kr->keys[i].fp, fp, SIGN_FP_LEN) == 0 &&
+            EVP_PKEY_eq(kr->keys[i].pub, pub) != 1) {
+            ERR_clear_error();
+            EVP_PKEY_free(pub);
+            return ML_CONFIG;
+        }
     struct sign_key *k = &kr->keys[kr->n++];
     snprintf(k->kid, sizeof(k->kid), "%s", kid);
+    memcpy(k->fp, fp, SIGN_FP_LEN);
     k->pub = pub;
     return ML_OK;
 }

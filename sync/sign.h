@@ -39,6 +39,7 @@
 #define SIGN_PUB_B64_LEN 44    /* base64 of a 32-byte public key */
 #define SIGN_SIG_B64_LEN 88    /* base64 of a 64-byte signature */
 #define SIGN_KEYFILE_MAX 16384 /* bytes of a private key file read at most */
+#define SIGN_FP_LEN 4          /* bytes of a key fingerprint (sign_key_fingerprint) */
 
 /*
  * HQ public keys by kid. Filled once at start, then only read: sign_verify() may run on
@@ -56,8 +57,10 @@ struct sign_keyring *sign_keyring_free(struct sign_keyring *kr);
  * Adds the Ed25519 public key pub_b64 (standard padded base64 of the 32-byte raw key,
  * exactly SIGN_PUB_B64_LEN characters, no whitespace) under kid. Returns ML_CONFIG for a
  * kid that is not 1..SIGN_KID_MAX of [A-Za-z0-9_-] or is already in kr, or a key that is
- * not such base64 of 32 bytes; ML_LIMIT when kr holds SIGN_KEYS_MAX keys; ML_NOMEM.
- * On failure kr is unchanged. Copies kid and the key.
+ * not such base64 of 32 bytes, or a key whose fingerprint (sign_key_fingerprint) equals
+ * that of a different key already in kr (the same key under a second kid is accepted);
+ * ML_LIMIT when kr holds SIGN_KEYS_MAX keys; ML_NOMEM. On failure kr is unchanged. Copies
+ * kid and the key.
  */
 ml_err sign_keyring_add(struct sign_keyring *kr, const char *kid, const char *pub_b64);
 
@@ -67,6 +70,24 @@ ml_err sign_keyring_add_spec(struct sign_keyring *kr, const char *spec);
 
 /* Number of keys in kr. */
 size_t sign_keyring_count(const struct sign_keyring *kr);
+
+/*
+ * Writes key's fingerprint: the first SIGN_FP_LEN bytes of SHA-256 over its 32-byte raw
+ * Ed25519 public key. QR credentials (agent/qr.h) name their issuer key by it. ML_CONFIG
+ * when key is not an Ed25519 key, ML_FAILURE when OpenSSL fails (fp is then not written).
+ * Borrows key.
+ */
+ml_err sign_key_fingerprint(EVP_PKEY *key, unsigned char fp[SIGN_FP_LEN]);
+
+/*
+ * Finds the key of kr whose fingerprint is fp. sign_keyring_add() keeps fingerprints
+ * unique per key, so there is at most one. On success *ret_key (borrowed from kr, valid
+ * until sign_keyring_free()) and, when ret_kid is not NULL, *ret_kid (the kid it was first
+ * added under, borrowed likewise) are set; ML_NOENTRY when no key matches (nothing is then
+ * written). Thread-safe like sign_verify().
+ */
+ml_err sign_keyring_find_fp(const struct sign_keyring *kr, const unsigned char fp[SIGN_FP_LEN],
+                            EVP_PKEY **ret_key, const char **ret_kid);
 
 /* A fresh Ed25519 private key, or NULL when OpenSSL fails. Free with EVP_PKEY_free(). */
 EVP_PKEY *sign_key_generate(void);

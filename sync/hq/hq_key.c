@@ -121,6 +121,15 @@ ml_err hq_key_load(const char *data_dir, EVP_PKEY **ret_key, char kid[SIGN_KID_M
     snprintf(key_path, sizeof(key_path), "%s/%s", data_dir, HQ_KEY_FILE);
     snprintf(kid_path, sizeof(kid_path), "%s/%s", data_dir, HQ_KID_FILE);
 
+    /* The key signs for every store: refuse one that others on the host can read. */
+    struct stat sb;
+    if (stat(key_path, &sb) == 0 && (sb.st_mode & 077) != 0) {
+        snprintf(errbuf, errlen,
+                 "%s: readable by group or others (mode %03o); run `chmod 600 %s` (and check "
+                 "who has read it)",
+                 key_path, (unsigned)(sb.st_mode & 0777), key_path);
+        return ML_CONFIG;
+    }
     ml_err err = sign_key_load_private(key_path, &key);
     if (err != ML_OK) {
         if (err == ML_NOENTRY)
@@ -128,9 +137,10 @@ ml_err hq_key_load(const char *data_dir, EVP_PKEY **ret_key, char kid[SIGN_KID_M
                      key_path);
         else
             snprintf(errbuf, errlen, "%s: %s", key_path,
-                     err == ML_CONFIG ? "not an unencrypted Ed25519 private key (PEM PKCS#8)"
-                                      : "cannot read the key");
-        return err;
+                     err == ML_CONFIG   ? "not an unencrypted Ed25519 private key (PEM PKCS#8)"
+                     : err == ML_LIMIT  ? "too large to be a key"
+                                        : "cannot read the key");
+        return err == ML_LIMIT ? ML_CONFIG : err;
     }
     FILE *f = fopen(kid_path, "re");
     if (f == NULL) {

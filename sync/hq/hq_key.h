@@ -32,7 +32,8 @@ ml_err hq_key_generate(const char *data_dir, const char *kid, int force,
 
 /*
  * Loads the key and kid. ML_NOENTRY when there is no key (run keygen); ML_CONFIG for a
- * damaged key or kid file; ML_FAILURE on I/O errors. On success *ret_key (caller frees
+ * damaged, oversized or group/other-readable key file, or a damaged kid file; ML_FAILURE on
+ * I/O errors. On success *ret_key (caller frees
  * with EVP_PKEY_free()) and kid are set; on failure neither.
  */
 ml_err hq_key_load(const char *data_dir, EVP_PKEY **ret_key, char kid[SIGN_KID_MAX + 1],

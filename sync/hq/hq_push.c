@@ -336,7 +336,7 @@ static ml_err campaign_msg(struct hq_push *p, const char *kind, cJSON *body, str
 
     struct hq_push_msg *m = add_msg(p, r);
     if (m == NULL)
-        return ML_LIMIT;
+        return r->code && strcmp(r->code, "out_of_memory") == 0 ? ML_NOMEM : ML_LIMIT;
     snprintf(m->store, sizeof(m->store), "*");
     snprintf(m->kind, sizeof(m->kind), "%s", kind);
     snprintf(m->entity, sizeof(m->entity), "%s", entity);

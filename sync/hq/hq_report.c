@@ -304,6 +304,157 @@ out:
     return result;
 }
 
+/* The exposure per campaign over the range: conflicts and their amount, a coupon outside
+ * any campaign as campaign null / "(none)". */
+static ml_err conflicts_by_campaign(struct hq_store *st, const char *from, const char *to, int json,
+                                    FILE *out, char *errbuf, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    ml_err result = prepare(st,
+                            "SELECT campaign_id, count(*), sum(amount) FROM conflicts"
+                            " WHERE day BETWEEN ?1 AND ?2 GROUP BY campaign_id"
+                            " ORDER BY campaign_id IS NULL, campaign_id",
+                            &s, errbuf, errlen);
+    if (result != ML_OK)
+        return result;
+    sqlite3_bind_text(s, 1, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, to, -1, SQLITE_STATIC);
+    if (json)
+        fprintf(out, "\"campaigns\":[");
+    else
+        fprintf(out, "\nexposure per campaign\n%-24s %10s %14s\n", "campaign", "conflicts",
+                "amount");
+    int rc, first = 1;
+    char m1[32];
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int none = sqlite3_column_type(s, 0) == SQLITE_NULL;
+        int64_t n = sqlite3_column_int64(s, 1), amount = sqlite3_column_int64(s, 2);
+        if (json) {
+            cJSON *r = cJSON_CreateObject();
+            if (r == NULL) {
+                result = ML_NOMEM;
+                goto out;
+            }
+            if (none)
+                cJSON_AddNullToObject(r, "campaign_id");
+            else
+                cJSON_AddStringToObject(r, "campaign_id", col_text(s, 0));
+            json_add_i64(r, "conflicts", n);
+            json_add_i64(r, "amount", amount);
+            char *text = json_print(r);
+            cJSON_Delete(r);
+            if (text == NULL) {
+                result = ML_NOMEM;
+                goto out;
+            }
+            fprintf(out, "%s%s", first ? "" : ",", text);
+            free(text);
+        } else {
+            fprintf(out, "%-24s %10" PRId64 " %14s\n", none ? "(none)" : col_text(s, 0), n,
+                    money(amount, m1));
+        }
+        first = 0;
+    }
+    result = rc == SQLITE_DONE ? ML_OK : step_failed(st, errbuf, errlen);
+out:
+    if (json)
+        fprintf(out, "],");
+    sqlite3_finalize(s);
+    return result;
+}
+
+ml_err hq_report_conflicts(struct hq_store *st, const char *from, const char *to, int json,
+                           FILE *out, char *errbuf, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    ml_err result = prepare(st,
+                            "SELECT day, coupon_id, campaign_id, store, terminal, sale_id, amount,"
+                            " at, winner_store, winner_terminal, winner_sale_id, winner_at,"
+                            " notice_id, detected_at FROM conflicts WHERE day BETWEEN ?1 AND ?2"
+                            " ORDER BY day, at, coupon_id, event_id",
+                            &s, errbuf, errlen);
+    if (result != ML_OK)
+        return result;
+    sqlite3_bind_text(s, 1, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, to, -1, SQLITE_STATIC);
+    if (json)
+        fprintf(out, "{\"from\":\"%s\",\"to\":\"%s\",\"conflicts\":[", from, to);
+    else
+        fprintf(out,
+                "conflicts %s .. %s (later redemptions of a coupon past its uses)\n"
+                "%-10s %-24s %-24s %-10s %-10s %-24s %12s  %-10s %-10s %s\n",
+                from, to, "day", "coupon", "campaign", "store", "terminal", "sale", "amount",
+                "won by", "terminal", "sale");
+    int rc, first = 1;
+    int64_t n = 0, sum = 0;
+    char m1[32];
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t amount = sqlite3_column_int64(s, 6);
+        int no_campaign = sqlite3_column_type(s, 2) == SQLITE_NULL;
+        n++;
+        sum += amount;
+        if (json) {
+            cJSON *r = cJSON_CreateObject();
+            cJSON *w = r ? cJSON_AddObjectToObject(r, "winner") : NULL;
+            if (w == NULL) {
+                cJSON_Delete(r);
+                result = ML_NOMEM;
+                goto out;
+            }
+            cJSON_AddStringToObject(r, "day", col_text(s, 0));
+            cJSON_AddStringToObject(r, "coupon_id", col_text(s, 1));
+            if (no_campaign)
+                cJSON_AddNullToObject(r, "campaign_id");
+            else
+                cJSON_AddStringToObject(r, "campaign_id", col_text(s, 2));
+            cJSON_AddStringToObject(r, "store", col_text(s, 3));
+            cJSON_AddStringToObject(r, "terminal", col_text(s, 4));
+            cJSON_AddStringToObject(r, "sale_id", col_text(s, 5));
+            json_add_i64(r, "amount", amount);
+            json_add_i64(r, "at", sqlite3_column_int64(s, 7));
+            cJSON_AddStringToObject(w, "store", col_text(s, 8));
+            cJSON_AddStringToObject(w, "terminal", col_text(s, 9));
+            cJSON_AddStringToObject(w, "sale_id", col_text(s, 10));
+            json_add_i64(w, "at", sqlite3_column_int64(s, 11));
+            if (sqlite3_column_type(s, 12) == SQLITE_NULL)
+                cJSON_AddNullToObject(r, "notice_id");
+            else
+                cJSON_AddStringToObject(r, "notice_id", col_text(s, 12));
+            json_add_i64(r, "detected_at", sqlite3_column_int64(s, 13));
+            char *text = json_print(r);
+            cJSON_Delete(r);
+            if (text == NULL) {
+                result = ML_NOMEM;
+                goto out;
+            }
+            fprintf(out, "%s%s", first ? "" : ",", text);
+            free(text);
+        } else {
+            fprintf(out, "%-10s %-24s %-24s %-10s %-10s %-24s %12s  %-10s %-10s %s\n",
+                    col_text(s, 0), col_text(s, 1), no_campaign ? "(none)" : col_text(s, 2),
+                    col_text(s, 3), col_text(s, 4), col_text(s, 5), money(amount, m1),
+                    col_text(s, 8), col_text(s, 9), col_text(s, 10));
+        }
+        first = 0;
+    }
+    if (rc != SQLITE_DONE) {
+        result = step_failed(st, errbuf, errlen);
+        if (json)
+            fprintf(out, "]}\n"); /* keep stdout parseable; the exit status says it failed */
+        goto out;
+    }
+    if (json)
+        fprintf(out, "],");
+    result = conflicts_by_campaign(st, from, to, json, out, errbuf, errlen);
+    if (json)
+        fprintf(out, "\"count\":%" PRId64 ",\"total\":%" PRId64 "}\n", n, sum);
+    else if (result == ML_OK)
+        fprintf(out, "%" PRId64 " conflict(s), %s\n", n, money(sum, m1));
+out:
+    sqlite3_finalize(s);
+    return result;
+}
+
 ml_err hq_report_status(struct hq_store *st, int json, FILE *out, char *errbuf, size_t errlen)
 {
     sqlite3_stmt *s = NULL;

@@ -6,6 +6,9 @@
  *   commissions  per guide: commission (sales minus refund reversals, by the day each
  *                entry was recorded) and the number of sales behind it
  *   redemptions  one row per coupon redemption: coupon, store, terminal, amount, sale...
+ *   conflicts    one row per redemption settled as an overage (hq_settle.h): the losing
+ *                store/terminal/sale and amount, and the winner; then the exposure per
+ *                campaign (conflicts and their total amount)
  *   status       per terminal: next_seq, max_seq, gaps, received; refused events
  *
  * Days are inclusive YYYY-MM-DD bounds in HQ's local time zone (TZ). Functions write to
@@ -34,6 +37,9 @@ ml_err hq_report_commissions(struct hq_store *st, const char *from, const char *
                              FILE *out, char *errbuf, size_t errlen);
 ml_err hq_report_redemptions(struct hq_store *st, const char *from, const char *to, int json,
                              FILE *out, char *errbuf, size_t errlen);
+/* Conflicts by the local day of the losing redemption. */
+ml_err hq_report_conflicts(struct hq_store *st, const char *from, const char *to, int json,
+                           FILE *out, char *errbuf, size_t errlen);
 ml_err hq_report_status(struct hq_store *st, int json, FILE *out, char *errbuf, size_t errlen);
 
 #endif

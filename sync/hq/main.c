@@ -2,9 +2,11 @@
  * memberlink-hq: the reference HQ end.
  *
  *   memberlink-hq [-c FILE] [-v] serve
- *   memberlink-hq [-c FILE] report sales|commissions|redemptions [--from D] [--to D] [--json]
+ *   memberlink-hq [-c FILE] report sales|commissions|redemptions|conflicts [--from D] [--to D]
+ *                 [--json]
  *   memberlink-hq [-c FILE] status [--json]
  *   memberlink-hq [-c FILE] keygen|pubkey|push|grant|revoke|bind|republish ...  (hq_cmd.h)
+ *   memberlink-hq [-c FILE] enroll|member-qr|guide-card|coupon-code ...          (hq_qr.h)
  *
  * `serve` subscribes to every store's event topic and acknowledges what it has stored
  * (hq_ingest.h). One thread: a poll() loop drives libmosquitto with
@@ -26,6 +28,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <mosquitto.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -45,7 +48,10 @@
 #include "hq_ingest.h"
 #include "hq_key.h"
 #include "hq_log.h"
+#include "hq_push.h"
+#include "hq_qr.h"
 #include "hq_report.h"
+#include "hq_settle.h"
 #include "hq_store.h"
 
 #define HQ_BACKOFF_MIN_MS 1000
@@ -59,7 +65,7 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 static const char usage_text[] =
     "usage: memberlink-hq [-c FILE] [-v] serve\n"
-    "       memberlink-hq [-c FILE] report sales|commissions|redemptions\n"
+    "       memberlink-hq [-c FILE] report sales|commissions|redemptions|conflicts\n"
     "                     [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]\n"
     "       memberlink-hq [-c FILE] status [--json]\n"
     "       memberlink-hq [-c FILE] keygen [--kid KID] [--force]\n"
@@ -74,11 +80,16 @@ static const char usage_text[] =
     "       memberlink-hq [-c FILE] bind guide --member M (--guide G --until T | --unbind)\n"
     "                     [--version N] [--store S]...\n"
     "       memberlink-hq [-c FILE] republish\n"
+    "       memberlink-hq [-c FILE] enroll --member ID [--days N] --wallet FILE\n"
+    "       memberlink-hq member-qr --wallet FILE [--time UNIX] [--png FILE]\n"
+    "       memberlink-hq [-c FILE] guide-card --guide ID [--days N] [--png FILE]\n"
+    "       memberlink-hq [-c FILE] coupon-code --coupon ID [--days N] [--png FILE]\n"
     "\n"
     "  serve        ingest store events from MQTT and acknowledge them once stored; serve\n"
     "               the stores' catch-up requests over HTTP when [hq] http_listen is set\n"
-    "  report       per store sales / per guide commissions / coupon redemptions for a\n"
-    "               range of local days (default: today); --json for scripts\n"
+    "  report       per store sales / per guide commissions / coupon redemptions /\n"
+    "               coupons redeemed past their uses (conflicts, exposure per campaign)\n"
+    "               for a range of local days (default: today); --json for scripts\n"
     "  status       per terminal: next expected seq, highest seq, gaps; refused events\n"
     "  keygen       new Ed25519 signing key in data_dir; prints the stores' [hq] pubkey line\n"
     "  pubkey       prints that line again\n"
@@ -87,6 +98,13 @@ static const char usage_text[] =
     "               default every store of [hq] stores); T is ms or YYYY-MM-DD[THH:MM[:SS]]\n"
     "               (UTC unless it ends in Z or +HH:MM); --version defaults to now in ms\n"
     "  republish    send again what the broker did not acknowledge, and every campaign\n"
+    "  enroll       a member credential bound to a fresh device key, written to a wallet\n"
+    "               file (0600) as the member app would hold them; --days defaults to 365\n"
+    "  member-qr    takes the wallet's next counter and prints a fresh ML1: member code\n"
+    "               (--time: the proof's unix seconds instead of now)\n"
+    "  guide-card, coupon-code\n"
+    "               print an HQ-signed MLG1: / MLC1: code (--days: 365 / 30); --png FILE\n"
+    "               also writes it as a QR code image\n"
     "  -c FILE      INI configuration ([hq] brand, data_dir, share_group, stores, phone_key,\n"
     "               http_listen; [mqtt] host, port, client_id, keepalive); built-in defaults\n"
     "               without it\n"
@@ -126,7 +144,12 @@ struct serve {
     int64_t backoff_ms; /* next reconnect delay before jitter */
     int64_t retry_at;   /* monotonic ms of the next connect attempt */
     uint64_t rng;       /* xorshift64 state for the jitter */
-    int grouping;       /* inside read_burst(): acks wait for the group commit */
+    struct hq_store *st;
+    struct hq_settle *settle;
+    EVP_PKEY *key; /* NULL without a signing key: no time beacon, no settlement notices */
+    char kid[SIGN_KID_MAX + 1];
+    int64_t beacon_at; /* monotonic ms of the next time beacon */
+    int grouping;      /* inside read_burst(): acks wait for the group commit */
     struct hq_ack *acks;
     size_t nacks, acks_cap;
 };
@@ -209,6 +232,38 @@ static void publish_ack(struct serve *s, struct hq_ack *ack)
     ack->payload = NULL;
 }
 
+/* After a commit: sends the settlement messages it stored. One that does not reach the
+ * broker still reaches its store: the store sees a cursor gap and catches up over HTTP. */
+static void publish_settled(struct serve *s, int durable)
+{
+    size_t n = s->settle ? hq_settle_count(s->settle) : 0;
+    for (size_t i = 0; durable && i < n; i++) {
+        const struct hq_push_msg *m = hq_settle_msg(s->settle, i);
+        if (m->skipped)
+            continue;
+        int rc = mosquitto_publish(s->mosq, NULL, m->topic, (int)m->len, m->text, 1, false);
+        if (rc == MOSQ_ERR_SUCCESS)
+            (void)hq_store_mark_published(s->st, m->id, clock_ms(CLOCK_REALTIME));
+        else
+            hq_warn("mqtt: %s for store %s not sent now: %s (the store catches up)", m->kind,
+                    m->store, mosquitto_strerror(rc));
+    }
+    if (n > 0)
+        hq_settle_clear(s->settle);
+}
+
+/* Publishes a fresh signed hq.time, the terminals' trusted clock. QoS 0: a lost beacon is
+ * replaced by the next one. */
+static void send_time_beacon(struct serve *s)
+{
+    struct hq_push_msg m;
+    if (s->key == NULL ||
+        hq_push_time_beacon(s->cfg->brand, s->key, s->kid, clock_ms(CLOCK_REALTIME), &m) != ML_OK)
+        return;
+    (void)mosquitto_publish(s->mosq, NULL, m.topic, (int)m.len, m.text, 0, false);
+    free(m.text);
+}
+
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
 {
     (void)mosq;
@@ -224,6 +279,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         /* The events are committed: acknowledge. If this ack is lost, the store resends and
          * the duplicates are acknowledged again. */
         publish_ack(s, &ack);
+        publish_settled(s, 1);
         return;
     }
     if (s->nacks == s->acks_cap) {
@@ -259,6 +315,7 @@ static int read_burst(struct serve *s)
     }
     int durable = s->grouping && hq_ingest_group_commit(s->in) == ML_OK;
     s->grouping = 0;
+    publish_settled(s, durable);
     for (size_t i = 0; i < s->nacks; i++) {
         if (durable)
             publish_ack(s, &s->acks[i]);
@@ -337,6 +394,8 @@ static int serve_loop(struct serve *s, int sfd)
         /* Idle, wake only for keepalive work: a quarter of the keepalive keeps pings on time
          * well within the broker's 1.5 x keepalive grace. */
         int64_t timeout = (int64_t)s->cfg->mqtt_keepalive * 250;
+        if (s->connected && s->key != NULL && s->beacon_at - now < timeout)
+            timeout = s->beacon_at - now < 0 ? 0 : s->beacon_at - now;
         if (!s->connected && s->retry_at - now < timeout)
             timeout = s->retry_at - now < 0 ? 0 : s->retry_at - now;
         if (poll(pfd, 2, (int)timeout) < 0 && errno != EINTR) {
@@ -358,6 +417,10 @@ static int serve_loop(struct serve *s, int sfd)
                 check_socket(s, mosquitto_loop_write(s->mosq, 1));
             if (s->connected)
                 check_socket(s, mosquitto_loop_misc(s->mosq));
+        }
+        if (s->connected && s->key != NULL && now >= s->beacon_at) {
+            send_time_beacon(s);
+            s->beacon_at = now + HQ_TIME_EVERY_MS;
         }
         const struct hq_ingest_stats *st = hq_ingest_stats(s->in);
         uint64_t moved = st->batches + st->batches_dropped + st->batches_failed;
@@ -414,6 +477,18 @@ static int cmd_serve(const struct hq_config *cfg)
         goto out;
     }
     hq_ingest_subscription(cfg->brand, cfg->share_group, s.sub, sizeof(s.sub));
+    s.st = st;
+    if (hq_key_load(cfg->data_dir, &s.key, s.kid, errbuf, sizeof(errbuf)) != ML_OK) {
+        s.key = NULL;
+        hq_warn("no signing key (%s): no time beacon for the stores' clocks, and coupon "
+                "conflicts are booked without settlement notices",
+                errbuf);
+    }
+    if (hq_settle_new(cfg, s.key, s.kid, &s.settle) != ML_OK) {
+        hq_error("out of memory");
+        goto out;
+    }
+    hq_ingest_set_settle(s.in, s.settle);
     if (cfg->http_port != 0) {
         /* After hq_store_open: the database exists at the current schema version. */
         err = hq_http_start(cfg, path, &http, errbuf, sizeof(errbuf));
@@ -462,6 +537,8 @@ out:
     if (lib_init)
         mosquitto_lib_cleanup();
     hq_ingest_free(s.in);
+    hq_settle_free(s.settle);
+    EVP_PKEY_free(s.key);
     hq_store_close(st);
     if (lock_fd >= 0)
         close(lock_fd);
@@ -508,8 +585,11 @@ static int cmd_report(const struct hq_config *cfg, const char *kind, const char 
         fn = hq_report_commissions;
     else if (strcmp(kind, "redemptions") == 0)
         fn = hq_report_redemptions;
+    else if (strcmp(kind, "conflicts") == 0)
+        fn = hq_report_conflicts;
     else
-        return usage_error("unknown report '%s' (sales, commissions or redemptions)", kind);
+        return usage_error("unknown report '%s' (sales, commissions, redemptions or conflicts)",
+                           kind);
     if (from != NULL && hq_report_check_day(from) != ML_OK)
         return usage_error("--from: '%s' is not a date YYYY-MM-DD", from);
     if (to != NULL && hq_report_check_day(to) != ML_OK)
@@ -583,13 +663,13 @@ static const char *command_word(int argc, char **argv)
 int main(int argc, char **argv)
 {
     const char *word = command_word(argc, argv);
-    if (word != NULL && hq_cmd_handles(word)) {
+    if (word != NULL && (hq_cmd_handles(word) || hq_qr_handles(word))) {
         for (int i = 1; i < argc; i++)
             if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
                 fputs(usage_text, stdout);
                 return EXIT_OK;
             }
-        return hq_cmd_main(argc, argv);
+        return hq_qr_handles(word) ? hq_qr_main(argc, argv) : hq_cmd_main(argc, argv);
     }
 
     const char *conf = NULL, *from = NULL, *to = NULL;
@@ -645,7 +725,7 @@ int main(int argc, char **argv)
     }
     if (is_report) {
         if (args[1] == NULL)
-            return usage_error("%s", "report needs sales, commissions or redemptions");
+            return usage_error("%s", "report needs sales, commissions, redemptions or conflicts");
         return cmd_report(&cfg, args[1], from, to, json);
     }
     if (strcmp(cmd, "status") == 0) {

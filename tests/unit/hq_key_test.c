@@ -290,6 +290,29 @@ static void load_refuses_a_damaged_encrypted_or_foreign_key(void **state)
 }
 
 /* A key file past SIGN_KEYFILE_MAX is not read whole: refused, nothing set. */
+/* The key signs for every store: a key file others on the host can read is refused. */
+static void load_refuses_a_key_file_readable_by_group_or_others(void **state)
+{
+    struct fx *f = *state;
+    char line[HQ_PUBKEY_LINE_MAX];
+    generate(f, "k1", 0, line);
+    static const mode_t modes[] = {0640, 0604, 0644, 0660, 0666, 0610, 0601};
+    for (size_t i = 0; i < ARRAY_LEN(modes); i++) {
+        assert_int_equal(chmod(f->key_path, modes[i]), 0);
+        char err[512] = "", kid[SIGN_KID_MAX + 1] = "unset";
+        EVP_PKEY *key = NULL;
+        if (hq_key_load(f->data_dir, &key, kid, err, sizeof(err)) != ML_CONFIG)
+            fail_msg("mode %03o accepted", (unsigned)modes[i]);
+        assert_null(key);
+        assert_string_equal(kid, "unset");
+        assert_non_null(strstr(err, "chmod 600"));
+    }
+    assert_int_equal(chmod(f->key_path, 0400), 0);
+    char kid[SIGN_KID_MAX + 1] = "";
+    EVP_PKEY_free(load(f, kid));
+    assert_string_equal(kid, "k1");
+}
+
 static void load_refuses_a_key_file_past_the_size_limit(void **state)
 {
     struct fx *f = *state;
@@ -403,6 +426,7 @@ int main(void)
         T(generate_refuses_a_bad_kid_before_writing_anything),
         T(load_without_a_key_is_noentry_and_sets_nothing),
         T(load_refuses_a_damaged_encrypted_or_foreign_key),
+        T(load_refuses_a_key_file_readable_by_group_or_others),
         T(load_refuses_a_key_file_past_the_size_limit),
         T(load_refuses_a_missing_or_damaged_kid_file),
         T(pubkey_line_refuses_a_foreign_key_or_bad_kid),

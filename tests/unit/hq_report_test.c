@@ -5,7 +5,8 @@
  * around a range (written through hq_store.h, then reopened read-only as `report` opens
  * it). Each report is read back as its --json document and checked for the per store / per
  * guide sums, with both bounds of the range inclusive (docs/hq.md: "a range of local
- * days"), and the day just outside each bound left out. Text output is checked for the
+ * days"), and the day just outside each bound left out. Conflicts (coupons redeemed past
+ * their uses) are written as hq_settle books them. Text output is checked for the
  * money format.
  */
 #include <stdarg.h>
@@ -111,6 +112,22 @@ static void fill(struct hq_store *st)
     int found = 0;
     assert_int_equal(hq_store_restore_redemption(st, &restore, "C1", "SALE-1", 1, &found), ML_OK);
     assert_int_equal(found, 1);
+
+    /* Overages as hq_settle books them: two in one campaign, one outside any campaign (and
+     * without a signing key: no notice), one the day after the range. */
+    static const char conflicts_sql[] =
+        "INSERT INTO conflicts (event_id, coupon_id, campaign_id, store, terminal, sale_id,"
+        " amount, at, winner_event_id, winner_store, winner_terminal, winner_sale_id, winner_at,"
+        " day, notice_id, detected_at) VALUES"
+        " ('k1', 'C1', 'camp-a', 'S002', 'T01', 'SALE-L1', 2000, 1767232800000, 'd1', 'S001',"
+        "  'T01', 'SALE-1', 1767229200000, '2026-01-01', 'settle-k1', 1767236400000),"
+        " ('k3', 'C5', NULL, 'S001', 'T02', 'SALE-L3', 300, 1767315600000, 'w3', 'S001', 'T01',"
+        "  'SALE-W3', 1767312000000, '2026-01-02', NULL, 1767319200000),"
+        " ('k2', 'C2', 'camp-a', 'S001', 'T02', 'SALE-L2', 500, 1767312000000, 'd2', 'S002',"
+        "  'T01', 'SALE-3', 1767311000000, '2026-01-02', 'settle-k2', 1767319200000),"
+        " ('k4', 'C3', 'camp-b', 'S003', 'T01', 'SALE-L4', 999, 1767398400000, 'd3', 'S001',"
+        "  'T01', 'SALE-4', 1767398000000, '2026-01-03', 'settle-k4', 1767398500000)";
+    assert_int_equal(sqlite3_exec(hq_store_db(st), conflicts_sql, NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(hq_store_commit(st), ML_OK);
 }
 
@@ -308,6 +325,79 @@ static void redemptions_list_each_one_in_the_range(void **state)
     cJSON_Delete(doc);
 }
 
+/* One row per overage in the range, by day and time, with the redemption that won; then the
+ * exposure per campaign (a coupon outside any campaign last, as null). */
+static void conflicts_list_each_overage_and_the_exposure_per_campaign(void **state)
+{
+    struct fx *f = *state;
+    cJSON *doc = report_json(f, hq_report_conflicts, "2026-01-01", "2026-01-02");
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(doc, "conflicts");
+    assert_int_equal(cJSON_GetArraySize(rows), 3);
+    const cJSON *a = cJSON_GetArrayItem(rows, 0), *b = cJSON_GetArrayItem(rows, 1),
+                *c = cJSON_GetArrayItem(rows, 2);
+    assert_string_equal(str(a, "day"), "2026-01-01");
+    assert_string_equal(str(a, "coupon_id"), "C1");
+    assert_string_equal(str(a, "campaign_id"), "camp-a");
+    assert_string_equal(str(a, "store"), "S002");
+    assert_string_equal(str(a, "terminal"), "T01");
+    assert_string_equal(str(a, "sale_id"), "SALE-L1");
+    assert_int_equal(num(a, "amount"), 2000);
+    assert_int_equal(num(a, "at"), T0 + 2 * HOUR);
+    assert_string_equal(str(a, "notice_id"), "settle-k1");
+    assert_int_equal(num(a, "detected_at"), T0 + 3 * HOUR);
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(a, "winner");
+    assert_string_equal(str(w, "store"), "S001");
+    assert_string_equal(str(w, "terminal"), "T01");
+    assert_string_equal(str(w, "sale_id"), "SALE-1");
+    assert_int_equal(num(w, "at"), T0 + HOUR);
+    /* Same day: the earlier overage first. */
+    assert_string_equal(str(b, "sale_id"), "SALE-L2");
+    assert_string_equal(str(cJSON_GetObjectItemCaseSensitive(b, "winner"), "store"), "S002");
+    assert_string_equal(str(c, "sale_id"), "SALE-L3");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c, "campaign_id")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c, "notice_id")));
+    assert_int_equal(num(doc, "count"), 3);
+    assert_int_equal(num(doc, "total"), 2800);
+
+    const cJSON *camps = cJSON_GetObjectItemCaseSensitive(doc, "campaigns");
+    assert_int_equal(cJSON_GetArraySize(camps), 2);
+    const cJSON *ca = cJSON_GetArrayItem(camps, 0), *cn = cJSON_GetArrayItem(camps, 1);
+    assert_string_equal(str(ca, "campaign_id"), "camp-a");
+    assert_int_equal(num(ca, "conflicts"), 2);
+    assert_int_equal(num(ca, "amount"), 2500);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(cn, "campaign_id")));
+    assert_int_equal(num(cn, "conflicts"), 1);
+    assert_int_equal(num(cn, "amount"), 300);
+    cJSON_Delete(doc);
+}
+
+/* Both bounds are inclusive days; a range without conflicts is empty, not an error. */
+static void conflicts_outside_the_range_are_left_out(void **state)
+{
+    struct fx *f = *state;
+    static const struct {
+        const char *from, *to;
+        int64_t count, total, campaigns;
+    } cases[] = {
+        {"2026-01-01", "2026-01-01", 1, 2000, 1}, {"2026-01-02", "2026-01-02", 2, 800, 2},
+        {"2026-01-03", "2026-01-03", 1, 999, 1},  {"2025-12-31", "2025-12-31", 0, 0, 0},
+        {"2025-12-01", "2026-12-31", 4, 3799, 3}, {"2027-01-01", "2027-01-31", 0, 0, 0},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        cJSON *doc = report_json(f, hq_report_conflicts, cases[i].from, cases[i].to);
+        int rows = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "conflicts"));
+        int camps = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "campaigns"));
+        if (num(doc, "count") != cases[i].count || rows != cases[i].count ||
+            num(doc, "total") != cases[i].total || camps != cases[i].campaigns)
+            fail_msg("%s..%s: count %lld (%d rows), total %lld, %d campaigns", cases[i].from,
+                     cases[i].to, (long long)num(doc, "count"), rows, (long long)num(doc, "total"),
+                     camps);
+        assert_string_equal(str(doc, "from"), cases[i].from);
+        assert_string_equal(str(doc, "to"), cases[i].to);
+        cJSON_Delete(doc);
+    }
+}
+
 static int contains_line(const char *text, const char *prefix, const char *suffix)
 {
     for (const char *line = text; line != NULL && *line; line = strchr(line, '\n')) {
@@ -336,6 +426,12 @@ static void text_reports_print_money_in_yuan(void **state)
     free(text);
     text = run_report(f, hq_report_redemptions, "2026-01-01", "2026-01-02", 0);
     assert_true(contains_line(text, "2 redemption(s)", "25.00"));
+    free(text);
+    text = run_report(f, hq_report_conflicts, "2026-01-01", "2026-01-02", 0);
+    assert_true(contains_line(text, "2026-01-01 C1", "S001       T01        SALE-1"));
+    assert_true(contains_line(text, "camp-a", "2          25.00"));
+    assert_true(contains_line(text, "(none)", "1           3.00"));
+    assert_true(contains_line(text, "3 conflict(s)", "28.00"));
     free(text);
 }
 
@@ -474,6 +570,8 @@ int main(void)
         T(sales_sum_per_store_over_an_inclusive_range),
         T(commissions_sum_per_guide_over_an_inclusive_range),
         T(redemptions_list_each_one_in_the_range),
+        T(conflicts_list_each_overage_and_the_exposure_per_campaign),
+        T(conflicts_outside_the_range_are_left_out),
         T(text_reports_print_money_in_yuan),
         T(negative_commission_prints_with_its_sign),
         T(status_lists_terminals_and_rejections),
