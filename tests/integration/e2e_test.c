@@ -286,10 +286,82 @@ static void kill9_hq_and_agent_mid_sync_lose_nothing_and_apply_nothing_twice(voi
     cJSON_Delete(st);
 }
 
+/*
+ * Real codes from memberlink-hq, scanned at a real terminal: HQ's time beacon gives the
+ * terminal trusted time; a member code identifies once and its screenshot is refused; a
+ * guide card names the guide; a code signed by another HQ key is refused.
+ */
+static void qr_codes_minted_by_hq_identify_at_the_terminal(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(daemon_start(&f->d), 0);
+    assert_int_equal(wait_status_num(&f->d, "connected", 1, 10000), 0);
+    push_member(f, "M7", "13800138007", 1);
+    char args[512], code[512], code2[512];
+    snprintf(args, sizeof(args), "push guide '%s'",
+             write_tmp(f, "g.json",
+                       "{\"guide_id\":\"G7\",\"name\":\"Wang Fang\",\"status\":\"active\","
+                       "\"version\":1}\n"));
+    assert_int_equal(hq(f, NULL, 0, args), 0);
+    assert_int_equal(wait_status_num(&f->d, "cache.members", 1, 10000), 0);
+    assert_int_equal(wait_status_num(&f->d, "cache.guides", 1, 10000), 0);
+    assert_int_equal(wait_status_num(&f->d, "clock.trusted", 1, 40000), 0);
+
+    snprintf(args, sizeof(args), "enroll --member M7 --wallet '%s/m7.wallet'", f->hq_dir);
+    assert_int_equal(hq(f, NULL, 0, args), 0);
+    snprintf(args, sizeof(args), "member-qr --wallet '%s/m7.wallet'", f->hq_dir);
+    assert_int_equal(hq(f, code, sizeof(code), args), 0);
+    code[strcspn(code, "\n")] = '\0';
+    assert_int_equal(strncmp(code, "ML1:", 4), 0);
+
+    char body[700];
+    struct http_resp r;
+    snprintf(body, sizeof(body), "{\"qr\":\"%s\"}", code);
+    assert_int_equal(http_call(&f->d, "POST", "/v1/identify", NULL, body, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_str_at(r.json, "member_id"), "M7");
+    assert_string_equal(json_str_at(r.json, "via"), "qr");
+    assert_true(json_num_at(r.json, "clock_trusted") == 1);
+    http_resp_free(&r);
+
+    /* The same text again (a screenshot): refused; the app's next code: accepted. */
+    assert_int_equal(http_call(&f->d, "POST", "/v1/identify", NULL, body, &r), 0);
+    assert_int_equal(r.status, 409);
+    assert_string_equal(http_error_code(&r), "qr_replayed");
+    http_resp_free(&r);
+    assert_int_equal(hq(f, code2, sizeof(code2), args), 0);
+    code2[strcspn(code2, "\n")] = '\0';
+    snprintf(body, sizeof(body), "{\"qr\":\"%s\"}", code2);
+    assert_int_equal(http_call(&f->d, "POST", "/v1/identify", NULL, body, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+
+    assert_int_equal(hq(f, code, sizeof(code), "guide-card --guide G7"), 0);
+    code[strcspn(code, "\n")] = '\0';
+    snprintf(body, sizeof(body), "{\"qr\":\"%s\"}", code);
+    assert_int_equal(http_call(&f->d, "POST", "/v1/identify", NULL, body, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_str_at(cJSON_GetObjectItemCaseSensitive(r.json, "guide"), "guide_id"),
+                        "G7");
+    http_resp_free(&r);
+
+    /* HQ rotates to a key the terminal does not hold yet: its codes are refused. */
+    assert_int_equal(hq(f, NULL, 0, "keygen --force --kid k2"), 0);
+    assert_int_equal(hq(f, code, sizeof(code), "guide-card --guide G7"), 0);
+    code[strcspn(code, "\n")] = '\0';
+    snprintf(body, sizeof(body), "{\"qr\":\"%s\"}", code);
+    assert_int_equal(http_call(&f->d, "POST", "/v1/identify", NULL, body, &r), 0);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(http_error_code(&r), "qr_unknown_key");
+    http_resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(hq_push_reaches_store_and_sale_reaches_hq, setup, teardown),
+        cmocka_unit_test_setup_teardown(qr_codes_minted_by_hq_identify_at_the_terminal, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(messages_lost_by_the_broker_arrive_over_http, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(forged_message_changes_nothing_and_is_reported, setup,

@@ -272,6 +272,8 @@ double json_num_at(const cJSON *root, const char *path)
             cur = cJSON_GetObjectItemCaseSensitive(cur, part);
         path += n + (dot ? 1 : 0);
     }
+    if (cJSON_IsBool(cur))
+        return cJSON_IsTrue(cur) ? 1 : 0;
     return cJSON_IsNumber(cur) ? cur->valuedouble : -1;
 }
 

@@ -119,7 +119,8 @@ void http_resp_free(struct http_resp *r);
 /* The error code of an error answer, or "" */
 const char *http_error_code(const struct http_resp *r);
 
-/* Number from a dotted path in a JSON object ("outbox.depth"); -1 if absent. */
+/* Number from a dotted path in a JSON object ("outbox.depth"), booleans as 1 or 0; -1 if
+ * absent. */
 double json_num_at(const cJSON *root, const char *path);
 
 /* The string member `name` of obj; "" when absent or not a string. */
