@@ -890,16 +890,70 @@ static int take_positional(struct cursor *a, const char *cmd, const char **slot)
 
 /* ---- human output ----------------------------------------------------------------- */
 
+static void print_coupon_header(void)
+{
+    printf("  %-14s %-22s %10s  %-16s %-19s %4s  %s\n", "COUPON", "OFFER", "MIN SPEND",
+           "CATEGORIES", "VALID TO", "USES", "OFFLINE");
+}
+
+static void print_coupon_row(const cJSON *cp)
+{
+    char b1[128], b2[128], b4[64], b5[64], b6[64], offer[96];
+    const char *kind = j_str(cp, "kind");
+    int64_t value = j_int_or(cp, "value", 0), max_off = j_int_or(cp, "max_off", 0);
+    if (kind != NULL && strcmp(kind, "amount_off") == 0) {
+        snprintf(offer, sizeof(offer), "%s off", fmt_money(value, b4, sizeof(b4)));
+    } else if (kind != NULL && strcmp(kind, "percent_off") == 0) {
+        if (max_off > 0)
+            snprintf(offer, sizeof(offer), "%s off (max %s)", fmt_bp(value, b4, sizeof(b4)),
+                     fmt_money(max_off, b5, sizeof(b5)));
+        else
+            snprintf(offer, sizeof(offer), "%s off", fmt_bp(value, b4, sizeof(b4)));
+    } else {
+        snprintf(offer, sizeof(offer), "%s %" PRId64, clean(kind, b4, sizeof(b4)), value);
+    }
+    const cJSON *cats = j_get(cp, "categories");
+    printf("  %-14s %-22s %10s  %-16s %-19s %4" PRId64 "  %s\n",
+           clean(j_str(cp, "coupon_id"), b1, sizeof(b1)), offer,
+           fmt_money_field(cp, "min_spend", b5, sizeof(b5)),
+           fmt_list(cats, ",", "any", b2, sizeof(b2)),
+           fmt_time_field(cp, "valid_to", b6, sizeof(b6)), j_int_or(cp, "uses_left", 0),
+           cJSON_IsFalse(j_get(cp, "offline_ok")) ? "no" : "yes");
+}
+
+/* A guide card or a bearer coupon code (identify --qr MLG1:/MLC1:). */
+static void print_identified_card(const cJSON *o)
+{
+    char b1[128], b2[128];
+    const cJSON *guide = j_get(o, "guide"), *coupon = j_get(o, "coupon");
+    if (cJSON_IsObject(guide)) {
+        printf("guide       %s %s (use: checkout --guide %s)\n",
+               clean(j_str(guide, "guide_id"), b1, sizeof(b1)),
+               clean(j_str(guide, "name"), b2, sizeof(b2)), b1);
+    } else if (cJSON_IsObject(coupon)) {
+        printf("coupon      usable (use: checkout --coupon %s)\n",
+               clean(j_str(coupon, "coupon_id"), b1, sizeof(b1)));
+        print_coupon_header();
+        print_coupon_row(coupon);
+    }
+}
+
 static void print_identify(const cJSON *m)
 {
-    char b1[128], b2[128], b3[128], b4[64], b5[64], b6[64];
+    char b1[128], b2[128], b3[128], b4[64];
+    if (j_get(m, "member_id") == NULL) {
+        print_identified_card(m);
+        return;
+    }
     const cJSON *plan = j_get(m, "plan");
     const cJSON *points = j_get(m, "points");
     const cJSON *guide = j_get(m, "guide");
     const cJSON *coupons = j_get(m, "coupons");
 
-    printf("member      %s  %s  %s\n", clean(j_str(m, "member_id"), b1, sizeof(b1)),
-           clean(j_str(m, "tier"), b2, sizeof(b2)), clean(j_str(m, "status"), b3, sizeof(b3)));
+    printf("member      %s  %s  %s%s\n", clean(j_str(m, "member_id"), b1, sizeof(b1)),
+           clean(j_str(m, "tier"), b2, sizeof(b2)), clean(j_str(m, "status"), b3, sizeof(b3)),
+           cJSON_IsFalse(j_get(m, "clock_trusted")) ? "  (code judged by this terminal's own clock)"
+                                                    : "");
     printf("phone       %s\n", clean(j_str(m, "phone"), b1, sizeof(b1)));
     if (cJSON_IsObject(plan)) {
         int active = cJSON_IsTrue(j_get(plan, "active"));
@@ -925,32 +979,11 @@ static void print_identify(const cJSON *m)
         return;
     }
     printf("coupons     %d usable\n", n);
-    printf("  %-14s %-22s %10s  %-16s %-19s %4s  %s\n", "COUPON", "OFFER", "MIN SPEND",
-           "CATEGORIES", "VALID TO", "USES", "OFFLINE");
+    print_coupon_header();
     const cJSON *cp;
     cJSON_ArrayForEach(cp, coupons)
     {
-        char offer[96];
-        const char *kind = j_str(cp, "kind");
-        int64_t value = j_int_or(cp, "value", 0), max_off = j_int_or(cp, "max_off", 0);
-        if (kind != NULL && strcmp(kind, "amount_off") == 0) {
-            snprintf(offer, sizeof(offer), "%s off", fmt_money(value, b4, sizeof(b4)));
-        } else if (kind != NULL && strcmp(kind, "percent_off") == 0) {
-            if (max_off > 0)
-                snprintf(offer, sizeof(offer), "%s off (max %s)", fmt_bp(value, b4, sizeof(b4)),
-                         fmt_money(max_off, b5, sizeof(b5)));
-            else
-                snprintf(offer, sizeof(offer), "%s off", fmt_bp(value, b4, sizeof(b4)));
-        } else {
-            snprintf(offer, sizeof(offer), "%s %" PRId64, clean(kind, b4, sizeof(b4)), value);
-        }
-        const cJSON *cats = j_get(cp, "categories");
-        printf("  %-14s %-22s %10s  %-16s %-19s %4" PRId64 "  %s\n",
-               clean(j_str(cp, "coupon_id"), b1, sizeof(b1)), offer,
-               fmt_money_field(cp, "min_spend", b5, sizeof(b5)),
-               fmt_list(cats, ",", "any", b2, sizeof(b2)),
-               fmt_time_field(cp, "valid_to", b6, sizeof(b6)), j_int_or(cp, "uses_left", 0),
-               cJSON_IsFalse(j_get(cp, "offline_ok")) ? "no" : "yes");
+        print_coupon_row(cp);
     }
 }
 

@@ -102,6 +102,9 @@ if [ ! -e "$var/hq/demo-pushed" ]; then
     rm -rf "$tmp"
     touch "$var/hq/demo-pushed"
 fi
+# The member app's wallet for M1001: a credential from HQ and the phone's own key.
+[ -s "$var/hq/m1001.wallet" ] ||
+    "${hq[@]}" enroll --member M1001 --wallet "$var/hq/m1001.wallet" >/dev/null
 for _ in $(seq 1 100); do
     status | grep -q '"campaigns":3' && status | grep -q '"coupons":3' && break
     sleep 0.1
@@ -121,6 +124,10 @@ Try these in another terminal (the CLI reads the same defaults and token):
   1. $build/memberlink identify --phone 138-0013-8000
   2. $build/memberlink checkout --member M1001 --item TS-01:apparel:2:59.90 --item SH-9:shoes:1:399 --coupon CPN-20OFF --points 500
   3. $build/memberlink refund last --line 1
+  4. the member's app code (renews on every call, valid for a minute, shown once):
+     $build/memberlink identify --qr "\$($build/memberlink-hq -c var/hq/hq.conf member-qr --wallet var/hq/m1001.wallet)"
+  5. a guide card:
+     $build/memberlink identify --qr "\$($build/memberlink-hq -c var/hq/hq.conf guide-card --guide G01)"
 
 and see the sale arrive at HQ:
      $build/memberlink-hq -c var/hq/hq.conf report sales
