@@ -148,6 +148,14 @@ static ml_err guide_card(struct ml_ctx *ctx, const struct qr_code *c, cJSON **re
 static ml_err coupon_code(struct ml_ctx *ctx, const struct qr_code *c, int64_t now_ms, cJSON **ret,
                           struct ml_refusal *r)
 {
+    /* The deny-list first: HQ may deny a coupon this store has never seen. */
+    struct deny_entry de;
+    int denied = deny_get(ctx->st, "coupon", c->id, &de);
+    if (denied < 0)
+        return storage(r);
+    if (denied)
+        return ml_refuse(r, ML_REFUSED, 409, deny_coupon_code(de.reason),
+                         "coupon %s is on the deny-list (%s)", c->id, de.reason);
     struct coupon cp;
     ml_err err = coupon_get(ctx->st, c->id, &cp);
     if (err == ML_NOENTRY)
@@ -155,19 +163,11 @@ static ml_err coupon_code(struct ml_ctx *ctx, const struct qr_code *c, int64_t n
                          "coupon %s is not known at this terminal", c->id);
     if (err != ML_OK)
         return storage(r);
-    struct deny_entry de;
-    int denied = deny_get(ctx->st, "coupon", cp.coupon_id, &de);
-    if (denied < 0) {
-        err = storage(r);
-    } else if (denied) {
-        err = ml_refuse(r, ML_REFUSED, 409, deny_coupon_code(de.reason),
-                        "coupon %s is on the deny-list (%s)", cp.coupon_id, de.reason);
-    } else if (cp.member_id[0] != '\0') {
+    if (cp.member_id[0] != '\0')
         err = ml_refuse(r, ML_REFUSED, 409, "coupon_member_mismatch",
                         "coupon %s belongs to a member: identify the member instead", cp.coupon_id);
-    } else {
+    else
         err = coupon_check_usable(&cp, NULL, now_ms, r);
-    }
     cJSON *o = NULL, *j = NULL;
     if (err == ML_OK &&
         ((o = cJSON_CreateObject()) == NULL || (j = cJSON_AddObjectToObject(o, "coupon")) == NULL))

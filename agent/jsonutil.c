@@ -51,9 +51,30 @@ int json_utf8_valid(const char *s)
     return 1;
 }
 
+/* 1 if the JSON text has the escape \u0000 in a string: cJSON would cut the string there
+ * and silently drop the rest, so such text is refused. An escape is a backslash preceded by
+ * an even number of backslashes. */
+static int has_escaped_nul(const char *text, size_t len)
+{
+    for (size_t i = 0; i + 6 <= len; i++) {
+        if (text[i] != '\\' || memcmp(text + i + 1, "u0000", 5) != 0)
+            continue;
+        size_t k = 0;
+        while (k < i && text[i - 1 - k] == '\\')
+            k++;
+        if (k % 2 == 0)
+            return 1;
+    }
+    return 0;
+}
+
 cJSON *json_parse_bounded(const char *text, size_t len, struct ml_refusal *r)
 {
     const char *end = NULL;
+    if (has_escaped_nul(text, len)) {
+        ml_refuse(r, ML_PARSE, 400, "malformed_json", "a JSON string holds \\u0000");
+        return NULL;
+    }
     cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (v == NULL) {
         ml_refuse(r, ML_PARSE, 400, "malformed_json", "request body is not valid JSON");
