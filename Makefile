@@ -25,7 +25,7 @@ WARN    := -Wall -Wextra -Wshadow -Wconversion -Wstrict-prototypes -Wformat=2 \
            -Wno-sign-conversion -Werror
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SANFLAGS) \
-             -Iagent -Isync -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+             -Iagent -Isync -Isync/hq -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 LDFLAGS += -pthread $(SANFLAGS)
 
@@ -36,7 +36,7 @@ MIGRATIONS := $(sort $(wildcard agent/sql/*.sql))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*_test.c))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/*_test.c))
-BENCHES := $(BUILD)/bench/checkout $(BUILD)/bench/drain
+BENCHES := $(BUILD)/bench/checkout $(BUILD)/bench/drain $(BUILD)/bench/hq_ingest
 
 .PHONY: all deps run test unit-test integration-test bench clean format
 all: $(BUILD)/memberlinkd $(BUILD)/memberlink $(BUILD)/memberlink-hq
@@ -94,7 +94,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/integration/%.o $(BUILD)/tests/integration/harn
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/tests/integration/harness.o $(BUILD)/libml.a
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/tests/integration/harness.o $(BUILD)/libmlhq.a $(BUILD)/libml.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -118,6 +118,7 @@ test: deps
 bench: deps all $(BENCHES)
 	ML_BIN=$(abspath $(BUILD)) $(BUILD)/bench/checkout
 	ML_BIN=$(abspath $(BUILD)) $(BUILD)/bench/drain
+	$(BUILD)/bench/hq_ingest
 
 # libFuzzer target for the QR codec (tests/fuzz/); not part of `make test`. Builds with clang
 # (installed like `make deps` does) into $(FUZZ_BUILD)/ and runs for FUZZ_SECONDS, seeded

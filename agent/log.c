@@ -1,25 +1,36 @@
-/* log: stderr logging with a level threshold. */
+/* log: stderr logging with a level threshold, under the program's name (log.h). */
 #include "log.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 
 static enum log_level threshold = LOG_LVL_INFO;
+static const char *program = "memberlinkd";
 
 void log_set_level(enum log_level level)
 {
     threshold = level;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+void log_set_name(const char *name)
+{
+    program = name;
+}
+
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
     if (level > threshold)
         return;
     char line[1024];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    fprintf(stderr, "%s[%s]: %s\n", program, names[level], line);
+    fflush(stderr);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    log_vmsg(level, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "memberlinkd[%s]: %s\n", names[level], line);
 }

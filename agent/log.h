@@ -1,13 +1,20 @@
 /*
- * log: one line per event on stderr, "memberlinkd[level]: message". journald adds the
- * time stamp. Never log a phone number in plaintext.
+ * log: one line per event on stderr, "<program>[level]: message" ("memberlinkd" unless
+ * log_set_name() says otherwise; memberlink-hq logs through hq_log.h into here). journald
+ * adds the time stamp. Never log a phone number in plaintext.
  */
 #ifndef ML_LOG_H
 #define ML_LOG_H
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
+#include <stdarg.h>
+
 void log_set_level(enum log_level level);
+/* The program name each line starts with; `name` must outlive the program (a literal). */
+void log_set_name(const char *name);
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)

@@ -24,6 +24,7 @@ struct walckpt {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int wanted, stopping;
+    int working;      /* the thread is inside a checkpoint (under mu) */
     int signalled_at; /* WAL pages when the thread was last woken (owning thread only) */
     int restart_at;   /* WAL pages at which the next RESTART is tried (owning thread only) */
 };
@@ -38,11 +39,13 @@ static void *checkpoint_loop(void *arg)
         if (c->stopping)
             break;
         c->wanted = 0;
+        c->working = 1;
         pthread_mutex_unlock(&c->mu);
         int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             log_warn("wal checkpoint: %s", sqlite3_errmsg(c->db));
         pthread_mutex_lock(&c->mu);
+        c->working = 0;
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
@@ -59,7 +62,12 @@ static void *checkpoint_loop(void *arg)
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
     struct walckpt *c = arg;
-    if (pages >= c->restart_at) {
+    pthread_mutex_lock(&c->mu);
+    int working = c->working;
+    pthread_mutex_unlock(&c->mu);
+    /* While the thread copies pages, a RESTART would only find the checkpoint lock taken:
+     * try at a later commit, once it is done. */
+    if (pages >= c->restart_at && !working) {
         /* Never wait here: a reader (a backup, an operator's sqlite3 shell) would stall
          * every commit for the busy timeout. If it cannot run now, try again later. */
         sqlite3_busy_timeout(db, 0);

@@ -29,28 +29,13 @@
 #include "outbox.h"
 #include "store.h"
 
+#include "sale_body.h"
+
 #define DRAIN_N_DEFAULT 100000
 #define DRAIN_N_MAX 2000000
 #define EV_TOPIC "ml/demo/s/S001/T01/ev"
 #define ACK_TOPIC "ml/demo/s/S001/T01/ack"
 #define BARE_TOPIC "ml/demo/s/S001/T99/ev"
-
-/* A typical sale.completed body (one member, two lines, bound guide): ~1 KB. */
-static const char sale_body[] =
-    "{\"sale_id\":\"S001-T01-000001\",\"dry_run\":false,\"store\":\"S001\",\"terminal\":\"T01\","
-    "\"created_at\":1795555627370,\"member\":{\"member_id\":\"M1001\",\"tier\":\"gold\","
-    "\"points_available\":2981},\"guide\":{\"guide_id\":\"G01\",\"source\":\"bound\"},\"lines\":["
-    "{\"line_no\":1,\"sku\":\"TS-01\",\"category\":\"apparel\",\"qty\":2,\"unit_price\":5990,"
-    "\"gross\":11980,\"discount\":2000,\"points_value\":100,\"net\":9880,\"points_earned\":296,"
-    "\"points_spent\":100,\"commission_bp\":500,\"commission\":494},{\"line_no\":2,\"sku\":\"SH-"
-    "9\","
-    "\"category\":\"shoes\",\"qty\":1,\"unit_price\":39900,\"gross\":39900,\"discount\":0,"
-    "\"points_value\":400,\"net\":39500,\"points_earned\":1185,\"points_spent\":400,"
-    "\"commission_bp\":300,\"commission\":1185}],\"discounts\":[{\"coupon_id\":\"CPN-20OFF\","
-    "\"kind\":\"amount_off\",\"amount\":2000,\"lines\":[1]}],\"subtotal\":51880,\"discount\":2000,"
-    "\"points\":{\"requested\":500,\"spent\":500,\"value\":500,\"capped_by\":null,\"earned\":1481,"
-    "\"campaign_id\":\"points-2026\"},\"total\":49380,\"commission\":{\"guide_id\":\"G01\","
-    "\"amount\":1679,\"campaign_id\":\"guide-commission\"}}";
 
 static double mono_s(void)
 {
@@ -96,8 +81,10 @@ static int fill_outbox(const char *dir, long n)
         return -1;
     }
     int rc = store_begin(st) == ML_OK ? 0 : -1;
+    char text[sizeof(SALE_BODY_FMT) + 16];
     for (long i = 0; rc == 0 && i < n; i++) {
-        cJSON *body = cJSON_CreateRaw(sale_body);
+        snprintf(text, sizeof(text), SALE_BODY_FMT, i + 1);
+        cJSON *body = cJSON_CreateRaw(text);
         if (outbox_append(st, "S001", "T01", wall_ms(), "sale.completed", body) != ML_OK)
             rc = -1;
     }
@@ -237,7 +224,8 @@ static int drain_once(struct broker *b, long n, int use_hq, struct drain_run *re
     int result = -1;
     memset(ret, 0, sizeof(*ret));
     broker_stop(b); /* the terminal was offline */
-    snprintf(extra, sizeof(extra), "[mqtt]\nhost = 127.0.0.1\nport = %u\n", (unsigned)b->port);
+    snprintf(extra, sizeof(extra), "[mqtt]\nhost = 127.0.0.1\nport = %u\ninflight = 32\n",
+             (unsigned)b->port);
     if (daemon_setup(&d, extra) != 0 || daemon_import(&d, "packaging/demo/facts.ndjson") != 0)
         goto out;
     double t = mono_s();
@@ -326,8 +314,8 @@ int main(void)
         event, sizeof(event),
         "{\"id\":\"01936f4e-8c1a-7b3e-9f00-1c2d3e4f5a6b\",\"seq\":1,\"type\":\"sale.completed\","
         "\"store\":\"S001\",\"terminal\":\"T01\",\"hlc\":\"1795555627370-0\",\"at\":1795555627370,"
-        "\"body\":%s}",
-        sale_body);
+        "\"body\":" SALE_BODY_FMT "}",
+        1L);
     double bare_s = bare_publisher(b.port, n, event);
     if (bare_s <= 0)
         goto out;

@@ -1,14 +1,14 @@
-/* hq_log: stderr logging with a level threshold; see hq_log.h. */
+/* hq_log: memberlink-hq's log lines, written by agent/log.c under its name; see hq_log.h. */
 #include "hq_log.h"
 
-#include <stdarg.h>
-#include <stdio.h>
+#include "log.h"
 
-static enum hq_log_level threshold = HQ_LOG_INFO;
+_Static_assert((int)HQ_LOG_ERROR == (int)LOG_LVL_ERROR && (int)HQ_LOG_DEBUG == (int)LOG_LVL_DEBUG,
+               "hq_log levels are log.h's");
 
 void hq_log_set_level(enum hq_log_level level)
 {
-    threshold = level;
+    log_set_level((enum log_level)level);
 }
 
 void hq_log(enum hq_log_level level, const char *fmt, ...)
@@ -21,11 +21,5 @@ void hq_log(enum hq_log_level level, const char *fmt, ...)
 
 void hq_vlog(enum hq_log_level level, const char *fmt, va_list ap)
 {
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-    if (level > threshold)
-        return;
-    char line[1024];
-    vsnprintf(line, sizeof(line), fmt, ap);
-    fprintf(stderr, "memberlink-hq[%s]: %s\n", names[level], line);
-    fflush(stderr);
+    log_vmsg((enum log_level)level, fmt, ap);
 }

@@ -1,6 +1,7 @@
 /*
  * hq_log: one line per event on stderr, "memberlink-hq[level]: message", for the
- * reference HQ (agent/log.h names memberlinkd). journald or the caller adds time stamps.
+ * reference HQ: agent/log.c writes them (memberlink-hq's main sets the name), so the
+ * shared modules (agent/, sync/) log the same way. journald or the caller adds time stamps.
  */
 #ifndef ML_HQ_LOG_H
 #define ML_HQ_LOG_H
