@@ -53,6 +53,7 @@
 #include "hq_report.h"
 #include "hq_settle.h"
 #include "hq_store.h"
+#include "log.h"
 
 #define HQ_BACKOFF_MIN_MS 1000
 #define HQ_BACKOFF_MAX_MS 30000
@@ -662,6 +663,7 @@ static const char *command_word(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    log_set_name("memberlink-hq");
     const char *word = command_word(argc, argv);
     if (word != NULL && (hq_cmd_handles(word) || hq_qr_handles(word))) {
         for (int i = 1; i < argc; i++)
