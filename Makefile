@@ -36,7 +36,7 @@ MIGRATIONS := $(sort $(wildcard agent/sql/*.sql))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*_test.c))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/*_test.c))
-BENCHES := $(BUILD)/bench/checkout $(BUILD)/bench/drain $(BUILD)/bench/hq_ingest
+BENCHES := $(BUILD)/bench/checkout $(BUILD)/bench/drain $(BUILD)/bench/hq_ingest $(BUILD)/bench/identify
 
 .PHONY: all deps run test unit-test integration-test bench clean format
 all: $(BUILD)/memberlinkd $(BUILD)/memberlink $(BUILD)/memberlink-hq
@@ -118,18 +118,31 @@ test: deps
 bench: deps all $(BENCHES)
 	ML_BIN=$(abspath $(BUILD)) $(BUILD)/bench/checkout
 	ML_BIN=$(abspath $(BUILD)) $(BUILD)/bench/drain
+	ML_BIN=$(abspath $(BUILD)) $(BUILD)/bench/identify
 	$(BUILD)/bench/hq_ingest
 
-# libFuzzer target for the QR codec (tests/fuzz/); not part of `make test`. Builds with clang
-# (installed like `make deps` does) into $(FUZZ_BUILD)/ and runs for FUZZ_SECONDS, seeded
-# with the texts of tests/vectors/qr_vectors.json and tests/fuzz/corpus/.
+# libFuzzer targets (tests/fuzz/), one per parser of outside input; not part of `make test`.
+# Builds with clang (installed like `make deps` does) into $(FUZZ_BUILD)/ and runs each of
+# FUZZ_TARGETS for FUZZ_SECONDS (so the whole run takes about their product), seeded from
+# tests/fuzz/seeds/<target>/ (the QR target: the texts of tests/vectors/qr_vectors.json and
+# tests/fuzz/corpus/) and with tests/fuzz/<target>.dict when there is one. What a run finds
+# grows $(FUZZ_BUILD)/corpus/<target>/; a crash is saved as $(FUZZ_BUILD)/<target>-crash-*.
+#   qr_fuzz         QR codes (agent/qr.h, agent/base45.h)
+#   hq_msg_fuzz     signed HQ messages: canon, sign_verify, inbox_handle and the fact validators
+#   api_body_fuzz   local API bodies: identify, checkout (quote and sale), refund
+#   hq_ingest_fuzz  HQ's ingest of store event batches (sync/hq/hq_ingest.h)
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= qr_fuzz hq_msg_fuzz api_body_fuzz hq_ingest_fuzz
 FUZZ_DEBS    := clang libclang-rt-dev
-FUZZ_SRC     := tests/fuzz/qr_fuzz.c agent/qr.c agent/base45.c agent/ml_err.c sync/sign.c sync/canon.c
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -pthread -g -O1 $(FUZZ_SAN) \
+                -Iagent -Isync -I$(FUZZ_BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_LIB_OBJ := $(CORE_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/gen/schema_sql.o
+FUZZ_HQ_OBJ  := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(filter-out sync/hq/main.c,$(HQ_SRC)))
 
-.PHONY: fuzz
-fuzz:
+.PHONY: fuzz fuzz-build
+fuzz: deps
 	@missing=""; for p in $(FUZZ_DEBS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -141,15 +154,45 @@ fuzz:
 	  echo "make fuzz: missing Debian packages; run:"; \
 	  echo "  sudo apt-get install -y$$missing"; exit 1; \
 	fi
-	@mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/seeds
-	clang -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iagent -Isync \
-	  $$(pkg-config --cflags openssl libcjson) -o $(FUZZ_BUILD)/qr_fuzz $(FUZZ_SRC) \
-	  $$(pkg-config --libs openssl libcjson) -lm
-	sed -n 's/^ *"text": "\(.*\)",$$/\1/p' tests/vectors/qr_vectors.json | \
-	  awk -v dir=$(FUZZ_BUILD)/seeds '{ f = dir "/text-" NR; printf "%s", $$0 > f; close(f) }'
-	$(FUZZ_BUILD)/qr_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	  -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/seeds tests/fuzz/corpus
+	$(MAKE) fuzz-build
+	@mkdir -p $(FUZZ_BUILD)/seeds/qr_fuzz
+	@sed -n 's/^ *"text": "\(.*\)",$$/\1/p' tests/vectors/qr_vectors.json | \
+	  awk -v dir=$(FUZZ_BUILD)/seeds/qr_fuzz '{ f = dir "/text-" NR; printf "%s", $$0 > f; close(f) }'
+	@rc=0; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	  if [ $$t = qr_fuzz ]; then seeds="$(FUZZ_BUILD)/seeds/qr_fuzz tests/fuzz/corpus"; \
+	  else seeds=tests/fuzz/seeds/$$t; fi; \
+	  dict=""; if [ -f tests/fuzz/$$t.dict ]; then dict=-dict=tests/fuzz/$$t.dict; fi; \
+	  echo "make fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict \
+	    -artifact_prefix=$(FUZZ_BUILD)/$$t- $(FUZZ_BUILD)/corpus/$$t $$seeds || rc=1; \
+	done; exit $$rc
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+
+$(FUZZ_BUILD)/gen/schema_sql.c: agent/sql/embed.sh $(MIGRATIONS)
+	@mkdir -p $(dir $@)
+	sh agent/sql/embed.sh $@ $(MIGRATIONS)
+
+$(FUZZ_BUILD)/obj/gen/%.o: $(FUZZ_BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/libml.a: $(FUZZ_LIB_OBJ)
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/libmlhq.a: $(FUZZ_HQ_OBJ)
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(FUZZ_BUILD)/libmlhq.a $(FUZZ_BUILD)/libml.a
+	clang $(FUZZ_CFLAGS) $(WARN) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libmlhq.a \
+	  $(FUZZ_BUILD)/libml.a $(LDLIBS)
 
 format:
 	clang-format -i agent/*.c agent/*.h sync/*.c sync/*.h sync/hq/*.c sync/hq/*.h tests/*/*.c tests/*/*.h bench/*.c

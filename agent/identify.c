@@ -50,7 +50,10 @@ static ml_err by_phone(struct ml_ctx *ctx, const char *phone, cJSON **ret, struc
 
 /*
  * Takes the proof (member, time, counter) into the replay cache, in its own savepoint,
- * dropping entries past their time. ML_REFUSED qr_replayed if it was there.
+ * dropping entries past their time. ML_REFUSED qr_replayed if it was there. The entry is
+ * written without waiting for the disk: it survives a crash or restart of the agent, and
+ * only a power cut within the proof's minute could forget it; a scan stays far from an
+ * fsync's latency.
  */
 static ml_err take_proof(struct ml_ctx *ctx, const struct qr_code *c, int64_t now_ms,
                          struct ml_refusal *r)
@@ -60,8 +63,10 @@ static ml_err take_proof(struct ml_ctx *ctx, const struct qr_code *c, int64_t no
         "INSERT OR IGNORE INTO qr_replay (member_id, proof_time, counter, expires_at) "
         "VALUES (?1, ?2, ?3, ?4)";
     struct store *st = ctx->st;
-    if (store_savepoint(st) != ML_OK)
+    if (store_set_durable(st, 0) != ML_OK || store_savepoint(st) != ML_OK) {
+        (void)store_set_durable(st, 1);
         return storage(r);
+    }
     sqlite3_stmt *p = store_stmt(st, purge), *s = NULL;
     int rc = SQLITE_ERROR;
     if (p != NULL) {
@@ -78,10 +83,11 @@ static ml_err take_proof(struct ml_ctx *ctx, const struct qr_code *c, int64_t no
         sqlite3_reset(s);
     }
     int fresh = rc == SQLITE_DONE && sqlite3_changes(store_db(st)) > 0;
-    if (rc != SQLITE_DONE || store_release(st) != ML_OK) {
+    ml_err err = rc == SQLITE_DONE ? store_release(st) : ML_STORAGE;
+    if (err != ML_OK)
         store_undo(st);
+    if (store_set_durable(st, 1) != ML_OK || err != ML_OK)
         return storage(r);
-    }
     if (!fresh)
         return ml_refuse(r, ML_REFUSED, 409, "qr_replayed",
                          "this member code (proof %u/%u) was already shown: ask the member to "

@@ -12,7 +12,8 @@
  * deny-list (member_blocked), the device signature (qr_bad_signature), the time window
  * of [qr] time_window_s (qr_expired), and the replay cache (qr_replayed): a display proof
  * (member, time, counter) is accepted once, and remembered in the database for twice the
- * window, so a screenshot cannot be shown twice, across restarts too.
+ * window, so a screenshot cannot be shown twice, across restarts and crashes too (the entry
+ * is not flushed to disk before the answer: only a power cut could forget it).
  *
  * Time is the terminal's trusted clock (trust.h), never the code's. Without trusted time a
  * member is still identified (by the wall clock, "clock_trusted": false in the answer);

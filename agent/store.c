@@ -187,6 +187,18 @@ ml_err store_release(struct store *st)
     return store_exec(st, "RELEASE unit");
 }
 
+ml_err store_set_durable(struct store *st, int durable)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        return ML_OK; /* inside a transaction the pager would ignore it: stay as it is */
+    if (sqlite3_exec(st->db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        log_error("sqlite: cannot set synchronous: %s", sqlite3_errmsg(st->db));
+        return ML_STORAGE;
+    }
+    return ML_OK;
+}
+
 void store_undo(struct store *st)
 {
     (void)sqlite3_exec(st->db, "ROLLBACK TO unit; RELEASE unit", NULL, NULL, NULL);

@@ -45,6 +45,15 @@ ml_err store_release(struct store *st);
 void store_undo(struct store *st);
 
 /*
+ * Commits are durable (synchronous=FULL) unless durable is set to 0 between transactions:
+ * then they are written to the OS without waiting for the disk, so they survive a crash of
+ * the process but not a power cut, and the next durable commit flushes them too. For
+ * caches whose loss is harmless, such as the QR replay cache (identify.h); set it back to 1
+ * right after. Called inside a transaction it changes nothing (SQLite would ignore it).
+ */
+ml_err store_set_durable(struct store *st, int durable);
+
+/*
  * Returns a reset, cleared statement for `sql`, prepared once per connection and cached
  * by the address of `sql` (pass string literals). NULL on a prepare error (logged once).
  * The statement stays owned by the store.

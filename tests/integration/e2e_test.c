@@ -324,7 +324,14 @@ static void qr_codes_minted_by_hq_identify_at_the_terminal(void **state)
     assert_true(json_num_at(r.json, "clock_trusted") == 1);
     http_resp_free(&r);
 
-    /* The same text again (a screenshot): refused; the app's next code: accepted. */
+    /* The same text again (a screenshot): refused, also after the terminal crashed and came
+     * back; the app's next code: accepted. */
+    assert_int_equal(http_call(&f->d, "POST", "/v1/identify", NULL, body, &r), 0);
+    assert_int_equal(r.status, 409);
+    assert_string_equal(http_error_code(&r), "qr_replayed");
+    http_resp_free(&r);
+    daemon_signal(&f->d, SIGKILL);
+    assert_int_equal(daemon_start(&f->d), 0);
     assert_int_equal(http_call(&f->d, "POST", "/v1/identify", NULL, body, &r), 0);
     assert_int_equal(r.status, 409);
     assert_string_equal(http_error_code(&r), "qr_replayed");
