@@ -174,7 +174,7 @@ static int apply_offline(struct config *cfg, const char *name, const char *value
         int64_t min, max;
         const char *why;
     } keys[] = {
-        {"contact_window_s", &o->contact_window_s, 30, 3600, "expected seconds from 30 to 3600"},
+        {"contact_window_s", &o->contact_window_s, 5, 3600, "expected seconds from 5 to 3600"},
         {"coupon_max_value", &o->coupon_max_value, 0, CONFIG_MONEY_MAX,
          "expected minor units from 0 to 1000000000000"},
         {"member_daily_redemptions", &o->member_daily_redemptions, 0, 1000,

@@ -20,6 +20,7 @@ void hq_config_defaults(struct hq_config *cfg)
     cfg->mqtt_port = 1883;
     snprintf(cfg->mqtt_client_id, sizeof(cfg->mqtt_client_id), "memberlink-hq");
     cfg->mqtt_keepalive = 30;
+    cfg->time_beacon_s = 30;
 }
 
 /* A whole number in [min, max], ASCII digits only (strtoll alone takes " 8" and "+8"). */
@@ -127,6 +128,13 @@ static int apply(void *user, const char *section, const char *name, const char *
         }
         if (strcmp(name, "http_listen") == 0)
             return set_http_listen(cfg, value, why);
+        if (strcmp(name, "time_beacon_s") == 0) {
+            *why = "expected seconds from 1 to 3600";
+            if (inifile_parse_int(value, 1, 3600, &n) != 0)
+                return -1;
+            cfg->time_beacon_s = (int)n;
+            return 0;
+        }
         return -2;
     }
     if (strcmp(section, "mqtt") == 0) {

@@ -44,6 +44,7 @@ struct hq_config {
     int has_phone_key;
     char http_host[HQ_CONFIG_HOST_MAX + 1]; /* "" with http_port 0: no HTTP endpoint */
     uint16_t http_port;
+    int time_beacon_s; /* [hq] time_beacon_s: the signed hq.time beacon's period */
 };
 
 /* Fills cfg with the embedded defaults. */

@@ -106,11 +106,10 @@ ml_err hq_push_campaign_withdraw(struct hq_push *p, const char *campaign_id, str
 /*
  * HQ's time beacon: a signed hq.time message ("store" "*", cursor 0, empty body, expires =
  * issued + HQ_TIME_TTL_MS) for ml/<brand>/hq/time. Terminals take `issued` as trusted
- * time (docs/protocol.md). `serve` publishes one every HQ_TIME_EVERY_MS and the catch-up
+ * time (docs/protocol.md). `serve` publishes one every [hq] time_beacon_s and the catch-up
  * endpoint ends every response with a fresh one. ret->text is the caller's to free.
  */
 #define HQ_TIME_TTL_MS 120000
-#define HQ_TIME_EVERY_MS 30000
 ml_err hq_push_time_beacon(const char *brand, EVP_PKEY *key, const char *kid, int64_t now_ms,
                            struct hq_push_msg *ret);
 void hq_push_time_topic(const char *brand, char *buf, size_t len);

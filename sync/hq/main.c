@@ -421,7 +421,7 @@ static int serve_loop(struct serve *s, int sfd)
         }
         if (s->connected && s->key != NULL && now >= s->beacon_at) {
             send_time_beacon(s);
-            s->beacon_at = now + HQ_TIME_EVERY_MS;
+            s->beacon_at = now + (int64_t)s->cfg->time_beacon_s * 1000;
         }
         const struct hq_ingest_stats *st = hq_ingest_stats(s->in);
         uint64_t moved = st->batches + st->batches_dropped + st->batches_failed;

@@ -71,7 +71,9 @@ static int setup(void **state)
     char text[1024];
     snprintf(text, sizeof(text),
              "[hq]\nbrand = demo\ndata_dir = %s\nstores = S001,S002,S003\nphone_key "
-             "= " PHONE_KEY "\nhttp_listen = 127.0.0.1:%u\n[mqtt]\nhost = 127.0.0.1\nport = %u\n",
+             "= " PHONE_KEY
+             "\nhttp_listen = 127.0.0.1:%u\ntime_beacon_s = 2\n[mqtt]\nhost = 127.0.0.1\n"
+             "port = %u\n",
              f->dir, (unsigned)f->http_port, (unsigned)f->b.port);
     char *out = NULL;
     if (harness_write_file(f->conf, text) != 0 || hq_cmd(f, NULL, "keygen", NULL) != 0 ||
@@ -260,7 +262,7 @@ coupon_redeemed_offline_in_two_stores_is_settled_once_and_denied_everywhere(void
     static const char *const ids[NSTORES] = {"S001", "S002", "S003"};
     struct daemon *d[NSTORES];
     for (int i = 0; i < NSTORES; i++)
-        d[i] = add_store(f, ids[i], 1, "[offline]\ncontact_window_s = 30\n");
+        d[i] = add_store(f, ids[i], 1, "[offline]\ncontact_window_s = 5\n");
     assert_int_equal(hq_cmd(f, NULL, "grant", "coupon", "--id", COUPON, "--kind", "amount_off",
                             "--value", "500", "--to", "2099-01-01", "--uses", "1", "--offline-ok",
                             "yes", NULL),

@@ -285,10 +285,10 @@ static const struct value_case value_cases[] = {
     /* data_dir: non-empty, at most 160 characters (limits tested below) */
     {"agent", "data_dir", "/srv/memberlink", 1, NULL},
     {"agent", "data_dir", "", 0, NULL},
-    /* [offline] contact_window_s: 30-3600 seconds */
-    {"offline", "contact_window_s", "30", 1, NULL},
+    /* [offline] contact_window_s: 5-3600 seconds */
+    {"offline", "contact_window_s", "5", 1, NULL},
     {"offline", "contact_window_s", "3600", 1, NULL},
-    {"offline", "contact_window_s", "29", 0, NULL},
+    {"offline", "contact_window_s", "4", 0, NULL},
     {"offline", "contact_window_s", "3601", 0, NULL},
     {"offline", "contact_window_s", "-120", 0, NULL},
     {"offline", "contact_window_s", "2m", 0, NULL},

@@ -96,6 +96,7 @@ static void defaults_are_the_documented_values(void **state)
     assert_int_equal(cfg_a.mqtt_port, 1883);
     assert_string_equal(cfg_a.mqtt_client_id, "memberlink-hq");
     assert_int_equal(cfg_a.mqtt_keepalive, 30);
+    assert_int_equal(cfg_a.time_beacon_s, 30);
 }
 
 static void load_of_comments_and_empty_sections_keeps_defaults(void **state)
@@ -178,6 +179,8 @@ static void render_field(const struct hq_config *cfg, const char *section, const
             snprintf(buf, len, "%s", cfg->http_host); /* "" when off */
         else
             snprintf(buf, len, "%s|%u", cfg->http_host, (unsigned)cfg->http_port);
+    } else if (hq && strcmp(key, "time_beacon_s") == 0) {
+        snprintf(buf, len, "%d", cfg->time_beacon_s);
     } else if (!hq && strcmp(key, "host") == 0) {
         snprintf(buf, len, "%s", cfg->mqtt_host);
     } else if (!hq && strcmp(key, "port") == 0) {
@@ -297,6 +300,12 @@ static const struct value_case value_cases[] = {
     {"mqtt", "client_id", "", 0, NULL},
     {"mqtt", "client_id", "hq id", 0, NULL},
     {"mqtt", "client_id", "hq/id", 0, NULL},
+    /* [hq] time_beacon_s: 1-3600 seconds */
+    {"hq", "time_beacon_s", "1", 1, NULL},
+    {"hq", "time_beacon_s", "3600", 1, NULL},
+    {"hq", "time_beacon_s", "0", 0, NULL},
+    {"hq", "time_beacon_s", "3601", 0, NULL},
+    {"hq", "time_beacon_s", "", 0, NULL},
     /* [mqtt] keepalive: 5-3600 seconds */
     {"mqtt", "keepalive", "5", 1, NULL},
     {"mqtt", "keepalive", "3600", 1, NULL},
