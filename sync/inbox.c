@@ -127,7 +127,9 @@ ml_err inbox_handle(struct ml_ctx *ctx, const struct sign_keyring *kr, const cha
     if (json_str(msg, "store", 1, 64, &store_id, &r) != ML_OK ||
         json_i64(msg, "cursor", 1, 0, JSON_INT_MAX, &cursor, &r) != ML_OK ||
         json_i64(msg, "version", 1, 1, JSON_INT_MAX, &version, &r) != ML_OK) {
-        ml_refuse(&r, ML_PARSE, 400, "msg_malformed", "%s", r.message);
+        char why[ML_REFUSAL_MSG_MAX];
+        snprintf(why, sizeof(why), "%s", r.message); /* not formatted into itself */
+        ml_refuse(&r, ML_PARSE, 400, "msg_malformed", "%s", why);
         goto rejected;
     }
     /* Signed, but meant for someone else: a campaign is brand-wide, the rest per store. */

@@ -195,7 +195,7 @@ static ml_err check_settlement(const cJSON *b, const char **id, struct ml_refusa
     if (json_str(b, "notice_id", 1, HQ_FACT_ID_MAX, id, r) ||
         json_str(b, "coupon_id", 1, HQ_FACT_ID_MAX, &coupon, r) ||
         json_str(b, "sale_id", 1, HQ_FACT_ID_MAX, &sale, r) ||
-        json_i64(b, "amount", 1, 0, HQ_MONEY_MAX, &amount, r))
+        json_i64(b, "amount", 1, 0, HQ_VERSION_MAX, &amount, r))
         return ML_PARSE;
     return ML_OK;
 }

@@ -217,11 +217,19 @@ static ml_err notify(struct hq_settle *s, struct hq_store *st, const char *coupo
     cJSON_AddStringToObject(deny, "id", coupon_id);
     cJSON_AddStringToObject(deny, "reason", "redeemed_elsewhere");
     cJSON_AddBoolToObject(deny, "lifted", 0);
-    if ((err = hq_push_prepare(s->push, "settlement.notice", notice, NULL, &r)) != ML_OK ||
-        (err = send_to(s, loser->store, "settlement.notice", notice)) != ML_OK)
+    /* The notice and the deny go separately: a notice HQ cannot send (logged) must not keep
+     * the coupon from being denied everywhere. */
+    if ((err = hq_push_prepare(s->push, "settlement.notice", notice, NULL, &r)) == ML_OK)
+        err = send_to(s, loser->store, "settlement.notice", notice);
+    if (err == ML_STORAGE || err == ML_NOMEM)
         goto out;
-    if (!send_deny)
+    if (err != ML_OK)
+        hq_error("settlement: notice for coupon %s to store %s not stored: %s", coupon_id,
+                 loser->store, r.message);
+    if (!send_deny) {
+        err = ML_OK;
         goto out;
+    }
     if ((err = hq_push_prepare(s->push, "deny.upsert", deny, NULL, &r)) != ML_OK)
         goto out;
     /* Configured stores first, then every other store HQ has heard from or sent to. */
@@ -247,7 +255,7 @@ static ml_err notify(struct hq_settle *s, struct hq_store *st, const char *coupo
         err = ML_STORAGE;
 out:
     if (err != ML_OK && err != ML_STORAGE && err != ML_NOMEM) {
-        hq_error("settlement: notice for coupon %s not stored: %s", coupon_id, r.message);
+        hq_error("settlement: deny of coupon %s not stored: %s", coupon_id, r.message);
         err = ML_OK; /* the conflict stays booked and reported */
     }
     cJSON_Delete(notice);
@@ -297,8 +305,7 @@ ml_err hq_settle_redeemed(struct hq_settle *s, struct hq_store *st, const char *
     for (size_t i = (size_t)uses; i < n && err == ML_OK; i++) {
         if (v[i].booked)
             continue;
-        char notice_id[HQ_EVENT_ID_MAX + 16];
-        snprintf(notice_id, sizeof(notice_id), "settle-%s", v[i].event_id);
+        const char *notice_id = v[i].event_id; /* one notice per losing redemption */
         const struct live *winner = &v[0];
         err = book(s, st, coupon_id, cid, &v[i], winner, s->key ? notice_id : NULL, now_ms);
         if (err != ML_OK)
