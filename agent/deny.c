@@ -64,12 +64,27 @@ ml_err deny_upsert_fact(struct store *st, const cJSON *b, int *ret_applied, stru
     return ML_OK;
 }
 
-static ml_err peer_source(const char *coupon_id, const char *terminal, char *out, size_t len)
+/*
+ * Runs sql, a write keyed by ?1 = coupon_id and ?2 = "peer:<terminal>", with ?3 = *at_ms
+ * when at_ms is not NULL. ML_PARSE for an id or terminal out of form; ML_STORAGE.
+ */
+static ml_err peer_write(struct store *st, const char *sql, const char *coupon_id,
+                         const char *terminal, const int64_t *at_ms)
 {
+    char source[DENY_SOURCE_MAX + 1];
     if (!id_valid(coupon_id) || terminal == NULL || !inifile_valid_id(terminal, DENY_TERMINAL_MAX))
         return ML_PARSE;
-    snprintf(out, len, "peer:%s", terminal);
-    return ML_OK;
+    snprintf(source, sizeof(source), "peer:%s", terminal);
+    sqlite3_stmt *s = store_stmt(st, sql);
+    if (s == NULL)
+        return ML_STORAGE;
+    sqlite3_bind_text(s, 1, coupon_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, source, -1, SQLITE_TRANSIENT);
+    if (at_ms != NULL)
+        sqlite3_bind_int64(s, 3, *at_ms);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
 }
 
 ml_err deny_add_peer(struct store *st, const char *coupon_id, const char *terminal, int64_t at_ms)
@@ -81,35 +96,14 @@ ml_err deny_add_peer(struct store *st, const char *coupon_id, const char *termin
         "ON CONFLICT (subject, subject_id) DO UPDATE SET reason = excluded.reason, "
         " source = excluded.source, lifted = 0, peer_at = excluded.peer_at "
         "WHERE deny_list.lifted = 1";
-    char source[DENY_SOURCE_MAX + 1];
-    if (peer_source(coupon_id, terminal, source, sizeof(source)) != ML_OK)
-        return ML_PARSE;
-    sqlite3_stmt *s = store_stmt(st, sql);
-    if (s == NULL)
-        return ML_STORAGE;
-    sqlite3_bind_text(s, 1, coupon_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, source, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 3, at_ms);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
+    return peer_write(st, sql, coupon_id, terminal, &at_ms);
 }
 
 ml_err deny_lift_peer(struct store *st, const char *coupon_id, const char *terminal)
 {
     static const char sql[] = "UPDATE deny_list SET lifted = 1 WHERE subject = 'coupon' "
                               "AND subject_id = ?1 AND source = ?2 AND lifted = 0";
-    char source[DENY_SOURCE_MAX + 1];
-    if (peer_source(coupon_id, terminal, source, sizeof(source)) != ML_OK)
-        return ML_PARSE;
-    sqlite3_stmt *s = store_stmt(st, sql);
-    if (s == NULL)
-        return ML_STORAGE;
-    sqlite3_bind_text(s, 1, coupon_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, source, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
+    return peer_write(st, sql, coupon_id, terminal, NULL);
 }
 
 int deny_get(struct store *st, const char *subject, const char *id, struct deny_entry *ret)

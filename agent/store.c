@@ -21,6 +21,9 @@ extern const size_t store_migration_count;
 #define ML_STR(x) ML_STR_(x)
 #define STORE_STMT_CACHE_MAX 128
 #define STORE_BUSY_TIMEOUT_MS 5000
+/* Checkpoint often and keep the WAL short: a checkout's p99 is what matters (walckpt.h). */
+#define STORE_WAL_WAKE_BYTES (INT64_C(1) << 20)
+#define STORE_WAL_RESTART_BYTES (INT64_C(16) << 20)
 struct stmt_slot {
     const char *sql;
     sqlite3_stmt *stmt;
@@ -118,7 +121,7 @@ ml_err store_open(const char *path, struct store **ret_store, char *errbuf, size
     }
     result = migrate(st, errbuf, errlen);
     if (result == ML_OK)
-        st->ckpt = walckpt_start(st->db, path);
+        st->ckpt = walckpt_start(st->db, path, STORE_WAL_WAKE_BYTES, STORE_WAL_RESTART_BYTES);
 out:
     if (result != ML_OK) {
         store_close(st);

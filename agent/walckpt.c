@@ -9,14 +9,6 @@
 #include "log.h"
 
 #define WALCKPT_BUSY_TIMEOUT_MS 5000
-#define WALCKPT_PAGES 256 /* WAL pages (~1 MiB) that wake the checkpointer */
-/*
- * Under sustained load a PASSIVE checkpoint never catches the writer, so the WAL is never
- * reset and would grow without bound; past this many pages (~16 MiB) see on_wal_commit().
- */
-#define WALCKPT_RESTART_PAGES 4096
-/* A reset WAL keeps up to this many bytes of its file (more than the restart point), so
- * it is overwritten in place rather than regrown: growing a file costs page zeroing. */
 
 struct walckpt {
     sqlite3 *db; /* its own connection, used only by the thread */
@@ -27,6 +19,7 @@ struct walckpt {
     int working;      /* the thread is inside a checkpoint (under mu) */
     int signalled_at; /* WAL pages when the thread was last woken (owning thread only) */
     int restart_at;   /* WAL pages at which the next RESTART is tried (owning thread only) */
+    int wake_pages, restart_pages; /* the owner's byte thresholds, in this database's pages */
 };
 
 static void *checkpoint_loop(void *arg)
@@ -53,8 +46,8 @@ static void *checkpoint_loop(void *arg)
 
 /*
  * Called by SQLite on the owning thread after each commit, with the WAL's page count.
- * Every WALCKPT_PAGES of growth wakes the background checkpointer. Past
- * WALCKPT_RESTART_PAGES (only reached under sustained load, when a PASSIVE checkpoint
+ * Every wake_bytes of growth wakes the background checkpointer. Past restart_bytes
+ * (only reached under sustained load, when a PASSIVE checkpoint
  * can never catch the writer) this commit runs a RESTART checkpoint itself, so the WAL
  * starts over; the background work has already copied most pages, so it is short, and it
  * happens once per thousands of pages, not once per thousand as SQLite's default would.
@@ -74,20 +67,20 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
         int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
         sqlite3_busy_timeout(db, WALCKPT_BUSY_TIMEOUT_MS);
         if (rc == SQLITE_OK) {
-            c->restart_at = WALCKPT_RESTART_PAGES;
+            c->restart_at = c->restart_pages;
             c->signalled_at = 0;
             return SQLITE_OK;
         }
         if (rc != SQLITE_BUSY)
             log_warn("wal checkpoint (restart): %s", sqlite3_errmsg(db));
-        else if (c->restart_at == WALCKPT_RESTART_PAGES)
+        else if (c->restart_at == c->restart_pages)
             log_warn("wal checkpoint: a reader holds the database; the WAL keeps growing "
                      "until it lets go");
-        c->restart_at = pages + WALCKPT_RESTART_PAGES / 4;
+        c->restart_at = pages + c->restart_pages / 4;
     }
     if (pages < c->signalled_at)
         c->signalled_at = 0; /* the WAL started over */
-    if (pages >= c->signalled_at + WALCKPT_PAGES) {
+    if (pages >= c->signalled_at + c->wake_pages) {
         c->signalled_at = pages;
         pthread_mutex_lock(&c->mu);
         c->wanted = 1;
@@ -97,7 +90,8 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
-struct walckpt *walckpt_start(sqlite3 *owner, const char *path)
+struct walckpt *walckpt_start(sqlite3 *owner, const char *path, int64_t wake_bytes,
+                              int64_t restart_bytes)
 {
     struct walckpt *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -125,7 +119,15 @@ struct walckpt *walckpt_start(sqlite3 *owner, const char *path)
         pthread_cond_destroy(&c->cv);
         goto fail;
     }
-    c->restart_at = WALCKPT_RESTART_PAGES;
+    int page = 4096;
+    sqlite3_stmt *ps = NULL;
+    if (sqlite3_prepare_v2(owner, "PRAGMA page_size", -1, &ps, NULL) == SQLITE_OK &&
+        sqlite3_step(ps) == SQLITE_ROW && sqlite3_column_int(ps, 0) > 0)
+        page = sqlite3_column_int(ps, 0);
+    sqlite3_finalize(ps);
+    c->wake_pages = wake_bytes / page > 0 ? (int)(wake_bytes / page) : 1;
+    c->restart_pages = restart_bytes / page > 0 ? (int)(restart_bytes / page) : 1;
+    c->restart_at = c->restart_pages;
     sqlite3_wal_hook(owner, on_wal_commit, c); /* replaces the automatic checkpoint */
     return c;
 fail:

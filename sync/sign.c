@@ -8,15 +8,11 @@
  */
 #include "sign.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -25,6 +21,7 @@
 #include <openssl/pem.h>
 
 #include "canon.h"
+#include "fileutil.h"
 
 #define SIGN__RAW_PUB 32
 #define SIGN__RAW_SIG 64
@@ -230,8 +227,7 @@ EVP_PKEY *sign_key_generate(void)
     return key;
 }
 
-/* An encrypted key is a configuration error here, never a prompt on the terminal. */
-static int sign__no_passphrase(char *buf, int size, int rwflag, void *u)
+int sign_no_passphrase(char *buf, int size, int rwflag, void *u)
 {
     (void)buf;
     (void)size;
@@ -252,35 +248,20 @@ static int sign__is_ed25519_private(EVP_PKEY *key)
 
 ml_err sign_key_load_private(const char *path, EVP_PKEY **ret)
 {
-    ml_err result = ML_FAILURE;
-    unsigned char text[SIGN_KEYFILE_MAX + 1];
+    char *text = NULL;
     size_t len = 0;
     BIO *bio = NULL;
     EVP_PKEY *key = NULL;
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return errno == ENOENT ? ML_NOENTRY : ML_FAILURE;
-    for (;;) {
-        ssize_t n = read(fd, text + len, sizeof(text) - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            goto out;
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len == sizeof(text)) {
-            result = ML_LIMIT;
-            goto out;
-        }
-    }
+    ml_err result = file_read_small(path, SIGN_KEYFILE_MAX, &text, &len);
+    if (result != ML_OK)
+        return result;
     result = ML_NOMEM;
     bio = BIO_new_mem_buf(text, (int)len);
     if (bio == NULL)
         goto out;
     result = ML_CONFIG;
-    key = PEM_read_bio_PrivateKey(bio, NULL, sign__no_passphrase, NULL);
+    key = PEM_read_bio_PrivateKey(bio, NULL, sign_no_passphrase, NULL);
     if (!sign__is_ed25519_private(key))
         goto out;
     *ret = key;
@@ -290,68 +271,35 @@ out:
     ERR_clear_error();
     EVP_PKEY_free(key);
     BIO_free(bio);
-    OPENSSL_cleanse(text, sizeof(text));
-    close(fd);
+    OPENSSL_cleanse(text, len);
+    free(text);
     return result;
-}
-
-/* Writes all n bytes of p to fd; 0 on error. */
-static int sign__write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return 0;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 1;
 }
 
 ml_err sign_key_save_private(const char *path, EVP_PKEY *key)
 {
     ml_err result = ML_CONFIG;
-    char tmp[PATH_MAX];
     BIO *bio = NULL;
-    int fd = -1;
     char *pem = NULL;
 
     if (!sign__is_ed25519_private(key))
         goto out;
     result = ML_LIMIT;
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
+    if (strlen(path) + sizeof(FILE_TMP_SUFFIX) > PATH_MAX)
         goto out;
     result = ML_NOMEM;
-    bio = BIO_new(BIO_s_secmem()); /* cleared when freed */
+    bio = BIO_new(BIO_s_secmem()); /* cleared when freed; the PEM never leaves it */
     if (bio == NULL)
         goto out;
     result = ML_FAILURE;
     if (PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1)
         goto out;
     long pem_len = BIO_get_mem_data(bio, &pem);
-    if (pem_len <= 0)
+    if (pem_len <= 0 || file_replace(path, pem, (size_t)pem_len, 0600) != 0)
         goto out;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-    if (fd < 0)
-        goto out;
-    /* A leftover file keeps its old mode through O_CREAT: set it before writing. */
-    if (fchmod(fd, 0600) != 0 || !sign__write_all(fd, pem, (size_t)pem_len) || fsync(fd) != 0)
-        goto fail_tmp;
-    int c = close(fd);
-    fd = -1;
-    if (c != 0 || rename(tmp, path) != 0)
-        goto fail_tmp;
     result = ML_OK;
-    goto out;
-fail_tmp:
-    (void)unlink(tmp);
 out:
     ERR_clear_error();
-    if (fd >= 0)
-        close(fd);
     BIO_free(bio);
     return result;
 }

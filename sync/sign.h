@@ -93,17 +93,24 @@ ml_err sign_keyring_find_fp(const struct sign_keyring *kr, const unsigned char f
 EVP_PKEY *sign_key_generate(void);
 
 /*
+ * The passphrase callback (pem_password_cb) for reading private keys: an encrypted key is a
+ * configuration error here, never a prompt on the terminal. Always returns -1.
+ */
+int sign_no_passphrase(char *buf, int size, int rwflag, void *u);
+
+/*
  * Reads an Ed25519 private key from a PEM file (PKCS#8, unencrypted: an encrypted key is
  * refused, never prompted for). Returns ML_NOENTRY when the file does not exist,
  * ML_FAILURE when it cannot be read, ML_LIMIT when it is larger than SIGN_KEYFILE_MAX,
- * ML_CONFIG when it holds no unencrypted Ed25519 private key. On success *ret is set and
- * the caller frees it with EVP_PKEY_free(); on failure *ret is not written.
+ * ML_CONFIG when it holds no unencrypted Ed25519 private key, ML_NOMEM. On success *ret is
+ * set and the caller frees it with EVP_PKEY_free(); on failure *ret is not written.
  */
 ml_err sign_key_load_private(const char *path, EVP_PKEY **ret);
 
 /*
  * Writes key as PEM PKCS#8 (unencrypted) to path, mode 0600, replacing the file
- * atomically through path + ".tmp" (a leftover of that name is overwritten). Returns
+ * atomically through path + ".tmp" (file_replace(); a leftover of that name is
+ * overwritten). The PEM text is only ever in OpenSSL's secure heap. Returns
  * ML_CONFIG when key is not an Ed25519 private key, ML_LIMIT when path is too long,
  * ML_FAILURE on any I/O error (path is then as it was). Borrows key.
  */

@@ -7,15 +7,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <openssl/evp.h>
 
+#include "hq_cli.h"
 #include "hq_config.h"
 #include "hq_fact.h"
 #include "hq_key.h"
@@ -28,8 +27,6 @@
 #define HQ_PUSH_FILE_MAX (64L * 1024 * 1024) /* bytes of an input file */
 #define HQ_PUSH_BODIES_MAX HQ_PUSH_MESSAGES_MAX
 #define HQ_DB_PATH_MAX (HQ_CONFIG_PATH_MAX + 16)
-
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 /* ---- command line ----------------------------------------------------------------------- */
 
@@ -98,17 +95,6 @@ struct args {
     size_t nstores;
 };
 
-static __attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "memberlink-hq: %s (see memberlink-hq --help)\n", msg);
-    return EXIT_USAGE;
-}
-
 static int parse_args(int argc, char **argv, struct args *a)
 {
     memset(a, 0, sizeof(*a));
@@ -116,7 +102,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         const char *arg = argv[i];
         if (strcmp(arg, "-c") == 0 || strcmp(arg, "--config") == 0) {
             if (i + 1 >= argc)
-                return usage_error("option '%s' needs a value", arg);
+                return hq_cli_usage("option '%s' needs a value", arg);
             a->conf = argv[++i];
             continue;
         }
@@ -130,7 +116,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         }
         if (arg[0] != '-' || arg[1] == '\0') {
             if (a->npos >= 4)
-                return usage_error("unexpected argument '%s'", arg);
+                return hq_cli_usage("unexpected argument '%s'", arg);
             a->pos[a->npos++] = arg;
             continue;
         }
@@ -143,7 +129,7 @@ static int parse_args(int argc, char **argv, struct args *a)
                 break;
         }
         if (o == O_COUNT)
-            return usage_error("unknown option '%s'", arg);
+            return hq_cli_usage("unknown option '%s'", arg);
         const char *v = NULL;
         if (options[o].takes_value) {
             if (arg[n] == '=')
@@ -151,24 +137,25 @@ static int parse_args(int argc, char **argv, struct args *a)
             else if (i + 1 < argc)
                 v = argv[++i];
             else
-                return usage_error("option '%s' needs a value", options[o].name);
+                return hq_cli_usage("option '%s' needs a value", options[o].name);
         }
         if (o == O_STORE) {
             if (a->nstores >= HQ_CONFIG_STORES_MAX)
-                return usage_error("more than %d --store options", HQ_CONFIG_STORES_MAX);
+                return hq_cli_usage("more than %d --store options", HQ_CONFIG_STORES_MAX);
             if (!inifile_valid_id(v, HQ_CONFIG_ID_MAX))
-                return usage_error("--store '%.40s': expected 1-32 characters of [A-Za-z0-9_-]", v);
+                return hq_cli_usage("--store '%.40s': expected 1-32 characters of [A-Za-z0-9_-]",
+                                    v);
             for (size_t k = 0; k < a->nstores; k++)
                 if (strcmp(a->stores[k], v) == 0)
-                    return usage_error("--store %s given twice", v);
+                    return hq_cli_usage("--store %s given twice", v);
             a->stores[a->nstores++] = v;
         } else if (a->seen[o]) {
-            return usage_error("option '%s' given twice", options[o].name);
+            return hq_cli_usage("option '%s' given twice", options[o].name);
         }
         a->seen[o] = 1;
         a->val[o] = v;
     }
-    return EXIT_OK;
+    return HQ_EXIT_OK;
 }
 
 /* Usage error unless only options in `allowed` were given. */
@@ -176,8 +163,8 @@ static int only(const struct args *a, unsigned long allowed, const char *cmd)
 {
     for (int o = 0; o < O_COUNT; o++)
         if (a->seen[o] && !(allowed & BIT(o)))
-            return usage_error("option '%s' does not belong to '%s'", options[o].name, cmd);
-    return EXIT_OK;
+            return hq_cli_usage("option '%s' does not belong to '%s'", options[o].name, cmd);
+    return HQ_EXIT_OK;
 }
 
 /* A whole number in [min, max], digits only. */
@@ -405,8 +392,8 @@ static int read_bodies(const char *path, const char *kind, int many, struct bodi
     size_t len = 0;
     char *text = slurp(path, &len, errbuf, sizeof(errbuf));
     if (text == NULL)
-        return usage_error("%s", errbuf);
-    int result = EXIT_USAGE;
+        return hq_cli_usage("%s", errbuf);
+    int result = HQ_EXIT_USAGE;
     cJSON *doc = json_parse_bounded(text, len, &r);
     if (doc != NULL && cJSON_IsArray(doc) && many) {
         cJSON *item;
@@ -414,11 +401,11 @@ static int read_bodies(const char *path, const char *kind, int many, struct bodi
             size_t i = out->n;
             cJSON *b = unwrap(item, kind, errbuf, sizeof(errbuf));
             if (b == NULL) {
-                usage_error("%s: element %zu: %s", path, i + 1, errbuf);
+                hq_cli_usage("%s: element %zu: %s", path, i + 1, errbuf);
                 goto out;
             }
             if (bodies_add(out, b, 0) != 0) {
-                usage_error("%s: more than %d bodies", path, HQ_PUSH_BODIES_MAX);
+                hq_cli_usage("%s: more than %d bodies", path, HQ_PUSH_BODIES_MAX);
                 goto out;
             }
         }
@@ -426,11 +413,11 @@ static int read_bodies(const char *path, const char *kind, int many, struct bodi
         cJSON *b = unwrap(doc, kind, errbuf, sizeof(errbuf));
         doc = NULL;
         if (b == NULL) {
-            usage_error("%s: %s", path, errbuf);
+            hq_cli_usage("%s: %s", path, errbuf);
             goto out;
         }
         if (bodies_add(out, b, 0) != 0) {
-            usage_error("%s: out of memory", path);
+            hq_cli_usage("%s: out of memory", path);
             goto out;
         }
     } else {
@@ -444,18 +431,18 @@ static int read_bodies(const char *path, const char *kind, int many, struct bodi
             if (p < line + n && *p != '#') {
                 cJSON *v = json_parse_bounded(line, n, &r);
                 if (v == NULL) {
-                    usage_error("%s:%d: not a JSON value (a file is one JSON document, or NDJSON: "
-                                "one object per line)",
-                                path, lineno);
+                    hq_cli_usage("%s:%d: not a JSON value (a file is one JSON document, or NDJSON: "
+                                 "one object per line)",
+                                 path, lineno);
                     goto out;
                 }
                 cJSON *b = unwrap(v, kind, errbuf, sizeof(errbuf));
                 if (b == NULL) {
-                    usage_error("%s:%d: %s", path, lineno, errbuf);
+                    hq_cli_usage("%s:%d: %s", path, lineno, errbuf);
                     goto out;
                 }
                 if (bodies_add(out, b, lineno) != 0) {
-                    usage_error("%s: more than %d bodies", path, HQ_PUSH_BODIES_MAX);
+                    hq_cli_usage("%s: more than %d bodies", path, HQ_PUSH_BODIES_MAX);
                     goto out;
                 }
             }
@@ -463,14 +450,14 @@ static int read_bodies(const char *path, const char *kind, int many, struct bodi
         }
     }
     if (out->n == 0) {
-        usage_error("%s: no %s body in the file", path, kind);
+        hq_cli_usage("%s: no %s body in the file", path, kind);
         goto out;
     }
     if (!many && out->n != 1) {
-        usage_error("%s: expected one %s object, found %zu", path, kind, out->n);
+        hq_cli_usage("%s: expected one %s object, found %zu", path, kind, out->n);
         goto out;
     }
-    result = EXIT_OK;
+    result = HQ_EXIT_OK;
 out:
     cJSON_Delete(doc);
     free(text);
@@ -488,13 +475,6 @@ struct job {
     size_t nstores;
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void db_path(const struct hq_config *cfg, char out[HQ_DB_PATH_MAX])
 {
     snprintf(out, HQ_DB_PATH_MAX, "%s/hq.db", cfg->data_dir);
@@ -506,15 +486,15 @@ static int open_rw(const struct hq_config *cfg, struct hq_store **ret)
     if (hq_make_dirs(cfg->data_dir) != 0) {
         fprintf(stderr, "memberlink-hq: %s: cannot create data_dir: %s\n", cfg->data_dir,
                 strerror(errno));
-        return EXIT_RUNTIME;
+        return HQ_EXIT_RUNTIME;
     }
     db_path(cfg, path);
     ml_err err = hq_store_open(path, HQ_STORE_READWRITE, ret, errbuf, sizeof(errbuf));
     if (err != ML_OK) {
         fprintf(stderr, "memberlink-hq: %s\n", errbuf);
-        return err == ML_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+        return err == ML_CONFIG ? HQ_EXIT_USAGE : HQ_EXIT_RUNTIME;
     }
-    return EXIT_OK;
+    return HQ_EXIT_OK;
 }
 
 /* Where a body came from, for an error message. */
@@ -531,14 +511,15 @@ static const char *where(const struct job *j, size_t i, char *buf, size_t len)
 
 static int refusal_exit(ml_err err)
 {
-    return err == ML_STORAGE || err == ML_NOMEM || err == ML_FAILURE ? EXIT_RUNTIME : EXIT_USAGE;
+    return err == ML_STORAGE || err == ML_NOMEM || err == ML_FAILURE ? HQ_EXIT_RUNTIME
+                                                                     : HQ_EXIT_USAGE;
 }
 
 /* Records the broker's acknowledgements; a failure here only means a later republish. */
 static void mark_published(struct hq_store *st, const struct hq_pub_item *items,
                            const char *const *ids, size_t n)
 {
-    int64_t now = wall_ms();
+    int64_t now = hq_cli_wall_ms();
     if (hq_store_begin(st) != ML_OK)
         goto fail;
     for (size_t i = 0; i < n; i++)
@@ -584,7 +565,7 @@ static size_t publish(const struct hq_config *cfg, struct hq_store *st, struct h
 
 static int run_job(const struct hq_config *cfg, struct job *j)
 {
-    int result = EXIT_RUNTIME;
+    int result = HQ_EXIT_RUNTIME;
     EVP_PKEY *key = NULL;
     char kid[SIGN_KID_MAX + 1], errbuf[512], loc[HQ_CONFIG_PATH_MAX + 64];
     struct hq_store *st = NULL;
@@ -596,12 +577,12 @@ static int run_job(const struct hq_config *cfg, struct job *j)
 
     if ((err = hq_key_load(cfg->data_dir, &key, kid, errbuf, sizeof(errbuf))) != ML_OK) {
         fprintf(stderr, "memberlink-hq: %s\n", errbuf);
-        return err == ML_FAILURE ? EXIT_RUNTIME : EXIT_USAGE;
+        return err == ML_FAILURE ? HQ_EXIT_RUNTIME : HQ_EXIT_USAGE;
     }
-    if ((result = open_rw(cfg, &st)) != EXIT_OK)
+    if ((result = open_rw(cfg, &st)) != HQ_EXIT_OK)
         goto out;
-    result = EXIT_RUNTIME;
-    if (hq_push_new(st, cfg->brand, key, kid, wall_ms(), &p) != ML_OK) {
+    result = HQ_EXIT_RUNTIME;
+    if (hq_push_new(st, cfg->brand, key, kid, hq_cli_wall_ms(), &p) != ML_OK) {
         fprintf(stderr, "memberlink-hq: out of memory\n");
         goto out;
     }
@@ -668,7 +649,7 @@ static int run_job(const struct hq_config *cfg, struct job *j)
                    m->store, m->cursor, m->kind, m->entity, m->version, m->id);
     }
     printf("%zu stored, %zu published, %zu skipped\n", n, acked, skipped);
-    result = fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME;
+    result = fflush(stdout) == 0 ? HQ_EXIT_OK : HQ_EXIT_RUNTIME;
 out:
     free(items);
     free(ids);
@@ -685,15 +666,15 @@ static int pick_stores(const struct hq_config *cfg, const struct args *a, struct
     if (a->nstores > 0) {
         j->stores = a->stores;
         j->nstores = a->nstores;
-        return EXIT_OK;
+        return HQ_EXIT_OK;
     }
     for (size_t i = 0; i < cfg->nstores; i++)
         buf[i] = cfg->stores[i];
     j->stores = buf;
     j->nstores = cfg->nstores;
     if (j->nstores == 0)
-        return usage_error("%s", "no store to send to: give --store S or set [hq] stores");
-    return EXIT_OK;
+        return hq_cli_usage("%s", "no store to send to: give --store S or set [hq] stores");
+    return HQ_EXIT_OK;
 }
 
 /* ---- commands --------------------------------------------------------------------------- */
@@ -702,23 +683,23 @@ static int cmd_keygen(const struct hq_config *cfg, const struct args *a)
 {
     char line[HQ_PUBKEY_LINE_MAX], errbuf[512];
     int rc = only(a, BIT(O_KID) | BIT(O_FORCE), "keygen");
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     if (a->npos != 1)
-        return usage_error("unexpected argument '%s'", a->pos[1]);
+        return hq_cli_usage("unexpected argument '%s'", a->pos[1]);
     const char *kid = a->seen[O_KID] ? a->val[O_KID] : HQ_KID_DEFAULT;
     ml_err err =
         hq_key_generate(cfg->data_dir, kid, a->seen[O_FORCE], line, errbuf, sizeof(errbuf));
     if (err != ML_OK) {
         fprintf(stderr, "memberlink-hq: %s\n", errbuf);
-        return err == ML_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+        return err == ML_CONFIG ? HQ_EXIT_USAGE : HQ_EXIT_RUNTIME;
     }
     fprintf(stderr,
             "memberlink-hq: new signing key %s/%s (kid %s); put this line in the [hq] section of "
             "every store's config:\n",
             cfg->data_dir, HQ_KEY_FILE, kid);
     printf("%s\n", line);
-    return fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME;
+    return fflush(stdout) == 0 ? HQ_EXIT_OK : HQ_EXIT_RUNTIME;
 }
 
 static int cmd_pubkey(const struct hq_config *cfg, const struct args *a)
@@ -726,23 +707,23 @@ static int cmd_pubkey(const struct hq_config *cfg, const struct args *a)
     char line[HQ_PUBKEY_LINE_MAX], kid[SIGN_KID_MAX + 1], errbuf[512];
     EVP_PKEY *key = NULL;
     int rc = only(a, 0, "pubkey");
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     if (a->npos != 1)
-        return usage_error("unexpected argument '%s'", a->pos[1]);
+        return hq_cli_usage("unexpected argument '%s'", a->pos[1]);
     ml_err err = hq_key_load(cfg->data_dir, &key, kid, errbuf, sizeof(errbuf));
     if (err != ML_OK) {
         fprintf(stderr, "memberlink-hq: %s\n", errbuf);
-        return err == ML_FAILURE ? EXIT_RUNTIME : EXIT_USAGE;
+        return err == ML_FAILURE ? HQ_EXIT_RUNTIME : HQ_EXIT_USAGE;
     }
     err = hq_key_pubkey_line(key, kid, line);
     EVP_PKEY_free(key);
     if (err != ML_OK) {
         fprintf(stderr, "memberlink-hq: the signing key is not an Ed25519 key\n");
-        return EXIT_USAGE;
+        return HQ_EXIT_USAGE;
     }
     printf("%s\n", line);
-    return fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME;
+    return fflush(stdout) == 0 ? HQ_EXIT_OK : HQ_EXIT_RUNTIME;
 }
 
 static int cmd_push(const struct hq_config *cfg, const struct args *a)
@@ -750,7 +731,7 @@ static int cmd_push(const struct hq_config *cfg, const struct args *a)
     static const char *store_buf[HQ_CONFIG_STORES_MAX];
     struct job j = {0};
     if (a->npos < 2)
-        return usage_error("%s", "push needs campaign, member or guide, and a FILE");
+        return hq_cli_usage("%s", "push needs campaign, member or guide, and a FILE");
     const char *what = a->pos[1];
     if (strcmp(what, "campaign") == 0) {
         j.kind = "campaign.upsert";
@@ -760,19 +741,19 @@ static int cmd_push(const struct hq_config *cfg, const struct args *a)
     } else if (strcmp(what, "guide") == 0) {
         j.kind = "guide.upsert";
     } else {
-        return usage_error("push %s: expected campaign, member or guide", what);
+        return hq_cli_usage("push %s: expected campaign, member or guide", what);
     }
     int rc = only(a, j.campaign ? 0 : BIT(O_STORE), "push");
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     if (a->npos < 3)
-        return usage_error("push %s needs a FILE", what);
+        return hq_cli_usage("push %s needs a FILE", what);
     if (a->npos > 3)
-        return usage_error("unexpected argument '%s'", a->pos[3]);
-    if (!j.campaign && (rc = pick_stores(cfg, a, &j, store_buf)) != EXIT_OK)
+        return hq_cli_usage("unexpected argument '%s'", a->pos[3]);
+    if (!j.campaign && (rc = pick_stores(cfg, a, &j, store_buf)) != HQ_EXIT_OK)
         return rc;
     j.source = a->pos[2];
-    if ((rc = read_bodies(a->pos[2], j.kind, !j.campaign, &j.bodies)) != EXIT_OK) {
+    if ((rc = read_bodies(a->pos[2], j.kind, !j.campaign, &j.bodies)) != HQ_EXIT_OK) {
         bodies_free(&j.bodies);
         return rc;
     }
@@ -795,8 +776,8 @@ static int add_num(cJSON *b, const struct args *a, int o, const char *field, int
     if (!a->seen[o])
         return 0;
     if (parse_num(a->val[o], min, max, &v) != 0) {
-        usage_error("%s '%.40s': expected a whole number from %" PRId64 " to %" PRId64,
-                    options[o].name, a->val[o], min, max);
+        hq_cli_usage("%s '%.40s': expected a whole number from %" PRId64 " to %" PRId64,
+                     options[o].name, a->val[o], min, max);
         return -1;
     }
     return json_add_i64(b, field, v) != NULL ? 0 : -1;
@@ -806,9 +787,9 @@ static int add_time(cJSON *b, const struct args *a, int o, const char *field, in
 {
     int64_t t = dflt;
     if (a->seen[o] && parse_time(a->val[o], &t) != 0) {
-        usage_error("%s '%.40s': expected ms since the epoch or YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM] "
-                    "(UTC without an offset)",
-                    options[o].name, a->val[o]);
+        hq_cli_usage("%s '%.40s': expected ms since the epoch or YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM] "
+                     "(UTC without an offset)",
+                     options[o].name, a->val[o]);
         return -1;
     }
     if (t < 0)
@@ -823,10 +804,10 @@ static int run_one(const struct hq_config *cfg, const struct args *a, const char
     static const char *store_buf[HQ_CONFIG_STORES_MAX];
     struct job j = {.kind = kind, .source = source};
     int rc = pick_stores(cfg, a, &j, store_buf);
-    if (rc != EXIT_OK || bodies_add(&j.bodies, body, 0) != 0) {
-        if (rc == EXIT_OK) {
+    if (rc != HQ_EXIT_OK || bodies_add(&j.bodies, body, 0) != 0) {
+        if (rc == HQ_EXIT_OK) {
             fprintf(stderr, "memberlink-hq: out of memory\n");
-            rc = EXIT_RUNTIME;
+            rc = HQ_EXIT_RUNTIME;
         }
         bodies_free(&j.bodies);
         return rc;
@@ -838,7 +819,7 @@ static int run_one(const struct hq_config *cfg, const struct args *a, const char
 
 static int missing(const struct args *a, int o, const char *cmd)
 {
-    return a->seen[o] ? 0 : (usage_error("%s needs %s", cmd, options[o].name), 1);
+    return a->seen[o] ? 0 : (hq_cli_usage("%s needs %s", cmd, options[o].name), 1);
 }
 
 static int cmd_grant(const struct hq_config *cfg, const struct args *a)
@@ -848,15 +829,15 @@ static int cmd_grant(const struct hq_config *cfg, const struct args *a)
                                   BIT(O_CATEGORIES) | BIT(O_FROM) | BIT(O_TO) | BIT(O_USES) |
                                   BIT(O_OFFLINE_OK) | BIT(O_VERSION) | BIT(O_STORE);
     int rc = only(a, allowed, "grant coupon");
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     if (a->npos != 2 || strcmp(a->pos[1], "coupon") != 0)
-        return usage_error("%s", "expected: grant coupon --id C --kind K --value N --to T ...");
+        return hq_cli_usage("%s", "expected: grant coupon --id C --kind K --value N --to T ...");
     if (missing(a, O_ID, "grant coupon") || missing(a, O_KIND, "grant coupon") ||
         missing(a, O_VALUE, "grant coupon") || missing(a, O_TO, "grant coupon"))
-        return EXIT_USAGE;
+        return HQ_EXIT_USAGE;
     if (strcmp(a->val[O_KIND], "amount_off") != 0 && strcmp(a->val[O_KIND], "percent_off") != 0)
-        return usage_error("--kind '%.40s': expected amount_off or percent_off", a->val[O_KIND]);
+        return hq_cli_usage("--kind '%.40s': expected amount_off or percent_off", a->val[O_KIND]);
     int offline_ok = 1;
     if (a->seen[O_OFFLINE_OK]) {
         if (strcmp(a->val[O_OFFLINE_OK], "yes") == 0)
@@ -864,7 +845,7 @@ static int cmd_grant(const struct hq_config *cfg, const struct args *a)
         else if (strcmp(a->val[O_OFFLINE_OK], "no") == 0)
             offline_ok = 0;
         else
-            return usage_error("--offline-ok '%.40s': expected yes or no", a->val[O_OFFLINE_OK]);
+            return hq_cli_usage("--offline-ok '%.40s': expected yes or no", a->val[O_OFFLINE_OK]);
     }
     cJSON *b = cJSON_CreateObject();
     if (b == NULL || add_str(b, a, O_ID, "coupon_id") || add_str(b, a, O_MEMBER, "member_id") ||
@@ -872,11 +853,11 @@ static int cmd_grant(const struct hq_config *cfg, const struct args *a)
         add_num(b, a, O_VALUE, "value", 1, INT64_C(100000000000)) ||
         add_num(b, a, O_MAX_OFF, "max_off", 0, INT64_C(100000000000)) ||
         add_num(b, a, O_MIN_SPEND, "min_spend", 0, INT64_C(100000000000)) ||
-        add_time(b, a, O_FROM, "valid_from", wall_ms()) || add_time(b, a, O_TO, "valid_to", -1) ||
-        add_num(b, a, O_USES, "uses", 1, 1000000) ||
+        add_time(b, a, O_FROM, "valid_from", hq_cli_wall_ms()) ||
+        add_time(b, a, O_TO, "valid_to", -1) || add_num(b, a, O_USES, "uses", 1, 1000000) ||
         add_num(b, a, O_VERSION, "version", 1, HQ_VERSION_MAX)) {
         cJSON_Delete(b);
-        return EXIT_USAGE;
+        return HQ_EXIT_USAGE;
     }
     if (a->seen[O_CATEGORIES]) {
         cJSON *cats = cJSON_AddArrayToObject(b, "categories");
@@ -886,8 +867,8 @@ static int cmd_grant(const struct hq_config *cfg, const struct args *a)
             char cat[40];
             if (n == 0 || n > 32) {
                 cJSON_Delete(b);
-                return usage_error("%s", "--categories: expected names of 1-32 bytes separated "
-                                         "by commas");
+                return hq_cli_usage("%s", "--categories: expected names of 1-32 bytes separated "
+                                          "by commas");
             }
             memcpy(cat, p, n);
             cat[n] = '\0';
@@ -902,17 +883,17 @@ static int cmd_grant(const struct hq_config *cfg, const struct args *a)
 static int cmd_revoke(const struct hq_config *cfg, const struct args *a)
 {
     int rc = only(a, BIT(O_ID) | BIT(O_VERSION) | BIT(O_STORE), "revoke coupon");
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     if (a->npos != 2 || strcmp(a->pos[1], "coupon") != 0)
-        return usage_error("%s", "expected: revoke coupon --id C [--version N] [--store S]");
+        return hq_cli_usage("%s", "expected: revoke coupon --id C [--version N] [--store S]");
     if (missing(a, O_ID, "revoke coupon"))
-        return EXIT_USAGE;
+        return HQ_EXIT_USAGE;
     cJSON *b = cJSON_CreateObject();
     if (b == NULL || add_str(b, a, O_ID, "coupon_id") ||
         add_num(b, a, O_VERSION, "version", 1, HQ_VERSION_MAX)) {
         cJSON_Delete(b);
-        return EXIT_USAGE;
+        return HQ_EXIT_USAGE;
     }
     return run_one(cfg, a, "coupon.revoke", "revoke coupon", b);
 }
@@ -923,18 +904,18 @@ static int cmd_bind(const struct hq_config *cfg, const struct args *a)
                   BIT(O_MEMBER) | BIT(O_GUIDE) | BIT(O_UNTIL) | BIT(O_UNBIND) | BIT(O_VERSION) |
                       BIT(O_STORE),
                   "bind guide");
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     if (a->npos != 2 || strcmp(a->pos[1], "guide") != 0)
-        return usage_error("%s",
-                           "expected: bind guide --member M (--guide G --until T | --unbind)");
+        return hq_cli_usage("%s",
+                            "expected: bind guide --member M (--guide G --until T | --unbind)");
     if (missing(a, O_MEMBER, "bind guide"))
-        return EXIT_USAGE;
+        return HQ_EXIT_USAGE;
     if (a->seen[O_UNBIND] && (a->seen[O_GUIDE] || a->seen[O_UNTIL]))
-        return usage_error("%s", "--unbind takes no --guide or --until");
+        return hq_cli_usage("%s", "--unbind takes no --guide or --until");
     if (!a->seen[O_UNBIND] &&
         (missing(a, O_GUIDE, "bind guide") || missing(a, O_UNTIL, "bind guide")))
-        return EXIT_USAGE;
+        return HQ_EXIT_USAGE;
     cJSON *b = cJSON_CreateObject();
     if (b == NULL || add_str(b, a, O_MEMBER, "member_id") ||
         (a->seen[O_UNBIND] ? cJSON_AddNullToObject(b, "guide_id") == NULL
@@ -942,7 +923,7 @@ static int cmd_bind(const struct hq_config *cfg, const struct args *a)
         add_time(b, a, O_UNTIL, "until", -1) ||
         add_num(b, a, O_VERSION, "version", 1, HQ_VERSION_MAX)) {
         cJSON_Delete(b);
-        return EXIT_USAGE;
+        return HQ_EXIT_USAGE;
     }
     return run_one(cfg, a, "guide.bind", "bind guide", b);
 }
@@ -950,10 +931,10 @@ static int cmd_bind(const struct hq_config *cfg, const struct args *a)
 static int cmd_withdraw(const struct hq_config *cfg, const struct args *a)
 {
     int rc = only(a, 0, "withdraw campaign");
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     if (a->npos != 3 || strcmp(a->pos[1], "campaign") != 0)
-        return usage_error("%s", "expected: withdraw campaign ID");
+        return hq_cli_usage("%s", "expected: withdraw campaign ID");
     struct job j = {.kind = "campaign.withdraw", .campaign = 1, .source = "withdraw campaign"};
     cJSON *b = cJSON_CreateObject();
     if (b == NULL || cJSON_AddStringToObject(b, "campaign_id", a->pos[2]) == NULL ||
@@ -961,7 +942,7 @@ static int cmd_withdraw(const struct hq_config *cfg, const struct args *a)
         cJSON_Delete(b);
         bodies_free(&j.bodies);
         fprintf(stderr, "memberlink-hq: out of memory\n");
-        return EXIT_RUNTIME;
+        return HQ_EXIT_RUNTIME;
     }
     rc = run_job(cfg, &j);
     bodies_free(&j.bodies);
@@ -972,19 +953,19 @@ static int cmd_deny(const struct hq_config *cfg, const struct args *a)
 {
     int rc =
         only(a, BIT(O_ID) | BIT(O_REASON) | BIT(O_LIFT) | BIT(O_VERSION) | BIT(O_STORE), "deny");
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     if (a->npos != 2 || (strcmp(a->pos[1], "member") != 0 && strcmp(a->pos[1], "coupon") != 0))
-        return usage_error("%s", "expected: deny member|coupon --id X --reason R [--lift]");
+        return hq_cli_usage("%s", "expected: deny member|coupon --id X --reason R [--lift]");
     if (missing(a, O_ID, "deny") || missing(a, O_REASON, "deny"))
-        return EXIT_USAGE;
+        return HQ_EXIT_USAGE;
     cJSON *b = cJSON_CreateObject();
     if (b == NULL || cJSON_AddStringToObject(b, "subject", a->pos[1]) == NULL ||
         add_str(b, a, O_ID, "id") || add_str(b, a, O_REASON, "reason") ||
         cJSON_AddBoolToObject(b, "lifted", a->seen[O_LIFT]) == NULL ||
         add_num(b, a, O_VERSION, "version", 1, HQ_VERSION_MAX)) {
         cJSON_Delete(b);
-        return EXIT_USAGE;
+        return HQ_EXIT_USAGE;
     }
     return run_one(cfg, a, "deny.upsert", "deny", b);
 }
@@ -1032,18 +1013,18 @@ static int cmd_republish(const struct hq_config *cfg, const struct args *a)
         "SELECT topic, text, id FROM outgoing WHERE published_at IS NULL AND expires > ?1"
         " ORDER BY store, cursor LIMIT ?2";
     int rc = only(a, 0, "republish");
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     if (a->npos != 1)
-        return usage_error("unexpected argument '%s'", a->pos[1]);
+        return hq_cli_usage("unexpected argument '%s'", a->pos[1]);
     struct hq_store *st = NULL;
-    if ((rc = open_rw(cfg, &st)) != EXIT_OK)
+    if ((rc = open_rw(cfg, &st)) != HQ_EXIT_OK)
         return rc;
     char **topics = NULL, **texts = NULL, **idv = NULL;
     size_t n = 0, ncamp = 0;
     struct hq_pub_item *items = NULL;
-    int64_t now = wall_ms();
-    rc = EXIT_RUNTIME;
+    int64_t now = hq_cli_wall_ms();
+    rc = HQ_EXIT_RUNTIME;
     if (load_rows(st, campaigns_sql, now, &topics, &texts, &idv, &n, HQ_CAMPAIGNS_LIVE_MAX) < 0) {
         fprintf(stderr, "memberlink-hq: database: %s\n", hq_store_errmsg(st));
         goto out;
@@ -1067,7 +1048,7 @@ static int cmd_republish(const struct hq_config *cfg, const struct args *a)
                i < ncamp ? " (retained)" : "", idv[i]);
     printf("%zu campaigns and %zu unpublished messages sent again, %zu published\n", ncamp,
            n - ncamp, acked);
-    rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME;
+    rc = fflush(stdout) == 0 ? HQ_EXIT_OK : HQ_EXIT_RUNTIME;
 out:
     for (size_t i = 0; i < n; i++) {
         free(topics[i]);
@@ -1100,14 +1081,14 @@ int hq_cmd_main(int argc, char **argv)
     static struct hq_config cfg;
     char errbuf[512];
     int rc = parse_args(argc, argv, &a);
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     if (a.npos == 0 || !hq_cmd_handles(a.pos[0]))
-        return usage_error("%s", "no command given");
+        return hq_cli_usage("%s", "no command given");
     hq_config_defaults(&cfg);
     if (a.conf != NULL && hq_config_load(&cfg, a.conf, errbuf, sizeof(errbuf)) != ML_OK) {
         fprintf(stderr, "memberlink-hq: %s\n", errbuf);
-        return EXIT_USAGE;
+        return HQ_EXIT_USAGE;
     }
     if (a.verbose)
         hq_log_set_level(HQ_LOG_DEBUG);

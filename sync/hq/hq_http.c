@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "canon.h"
 #include "sign.h"
+#include "hq_cli.h"
 #include "hq_key.h"
 #include "hq_log.h"
 #include "hq_push.h"
@@ -80,13 +80,6 @@ static int body_add_line(struct body *b, const char *text, size_t n)
     return 0;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A re-signed copy of a stored message whose expiry is near or past, or NULL (serve as is). */
 static char *resign_if_stale(struct hq_http *h, const char *store, const char *text, size_t n)
 {
@@ -94,7 +87,7 @@ static char *resign_if_stale(struct hq_http *h, const char *store, const char *t
         return NULL;
     cJSON *msg = cJSON_ParseWithLength(text, n);
     const cJSON *exp = cJSON_GetObjectItemCaseSensitive(msg, "expires");
-    int64_t now = wall_ms();
+    int64_t now = hq_cli_wall_ms();
     char *out = NULL;
     if (cJSON_IsNumber(exp) && (int64_t)exp->valuedouble < now + HQ_RESIGN_MARGIN_MS) {
         char topic[256];
@@ -220,7 +213,7 @@ static int collect(struct hq_http *h, const char *store, int64_t since, struct b
     }
     if (since == 0) {
         s = query(h, Q_CAMPAIGNS);
-        sqlite3_bind_int64(s, 1, wall_ms());
+        sqlite3_bind_int64(s, 1, hq_cli_wall_ms());
         sqlite3_bind_int(s, 2, HQ_CAMPAIGNS_LIVE_MAX);
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
             const char *text = (const char *)sqlite3_column_text(s, 0);
@@ -311,7 +304,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* Last line: a fresh signed hq.time, the store's trusted clock (hq_push.h). */
     struct hq_push_msg beacon;
     if (h->key != NULL && (b.len > 0 || configured(h->cfg, store)) &&
-        hq_push_time_beacon(h->cfg->brand, h->key, h->kid, wall_ms(), &beacon) == ML_OK) {
+        hq_push_time_beacon(h->cfg->brand, h->key, h->kid, hq_cli_wall_ms(), &beacon) == ML_OK) {
         int bad = body_add_line(&b, beacon.text, beacon.len);
         free(beacon.text);
         if (bad) {

@@ -1,19 +1,18 @@
 /*
  * hq_key: the signing key files of memberlink-hq; see hq_key.h. The key is written first
- * (atomically, by sign_key_save_private), then the kid file (atomically, through a
- * temporary file and rename), so a crash between the two leaves a key under the old kid,
- * which stores refuse as a bad signature rather than accept wrongly.
+ * (atomically, by sign_key_save_private), then the kid file (atomically, by file_replace),
+ * so a crash between the two leaves a key under the old kid, which stores refuse as a bad
+ * signature rather than accept wrongly.
  */
 #include "hq_key.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "fileutil.h"
 #include "hq_config.h"
 
 #define HQ_KEY_PATH_MAX (HQ_CONFIG_PATH_MAX + 32)
@@ -48,26 +47,9 @@ ml_err hq_key_pubkey_line(EVP_PKEY *key, const char *kid, char line[HQ_PUBKEY_LI
 /* Writes "kid\n" to path through path.tmp, mode 0644. 0 on success, -1 with errno. */
 static int write_kid(const char *path, const char *kid)
 {
-    char tmp[HQ_KEY_PATH_MAX + 8];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
     char text[SIGN_KID_MAX + 2];
     int n = snprintf(text, sizeof(text), "%s\n", kid);
-    int ok = write(fd, text, (size_t)n) == (ssize_t)n && fsync(fd) == 0;
-    int saved = errno;
-    if (close(fd) != 0 && ok) {
-        ok = 0;
-        saved = errno;
-    }
-    if (!ok || rename(tmp, path) != 0) {
-        saved = ok ? errno : saved;
-        unlink(tmp);
-        errno = saved;
-        return -1;
-    }
-    return 0;
+    return file_replace(path, text, (size_t)n, 0644);
 }
 
 ml_err hq_key_generate(const char *data_dir, const char *kid, int force,
@@ -137,9 +119,9 @@ ml_err hq_key_load(const char *data_dir, EVP_PKEY **ret_key, char kid[SIGN_KID_M
                      key_path);
         else
             snprintf(errbuf, errlen, "%s: %s", key_path,
-                     err == ML_CONFIG   ? "not an unencrypted Ed25519 private key (PEM PKCS#8)"
-                     : err == ML_LIMIT  ? "too large to be a key"
-                                        : "cannot read the key");
+                     err == ML_CONFIG  ? "not an unencrypted Ed25519 private key (PEM PKCS#8)"
+                     : err == ML_LIMIT ? "too large to be a key"
+                                       : "cannot read the key");
         return err == ML_LIMIT ? ML_CONFIG : err;
     }
     FILE *f = fopen(kid_path, "re");

@@ -11,17 +11,12 @@
 #include "hq_qr.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -31,6 +26,8 @@
 #include <qrencode.h>
 #include <zlib.h>
 
+#include "fileutil.h"
+#include "hq_cli.h"
 #include "hq_config.h"
 #include "hq_key.h"
 #include "hq_log.h"
@@ -38,8 +35,6 @@
 
 #define HQ_QR_WALLET_VERSION 1
 #define HQ_QR_PNG_SIDE_MAX 4096 /* pixels; a version 40 code needs (177 + 8) * 6 = 1110 */
-
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 static __attribute__((format(printf, 4, 5))) ml_err fail_with(ml_err err, char *errbuf,
                                                               size_t errlen, const char *fmt, ...)
@@ -49,104 +44,6 @@ static __attribute__((format(printf, 4, 5))) ml_err fail_with(ml_err err, char *
     vsnprintf(errbuf, errlen, fmt, ap);
     va_end(ap);
     return err;
-}
-
-/* ---- files ------------------------------------------------------------------------------ */
-
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/*
- * Replaces path with data[0..n) through path + ".tmp" (fsync, rename, fsync of the
- * directory), so a reader sees the old file or the new one, never part of one. 0 on
- * success, -1 with errno; the temporary file is removed on failure.
- */
-static int replace_file(const char *path, const void *data, size_t n, mode_t mode)
-{
-    char tmp[PATH_MAX], dir[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
-        snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, mode);
-    if (fd < 0)
-        return -1;
-    /* A leftover file keeps its old mode through O_CREAT: set it before writing. */
-    int ok = fchmod(fd, mode) == 0 && write_all(fd, data, n) == 0 && fsync(fd) == 0;
-    int saved = errno;
-    if (close(fd) != 0 && ok) {
-        ok = 0;
-        saved = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        saved = errno;
-    }
-    if (!ok) {
-        (void)unlink(tmp);
-        errno = saved;
-        return -1;
-    }
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd); /* the rename is done; this only makes it durable sooner */
-        close(dfd);
-    }
-    return 0;
-}
-
-/* Reads at most max bytes of path into a NUL-terminated buffer (caller frees with free()).
- * ML_NOENTRY, ML_LIMIT, ML_FAILURE (errno set), ML_NOMEM. */
-static ml_err read_small_file(const char *path, size_t max, char **ret, size_t *ret_len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return errno == ENOENT ? ML_NOENTRY : ML_FAILURE;
-    ml_err result = ML_NOMEM;
-    size_t len = 0;
-    char *buf = malloc(max + 1);
-    if (buf == NULL)
-        goto out;
-    result = ML_FAILURE;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, max + 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            goto out;
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > max) {
-            result = ML_LIMIT;
-            goto out;
-        }
-    }
-    buf[len] = '\0';
-    *ret = buf;
-    *ret_len = len;
-    buf = NULL;
-    result = ML_OK;
-out:
-    if (buf != NULL) {
-        OPENSSL_cleanse(buf, max + 1);
-        free(buf);
-    }
-    close(fd);
-    return result;
 }
 
 /* ---- the wallet ----------------------------------------------------------------------------- */
@@ -180,14 +77,15 @@ out:
     return out;
 }
 
-/* An encrypted key is refused, never prompted for. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
+/* Frees a wallet's JSON tree (NULL-safe), clearing the device key's PEM string first. */
+static void wallet_json_free(cJSON *w)
 {
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    (void)u;
-    return -1;
+    if (w == NULL)
+        return;
+    cJSON *k = cJSON_GetObjectItemCaseSensitive(w, "device_key");
+    if (cJSON_IsString(k))
+        OPENSSL_cleanse(k->valuestring, strlen(k->valuestring));
+    cJSON_Delete(w);
 }
 
 ml_err hq_qr_wallet_write(const char *path, const struct qr_code *cred, EVP_PKEY *device,
@@ -223,7 +121,7 @@ ml_err hq_qr_wallet_write(const char *path, const struct qr_code *cred, EVP_PKEY
     }
     size_t n = strlen(text);
     text[n] = '\n'; /* replaces the NUL: the file ends in a newline */
-    if (replace_file(path, text, n + 1, 0600) != 0) {
+    if (file_replace(path, text, n + 1, 0600) != 0) {
         result = fail_with(ML_FAILURE, errbuf, errlen, "%s: cannot write the wallet: %s", path,
                            strerror(errno));
         text[n] = '\0';
@@ -236,13 +134,7 @@ out:
         OPENSSL_cleanse(text, strlen(text));
         free(text);
     }
-    if (w != NULL) {
-        /* the PEM string inside the tree: clear it before cJSON frees it */
-        cJSON *k = cJSON_GetObjectItemCaseSensitive(w, "device_key");
-        if (cJSON_IsString(k))
-            OPENSSL_cleanse(k->valuestring, strlen(k->valuestring));
-        cJSON_Delete(w);
-    }
+    wallet_json_free(w);
     OPENSSL_clear_free(pem, pem_len);
     return result;
 }
@@ -267,7 +159,7 @@ static ml_err wallet_load(const char *path, struct wallet *ret, char *errbuf, si
     int64_t v = 0, counter = 0, not_after = 0;
     struct ml_refusal r = {0, NULL, ""};
 
-    result = read_small_file(path, HQ_QR_WALLET_MAX, &text, &len);
+    result = file_read_small(path, HQ_QR_WALLET_MAX, &text, &len);
     if (result != ML_OK) {
         if (result == ML_NOENTRY)
             return fail_with(result, errbuf, errlen,
@@ -305,7 +197,7 @@ static ml_err wallet_load(const char *path, struct wallet *ret, char *errbuf, si
         result = fail_with(ML_NOMEM, errbuf, errlen, "%s: out of memory", path);
         goto out;
     }
-    ret->device = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    ret->device = PEM_read_bio_PrivateKey(bio, NULL, sign_no_passphrase, NULL);
     ERR_clear_error();
     struct qr_code probe = ret->code;
     if (ret->device == NULL || qr_prove(&probe, ret->device, 0, 0) != ML_OK) {
@@ -324,12 +216,7 @@ out:
         OPENSSL_cleanse(text, len);
         free(text);
     }
-    if (w != NULL) {
-        cJSON *k = cJSON_GetObjectItemCaseSensitive(w, "device_key");
-        if (cJSON_IsString(k))
-            OPENSSL_cleanse(k->valuestring, strlen(k->valuestring));
-        cJSON_Delete(w);
-    }
+    wallet_json_free(w);
     return result;
 }
 
@@ -457,7 +344,7 @@ ml_err hq_qr_png_write(const char *text, const char *path, char *errbuf, size_t 
     }
     png_chunk(&at, "IDAT", at + 8, zlen);
     png_chunk(&at, "IEND", NULL, 0);
-    if (replace_file(path, file, (size_t)(at - file), 0644) != 0) {
+    if (file_replace(path, file, (size_t)(at - file), 0644) != 0) {
         fail_with(result, errbuf, errlen, "%s: cannot write: %s", path, strerror(errno));
         goto out;
     }
@@ -486,17 +373,6 @@ struct qr_args {
     const char *val[Q_COUNT]; /* every option takes a value */
 };
 
-static __attribute__((format(printf, 1, 2))) int usage(const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "memberlink-hq: %s (see memberlink-hq --help)\n", msg);
-    return EXIT_USAGE;
-}
-
 static int parse_qr_args(int argc, char **argv, struct qr_args *a)
 {
     memset(a, 0, sizeof(*a));
@@ -508,7 +384,7 @@ static int parse_qr_args(int argc, char **argv, struct qr_args *a)
         }
         if (arg[0] != '-') {
             if (a->cmd != NULL)
-                return usage("unexpected argument '%s'", arg);
+                return hq_cli_usage("unexpected argument '%s'", arg);
             a->cmd = arg;
             continue;
         }
@@ -527,17 +403,17 @@ static int parse_qr_args(int argc, char **argv, struct qr_args *a)
             }
         }
         if (slot == NULL || (arg[n] != '\0' && arg[n] != '='))
-            return usage("unknown option '%s'", arg);
+            return hq_cli_usage("unknown option '%s'", arg);
         if (*slot != NULL)
-            return usage("option '%s' given twice", name);
+            return hq_cli_usage("option '%s' given twice", name);
         if (arg[n] == '=')
             *slot = arg + n + 1;
         else if (i + 1 < argc)
             *slot = argv[++i];
         else
-            return usage("option '%s' needs a value", name);
+            return hq_cli_usage("option '%s' needs a value", name);
     }
-    return EXIT_OK;
+    return HQ_EXIT_OK;
 }
 
 /* Usage error unless exactly the options in `allowed` (a bit per enum qr_opt) were given. */
@@ -545,8 +421,8 @@ static int only_options(const struct qr_args *a, unsigned allowed)
 {
     for (int o = 0; o < Q_COUNT; o++)
         if (a->val[o] != NULL && !(allowed & (1u << o)))
-            return usage("option '%s' does not belong to '%s'", qr_opt_names[o], a->cmd);
-    return EXIT_OK;
+            return hq_cli_usage("option '%s' does not belong to '%s'", qr_opt_names[o], a->cmd);
+    return HQ_EXIT_OK;
 }
 
 /* A whole number in [min, max], digits only; -1 when v is not one. */
@@ -564,7 +440,7 @@ static int parse_u32_opt(const char *v, uint32_t min, uint32_t max, uint32_t *re
 
 static int exit_for(ml_err err)
 {
-    return err == ML_FAILURE || err == ML_NOMEM ? EXIT_RUNTIME : EXIT_USAGE;
+    return err == ML_FAILURE || err == ML_NOMEM ? HQ_EXIT_RUNTIME : HQ_EXIT_USAGE;
 }
 
 /* not_after for --days (or dflt) from now; usage error when out of range. */
@@ -572,22 +448,23 @@ static int days_to_not_after(const struct qr_args *a, uint32_t dflt, uint32_t *r
 {
     uint32_t days = dflt;
     if (a->val[Q_DAYS] != NULL && parse_u32_opt(a->val[Q_DAYS], 1, HQ_QR_DAYS_MAX, &days) != 0)
-        return usage("--days '%.20s': expected a whole number from 1 to %d", a->val[Q_DAYS],
-                     HQ_QR_DAYS_MAX);
+        return hq_cli_usage("--days '%.20s': expected a whole number from 1 to %d", a->val[Q_DAYS],
+                            HQ_QR_DAYS_MAX);
     int64_t na = (int64_t)time(NULL) + (int64_t)days * 86400;
     if (na > (int64_t)UINT32_MAX)
-        return usage("--days %u: past the year 2106, which credentials cannot express", days);
+        return hq_cli_usage("--days %u: past the year 2106, which credentials cannot express",
+                            days);
     *ret = (uint32_t)na;
-    return EXIT_OK;
+    return HQ_EXIT_OK;
 }
 
 static int check_id(const char *opt, const char *id)
 {
     if (id == NULL)
-        return usage("%s ID is required", opt);
+        return hq_cli_usage("%s ID is required", opt);
     if (!inifile_valid_id(id, QR_ID_MAX))
-        return usage("%s '%.40s': expected 1-32 characters of [A-Za-z0-9_-]", opt, id);
-    return EXIT_OK;
+        return hq_cli_usage("%s '%.40s': expected 1-32 characters of [A-Za-z0-9_-]", opt, id);
+    return HQ_EXIT_OK;
 }
 
 /* Prints text; with png != NULL also writes it as a PNG. */
@@ -604,9 +481,9 @@ static int emit(const char *text, const char *png)
     printf("%s\n", text);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "memberlink-hq: cannot write the output: %s\n", strerror(errno));
-        return EXIT_RUNTIME;
+        return HQ_EXIT_RUNTIME;
     }
-    return EXIT_OK;
+    return HQ_EXIT_OK;
 }
 
 /* Loads HQ's signing key from data_dir. */
@@ -618,7 +495,7 @@ static int load_issuer(const struct hq_config *cfg, EVP_PKEY **ret)
         fprintf(stderr, "memberlink-hq: %s\n", errbuf);
         return exit_for(err);
     }
-    return EXIT_OK;
+    return HQ_EXIT_OK;
 }
 
 static int cmd_enroll(const struct hq_config *cfg, const struct qr_args *a)
@@ -628,17 +505,17 @@ static int cmd_enroll(const struct hq_config *cfg, const struct qr_args *a)
     EVP_PKEY *issuer = NULL, *device = NULL;
     struct qr_code cred;
     int rc = only_options(a, 1u << Q_MEMBER | 1u << Q_DAYS | 1u << Q_WALLET);
-    if (rc == EXIT_OK)
+    if (rc == HQ_EXIT_OK)
         rc = check_id("--member", a->val[Q_MEMBER]);
-    if (rc == EXIT_OK && a->val[Q_WALLET] == NULL)
-        rc = usage("%s", "enroll: --wallet FILE is required");
-    if (rc == EXIT_OK)
+    if (rc == HQ_EXIT_OK && a->val[Q_WALLET] == NULL)
+        rc = hq_cli_usage("%s", "enroll: --wallet FILE is required");
+    if (rc == HQ_EXIT_OK)
         rc = days_to_not_after(a, HQ_QR_DAYS_MEMBER, &not_after);
-    if (rc == EXIT_OK)
+    if (rc == HQ_EXIT_OK)
         rc = load_issuer(cfg, &issuer);
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
-    rc = EXIT_RUNTIME;
+    rc = HQ_EXIT_RUNTIME;
     device = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     ERR_clear_error();
     if (device == NULL ||
@@ -656,7 +533,7 @@ static int cmd_enroll(const struct hq_config *cfg, const struct qr_args *a)
             "memberlink-hq: wallet %s: member %s, credential valid until %" PRIu32
             " (unix seconds); `memberlink-hq member-qr --wallet %s` shows a code\n",
             a->val[Q_WALLET], cred.id, not_after, a->val[Q_WALLET]);
-    rc = EXIT_OK;
+    rc = HQ_EXIT_OK;
 out:
     EVP_PKEY_free(device);
     EVP_PKEY_free(issuer);
@@ -668,18 +545,19 @@ static int cmd_member_qr(const struct qr_args *a)
     char text[QR_TEXT_MAX + 1], errbuf[512];
     uint32_t t = 0;
     int rc = only_options(a, 1u << Q_WALLET | 1u << Q_TIME | 1u << Q_PNG);
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     if (a->val[Q_WALLET] == NULL)
-        return usage("%s", "member-qr: --wallet FILE is required");
+        return hq_cli_usage("%s", "member-qr: --wallet FILE is required");
     if (a->val[Q_TIME] != NULL) {
         if (parse_u32_opt(a->val[Q_TIME], 0, UINT32_MAX, &t) != 0)
-            return usage("--time '%.20s': expected unix seconds, 0 to 4294967295", a->val[Q_TIME]);
+            return hq_cli_usage("--time '%.20s': expected unix seconds, 0 to 4294967295",
+                                a->val[Q_TIME]);
     } else {
         int64_t now = (int64_t)time(NULL);
         if (now < 0 || now > (int64_t)UINT32_MAX) {
             fprintf(stderr, "memberlink-hq: the clock is outside what a proof can express\n");
-            return EXIT_RUNTIME;
+            return HQ_EXIT_RUNTIME;
         }
         t = (uint32_t)now;
     }
@@ -700,19 +578,19 @@ static int cmd_card(const struct hq_config *cfg, const struct qr_args *a, enum q
     EVP_PKEY *issuer = NULL;
     struct qr_code c;
     int rc = only_options(a, 1u << id_opt | 1u << Q_DAYS | 1u << Q_PNG);
-    if (rc == EXIT_OK)
+    if (rc == HQ_EXIT_OK)
         rc = check_id(qr_opt_names[id_opt], a->val[id_opt]);
-    if (rc == EXIT_OK)
+    if (rc == HQ_EXIT_OK)
         rc = days_to_not_after(a, kind == QR_GUIDE ? HQ_QR_DAYS_GUIDE : HQ_QR_DAYS_COUPON,
                                &not_after);
-    if (rc == EXIT_OK)
+    if (rc == HQ_EXIT_OK)
         rc = load_issuer(cfg, &issuer);
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     if (qr_issue(kind, a->val[id_opt], not_after, issuer, NULL, &c) != ML_OK ||
         qr_render(&c, text, sizeof(text)) != ML_OK) {
         fprintf(stderr, "memberlink-hq: cannot sign the %s (OpenSSL)\n", qr_kind_name(kind));
-        rc = EXIT_RUNTIME;
+        rc = HQ_EXIT_RUNTIME;
     } else {
         rc = emit(text, a->val[Q_PNG]);
     }
@@ -732,14 +610,14 @@ int hq_qr_main(int argc, char **argv)
     struct qr_args a;
     char errbuf[512];
     int rc = parse_qr_args(argc, argv, &a);
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     if (a.cmd == NULL || !hq_qr_handles(a.cmd))
-        return usage("%s", "no command given");
+        return hq_cli_usage("%s", "no command given");
     hq_config_defaults(&cfg);
     if (a.conf != NULL && hq_config_load(&cfg, a.conf, errbuf, sizeof(errbuf)) != ML_OK) {
         fprintf(stderr, "memberlink-hq: %s\n", errbuf);
-        return EXIT_USAGE;
+        return HQ_EXIT_USAGE;
     }
     if (a.verbose)
         hq_log_set_level(HQ_LOG_DEBUG);

@@ -336,7 +336,9 @@ struct hq_push_msg *hq_settle_msg(struct hq_settle *s, size_t i)
 
 void hq_settle_truncate(struct hq_settle *s, size_t n)
 {
-    if (s->push != NULL)
+    if (n == 0)
+        hq_settle_clear(s); /* the next messages get a fresh `issued` */
+    else if (s->push != NULL)
         hq_push_truncate(s->push, n);
 }
 

@@ -31,7 +31,6 @@
 #include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hq_cli.h"
 #include "hq_cmd.h"
 #include "hq_config.h"
 #include "hq_http.h"
@@ -61,8 +61,6 @@
 #define HQ_STATS_EVERY_MS 300000 /* ingest counters are logged this often when they moved */
 #define HQ_FLUSH_MS 2000         /* at exit, time given to send queued acks */
 #define HQ_GROUP_MAX 64          /* batches read in one burst share one commit */
-
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 static const char usage_text[] =
     "usage: memberlink-hq [-c FILE] [-v] serve\n"
@@ -114,25 +112,6 @@ static const char usage_text[] =
     "exit status: 0 success, 1 runtime error, 2 usage, configuration or refused input\n"
     "See docs/hq.md.\n";
 
-/* One line on stderr; returns EXIT_USAGE. */
-static __attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "memberlink-hq: %s (see memberlink-hq --help)\n", msg);
-    return EXIT_USAGE;
-}
-
-static int64_t clock_ms(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- serve ---------------------------------------------------------------------------- */
 
 struct serve {
@@ -173,7 +152,7 @@ static void schedule_retry(struct serve *s, const char *why_in)
         why[n - 1] = '\0';
     int64_t span = s->backoff_ms * HQ_JITTER_PCT / 100;
     int64_t delay = s->backoff_ms - span + (int64_t)(next_random(s) % (uint64_t)(2 * span + 1));
-    s->retry_at = clock_ms(CLOCK_MONOTONIC) + delay;
+    s->retry_at = hq_cli_clock_ms(CLOCK_MONOTONIC) + delay;
     hq_warn("mqtt %s:%u: %s; reconnecting in %" PRId64 ".%01" PRId64 " s", s->cfg->mqtt_host,
             (unsigned)s->cfg->mqtt_port, why, delay / 1000, delay % 1000 / 100);
     s->backoff_ms = s->backoff_ms * 2 > HQ_BACKOFF_MAX_MS ? HQ_BACKOFF_MAX_MS : s->backoff_ms * 2;
@@ -244,13 +223,13 @@ static void publish_settled(struct serve *s, int durable)
             continue;
         int rc = mosquitto_publish(s->mosq, NULL, m->topic, (int)m->len, m->text, 1, false);
         if (rc == MOSQ_ERR_SUCCESS)
-            (void)hq_store_mark_published(s->st, m->id, clock_ms(CLOCK_REALTIME));
+            (void)hq_store_mark_published(s->st, m->id, hq_cli_clock_ms(CLOCK_REALTIME));
         else
             hq_warn("mqtt: %s for store %s not sent now: %s (the store catches up)", m->kind,
                     m->store, mosquitto_strerror(rc));
     }
-    if (n > 0)
-        hq_settle_clear(s->settle);
+    if (s->settle != NULL)
+        hq_settle_clear(s->settle); /* the next commit's messages get a fresh `issued` */
 }
 
 /* Publishes a fresh signed hq.time, the terminals' trusted clock. QoS 0: a lost beacon is
@@ -258,8 +237,8 @@ static void publish_settled(struct serve *s, int durable)
 static void send_time_beacon(struct serve *s)
 {
     struct hq_push_msg m;
-    if (s->key == NULL ||
-        hq_push_time_beacon(s->cfg->brand, s->key, s->kid, clock_ms(CLOCK_REALTIME), &m) != ML_OK)
+    if (s->key == NULL || hq_push_time_beacon(s->cfg->brand, s->key, s->kid,
+                                              hq_cli_clock_ms(CLOCK_REALTIME), &m) != ML_OK)
         return;
     (void)mosquitto_publish(s->mosq, NULL, m.topic, (int)m.len, m.text, 0, false);
     free(m.text);
@@ -273,7 +252,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     if (msg->payloadlen < 0)
         return;
     if (hq_ingest_message(s->in, msg->topic, msg->payload, (size_t)msg->payloadlen,
-                          clock_ms(CLOCK_REALTIME), &ack) != ML_OK ||
+                          hq_cli_clock_ms(CLOCK_REALTIME), &ack) != ML_OK ||
         ack.payload == NULL)
         return;
     if (!s->grouping) {
@@ -354,9 +333,9 @@ static void check_socket(struct serve *s, int rc)
 /* Sends what libmosquitto has queued (acks), for at most HQ_FLUSH_MS. */
 static void flush_queued(struct serve *s)
 {
-    int64_t until = clock_ms(CLOCK_MONOTONIC) + HQ_FLUSH_MS;
+    int64_t until = hq_cli_clock_ms(CLOCK_MONOTONIC) + HQ_FLUSH_MS;
     while (s->connected && mosquitto_want_write(s->mosq) && mosquitto_socket(s->mosq) >= 0) {
-        int64_t left = until - clock_ms(CLOCK_MONOTONIC);
+        int64_t left = until - hq_cli_clock_ms(CLOCK_MONOTONIC);
         if (left <= 0)
             break;
         struct pollfd p = {.fd = mosquitto_socket(s->mosq), .events = POLLOUT};
@@ -378,13 +357,13 @@ static void log_stats(const struct hq_ingest *in)
 /* The main loop; returns when a signal arrives or on a fatal error. */
 static int serve_loop(struct serve *s, int sfd)
 {
-    int64_t next_stats = clock_ms(CLOCK_MONOTONIC) + HQ_STATS_EVERY_MS;
+    int64_t next_stats = hq_cli_clock_ms(CLOCK_MONOTONIC) + HQ_STATS_EVERY_MS;
     uint64_t stats_seen = 0;
     for (;;) {
-        int64_t now = clock_ms(CLOCK_MONOTONIC);
+        int64_t now = hq_cli_clock_ms(CLOCK_MONOTONIC);
         if (!s->connected && now >= s->retry_at) {
             try_connect(s);
-            now = clock_ms(CLOCK_MONOTONIC);
+            now = hq_cli_clock_ms(CLOCK_MONOTONIC);
         }
         struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = -1}};
         int sock = s->connected ? mosquitto_socket(s->mosq) : -1;
@@ -401,13 +380,13 @@ static int serve_loop(struct serve *s, int sfd)
             timeout = s->retry_at - now < 0 ? 0 : s->retry_at - now;
         if (poll(pfd, 2, (int)timeout) < 0 && errno != EINTR) {
             hq_error("poll: %s", strerror(errno));
-            return EXIT_RUNTIME;
+            return HQ_EXIT_RUNTIME;
         }
         if (pfd[0].revents & POLLIN) {
             struct signalfd_siginfo si;
             if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
                 hq_info("%s: shutting down", strsignal((int)si.ssi_signo));
-            return EXIT_OK;
+            return HQ_EXIT_OK;
         }
         if (sock >= 0 && s->connected) {
             int rc = MOSQ_ERR_SUCCESS;
@@ -436,7 +415,7 @@ static int serve_loop(struct serve *s, int sfd)
 
 static int cmd_serve(const struct hq_config *cfg)
 {
-    int result = EXIT_RUNTIME, sfd = -1, lock_fd = -1, lib_init = 0;
+    int result = HQ_EXIT_RUNTIME, sfd = -1, lock_fd = -1, lib_init = 0;
     struct hq_store *st = NULL;
     struct hq_http *http = NULL;
     struct serve s = {.cfg = cfg, .backoff_ms = HQ_BACKOFF_MIN_MS};
@@ -470,7 +449,7 @@ static int cmd_serve(const struct hq_config *cfg)
     ml_err err = hq_store_open(path, HQ_STORE_READWRITE, &st, errbuf, sizeof(errbuf));
     if (err != ML_OK) {
         hq_error("%s", errbuf);
-        result = err == ML_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+        result = err == ML_CONFIG ? HQ_EXIT_USAGE : HQ_EXIT_RUNTIME;
         goto out;
     }
     if (hq_ingest_new(st, cfg->brand, &s.in) != ML_OK) {
@@ -495,7 +474,7 @@ static int cmd_serve(const struct hq_config *cfg)
         err = hq_http_start(cfg, path, &http, errbuf, sizeof(errbuf));
         if (err != ML_OK) {
             hq_error("%s", errbuf);
-            result = err == ML_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+            result = err == ML_CONFIG ? HQ_EXIT_USAGE : HQ_EXIT_RUNTIME;
             goto out;
         }
         hq_info("http: catch-up on http://%s:%u/v1/stores/<store>/changes", cfg->http_host,
@@ -503,7 +482,7 @@ static int cmd_serve(const struct hq_config *cfg)
     }
 
     if (getrandom(&s.rng, sizeof(s.rng), GRND_NONBLOCK) != (ssize_t)sizeof(s.rng))
-        s.rng = (uint64_t)clock_ms(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
+        s.rng = (uint64_t)hq_cli_clock_ms(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
     if (s.rng == 0)
         s.rng = 0x9e3779b97f4a7c15u;
 
@@ -557,22 +536,22 @@ static int open_readonly(const struct hq_config *cfg, struct hq_store **ret)
     ml_err err = hq_store_open(path, HQ_STORE_READONLY, ret, errbuf, sizeof(errbuf));
     if (err != ML_OK) {
         fprintf(stderr, "memberlink-hq: %s\n", errbuf);
-        return err == ML_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+        return err == ML_CONFIG ? HQ_EXIT_USAGE : HQ_EXIT_RUNTIME;
     }
-    return EXIT_OK;
+    return HQ_EXIT_OK;
 }
 
 static int finish_output(ml_err err, const char *errbuf)
 {
     if (err != ML_OK) {
         fprintf(stderr, "memberlink-hq: %s\n", errbuf[0] ? errbuf : ml_strerror(err));
-        return EXIT_RUNTIME;
+        return HQ_EXIT_RUNTIME;
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "memberlink-hq: cannot write the output: %s\n", strerror(errno));
-        return EXIT_RUNTIME;
+        return HQ_EXIT_RUNTIME;
     }
-    return EXIT_OK;
+    return HQ_EXIT_OK;
 }
 
 static int cmd_report(const struct hq_config *cfg, const char *kind, const char *from,
@@ -589,21 +568,21 @@ static int cmd_report(const struct hq_config *cfg, const char *kind, const char 
     else if (strcmp(kind, "conflicts") == 0)
         fn = hq_report_conflicts;
     else
-        return usage_error("unknown report '%s' (sales, commissions, redemptions or conflicts)",
-                           kind);
+        return hq_cli_usage("unknown report '%s' (sales, commissions, redemptions or conflicts)",
+                            kind);
     if (from != NULL && hq_report_check_day(from) != ML_OK)
-        return usage_error("--from: '%s' is not a date YYYY-MM-DD", from);
+        return hq_cli_usage("--from: '%s' is not a date YYYY-MM-DD", from);
     if (to != NULL && hq_report_check_day(to) != ML_OK)
-        return usage_error("--to: '%s' is not a date YYYY-MM-DD", to);
+        return hq_cli_usage("--to: '%s' is not a date YYYY-MM-DD", to);
     hq_report_today(today);
     snprintf(t, sizeof(t), "%s", to ? to : from && strcmp(from, today) > 0 ? from : today);
     snprintf(f, sizeof(f), "%s", from ? from : t);
     if (strcmp(f, t) > 0)
-        return usage_error("--to %s is before --from", t);
+        return hq_cli_usage("--to %s is before --from", t);
 
     struct hq_store *st = NULL;
     int rc = open_readonly(cfg, &st);
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     ml_err err = fn(st, f, t, json, stdout, errbuf, sizeof(errbuf));
     hq_store_close(st);
@@ -615,7 +594,7 @@ static int cmd_status(const struct hq_config *cfg, int json)
     char errbuf[512] = "";
     struct hq_store *st = NULL;
     int rc = open_readonly(cfg, &st);
-    if (rc != EXIT_OK)
+    if (rc != HQ_EXIT_OK)
         return rc;
     ml_err err = hq_report_status(st, json, stdout, errbuf, sizeof(errbuf));
     hq_store_close(st);
@@ -669,7 +648,7 @@ int main(int argc, char **argv)
         for (int i = 1; i < argc; i++)
             if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
                 fputs(usage_text, stdout);
-                return EXIT_OK;
+                return HQ_EXIT_OK;
             }
         return hq_qr_handles(word) ? hq_qr_main(argc, argv) : hq_cmd_main(argc, argv);
     }
@@ -682,14 +661,14 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "help") == 0) {
             fputs(usage_text, stdout);
-            return EXIT_OK;
+            return HQ_EXIT_OK;
         }
         if (option_value(argc, argv, &i, "-c", &conf, &missing) ||
             option_value(argc, argv, &i, "--config", &conf, &missing) ||
             option_value(argc, argv, &i, "--from", &from, &missing) ||
             option_value(argc, argv, &i, "--to", &to, &missing)) {
             if (missing)
-                return usage_error("option '%s' needs a value", a);
+                return hq_cli_usage("option '%s' needs a value", a);
             continue;
         }
         if (strcmp(a, "--json") == 0)
@@ -697,21 +676,21 @@ int main(int argc, char **argv)
         else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0)
             verbose = 1;
         else if (a[0] == '-')
-            return usage_error("unknown option '%s'", a);
+            return hq_cli_usage("unknown option '%s'", a);
         else if (nargs < 2)
             args[nargs++] = a;
         else
-            return usage_error("unexpected argument '%s'", a);
+            return hq_cli_usage("unexpected argument '%s'", a);
     }
     if (args[0] == NULL)
-        return usage_error("%s", "no command given");
+        return hq_cli_usage("%s", "no command given");
 
     static struct hq_config cfg; /* large (the [hq] stores list): not on the stack */
     char errbuf[512];
     hq_config_defaults(&cfg);
     if (conf != NULL && hq_config_load(&cfg, conf, errbuf, sizeof(errbuf)) != ML_OK) {
         fprintf(stderr, "memberlink-hq: %s\n", errbuf);
-        return EXIT_USAGE;
+        return HQ_EXIT_USAGE;
     }
     if (verbose)
         hq_log_set_level(HQ_LOG_DEBUG);
@@ -719,21 +698,21 @@ int main(int argc, char **argv)
     const char *cmd = args[0];
     int is_report = strcmp(cmd, "report") == 0;
     if (!is_report && (from != NULL || to != NULL))
-        return usage_error("--from and --to belong to '%s'", "report");
+        return hq_cli_usage("--from and --to belong to '%s'", "report");
     if (strcmp(cmd, "serve") == 0) {
         if (nargs > 1 || json)
-            return usage_error("%s", "serve takes no arguments");
+            return hq_cli_usage("%s", "serve takes no arguments");
         return cmd_serve(&cfg);
     }
     if (is_report) {
         if (args[1] == NULL)
-            return usage_error("%s", "report needs sales, commissions, redemptions or conflicts");
+            return hq_cli_usage("%s", "report needs sales, commissions, redemptions or conflicts");
         return cmd_report(&cfg, args[1], from, to, json);
     }
     if (strcmp(cmd, "status") == 0) {
         if (nargs > 1)
-            return usage_error("unexpected argument '%s'", args[1]);
+            return hq_cli_usage("unexpected argument '%s'", args[1]);
         return cmd_status(&cfg, json);
     }
-    return usage_error("unknown command '%s'", cmd);
+    return hq_cli_usage("unknown command '%s'", cmd);
 }

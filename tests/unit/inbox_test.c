@@ -270,6 +270,91 @@ static void hq_issued_time_moves_the_hlc_forward(void **state)
     free(hlc);
 }
 
+/* A message text without `field`, signed over the rest with the test key for topic. The
+ * signature is computed here rather than by sign_message(), which refuses a message without
+ * "version". Caller frees. */
+static char *hq_msg_without(const char *topic, const char *field)
+{
+    char *text = hq_msg(topic, "msg-1", "S001", 1, "member.upsert", 1, LATER, MEMBER(1, "gold"));
+    cJSON *msg = cJSON_Parse(text);
+    free(text);
+    assert_non_null(msg);
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(msg, field));
+    cJSON_DeleteItemFromObjectCaseSensitive(msg, field);
+    cJSON_DeleteItemFromObjectCaseSensitive(msg, "sig");
+    char *input = NULL;
+    size_t input_len = 0;
+    unsigned char sig[64];
+    size_t sig_len = sizeof(sig);
+    char sig_b64[SIGN_SIG_B64_LEN + 1];
+    assert_int_equal(sign_input(topic, msg, &input, &input_len), ML_OK);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    assert_non_null(md);
+    assert_int_equal(EVP_DigestSignInit(md, NULL, NULL, NULL, hq_key), 1);
+    assert_int_equal(EVP_DigestSign(md, sig, &sig_len, (const unsigned char *)input, input_len), 1);
+    EVP_MD_CTX_free(md);
+    free(input);
+    assert_int_equal(sig_len, sizeof(sig));
+    assert_int_equal(EVP_EncodeBlock((unsigned char *)sig_b64, sig, (int)sig_len),
+                     SIGN_SIG_B64_LEN);
+    assert_non_null(cJSON_AddStringToObject(msg, "sig", sig_b64));
+    char *out = canon_json(msg);
+    cJSON_Delete(msg);
+    assert_non_null(out);
+    return out;
+}
+
+/* Regression: a signed message without "store", "cursor" or "version" is refused as
+ * msg_malformed, and the reason HQ reads in security.rejected names the missing field (it
+ * was once formatted into itself and came out empty). */
+static void signed_message_without_store_cursor_or_version_names_the_missing_field(void **state)
+{
+    struct testdb *t = *state;
+    static const struct {
+        const char *field;
+        int signature_verifies; /* the field is not one sign_verify() itself requires */
+    } cases[] = {
+        {"store", 1},
+        {"cursor", 1},
+        {"version", 0},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char *text = hq_msg_without(INBOX, cases[i].field);
+        if (cases[i].signature_verifies) {
+            struct ml_refusal r = {0};
+            cJSON *msg = cJSON_Parse(text);
+            if (sign_verify(keys, INBOX, msg, TESTDB_T0, &r) != ML_OK)
+                fail_msg("without %s: the signature does not verify: %s", cases[i].field,
+                         r.message);
+            cJSON_Delete(msg);
+        }
+        int64_t before = rejected_events(t);
+        if (handle(t, INBOX, text) != INBOX_REJECTED)
+            fail_msg("without %s: not rejected", cases[i].field);
+        free(text);
+        assert_int_equal(rejected_events(t), before + 1);
+        char *got = testdb_dump(t, "SELECT json_extract(payload, '$.body.code'),"
+                                   " json_extract(payload, '$.body.message_id'),"
+                                   " json_extract(payload, '$.body.topic')"
+                                   " FROM outbox WHERE type = 'security.rejected'"
+                                   " ORDER BY seq DESC LIMIT 1");
+        if (strcmp(got, "msg_malformed|msg-1|" INBOX "\n") != 0)
+            fail_msg("without %s: security.rejected %s", cases[i].field, got);
+        free(got);
+        char *reason = testdb_dump(t, "SELECT json_extract(payload, '$.body.reason')"
+                                      " FROM outbox WHERE type = 'security.rejected'"
+                                      " ORDER BY seq DESC LIMIT 1");
+        if (strcmp(reason, "\n") == 0 || strcmp(reason, "NULL\n") == 0 ||
+            strstr(reason, cases[i].field) == NULL)
+            fail_msg("without %s: reason '%.*s' does not name it", cases[i].field,
+                     (int)strcspn(reason, "\n"), reason);
+        free(reason);
+    }
+    assert_int_equal(inbox_cursor(t->st), 0);
+    assert_int_equal(testdb_i64(t, "SELECT count(*) FROM members"), 0);
+    assert_int_equal(testdb_i64(t, "SELECT count(*) FROM inbox_applied"), 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, testdb_setup, testdb_teardown)
@@ -281,6 +366,7 @@ int main(void)
         T(campaign_on_its_retained_topic_is_applied),
         T(message_at_the_size_limit_passes_the_size_check_one_past_is_refused),
         T(hq_issued_time_moves_the_hlc_forward),
+        T(signed_message_without_store_cursor_or_version_names_the_missing_field),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
