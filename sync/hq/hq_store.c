@@ -466,6 +466,11 @@ void hq_store_rollback(struct hq_store *st)
     (void)run(stmt(st, S_ROLLBACK));
 }
 
+ml_err hq_store_set_synchronous(struct hq_store *st, int full)
+{
+    return exec(st->db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+}
+
 int hq_store_in_tx(struct hq_store *st)
 {
     return !sqlite3_get_autocommit(st->db);

@@ -63,6 +63,10 @@ ml_err hq_store_savepoint(struct hq_store *st);
 ml_err hq_store_release(struct hq_store *st);
 void hq_store_rollback_to(struct hq_store *st);
 
+/* synchronous=FULL (1, the default: each commit flushes the WAL) or NORMAL (0: the caller
+ * flushes, see hq_walsync.h). Between transactions only. */
+ml_err hq_store_set_synchronous(struct hq_store *st, int full);
+
 /* 1 while a transaction is open (SQLite may end one itself, e.g. on SQLITE_FULL). */
 int hq_store_in_tx(struct hq_store *st);
 

@@ -53,6 +53,7 @@
 #include "hq_report.h"
 #include "hq_settle.h"
 #include "hq_store.h"
+#include "hq_walsync.h"
 #include "log.h"
 
 #define HQ_BACKOFF_MIN_MS 1000
@@ -132,6 +133,20 @@ struct serve {
     int grouping;      /* inside read_burst(): acks wait for the group commit */
     struct hq_ack *acks;
     size_t nacks, acks_cap;
+    /* Committed, waiting for their WAL flush (hq_walsync.h) before they are published. */
+    struct hq_walsync *walsync; /* NULL: commits are flushed in place (synchronous=FULL) */
+    struct durable_wait *waiting;
+    size_t nwaiting, waiting_cap;
+    uint64_t last_gen;
+};
+
+/* An ack or a settlement message of a commit whose flush has not been confirmed yet. */
+struct durable_wait {
+    uint64_t gen;
+    char topic[HQ_TOPIC_MAX];
+    char *payload;
+    size_t len;
+    char id[SIGN_ID_MAX + 1]; /* outgoing message id to mark published; "" for an ack */
 };
 
 static uint64_t next_random(struct serve *s)
@@ -202,34 +217,73 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     schedule_retry(s, rc == 0 ? "disconnected" : mosquitto_strerror(rc));
 }
 
-static void publish_ack(struct serve *s, struct hq_ack *ack)
+static int wait_add(struct serve *s, uint64_t gen, const char *topic, char *payload, size_t len,
+                    const char *id)
 {
-    int rc = mosquitto_publish(s->mosq, NULL, ack->topic, (int)ack->len, ack->payload, 1, false);
-    if (rc != MOSQ_ERR_SUCCESS)
-        hq_warn("mqtt: ack on %s not sent: %s (the store will resend)", ack->topic,
-                mosquitto_strerror(rc));
-    free(ack->payload);
-    ack->payload = NULL;
+    if (s->nwaiting == s->waiting_cap) {
+        size_t cap = s->waiting_cap ? s->waiting_cap * 2 : 4 * HQ_GROUP_MAX;
+        struct durable_wait *grown = realloc(s->waiting, cap * sizeof(*grown));
+        if (grown == NULL)
+            return -1;
+        s->waiting = grown;
+        s->waiting_cap = cap;
+    }
+    struct durable_wait *d = &s->waiting[s->nwaiting++];
+    d->gen = gen;
+    snprintf(d->topic, sizeof(d->topic), "%s", topic);
+    d->payload = payload;
+    d->len = len;
+    snprintf(d->id, sizeof(d->id), "%s", id ? id : "");
+    return 0;
 }
 
-/* After a commit: sends the settlement messages it stored. One that does not reach the
- * broker still reaches its store: the store sees a cursor gap and catches up over HTTP. */
-static void publish_settled(struct serve *s, int durable)
+/* Publishes what waited for generations up to `done`, in commit order. A settlement message
+ * that does not reach the broker still reaches its store: the store sees a cursor gap and
+ * catches up over HTTP. */
+static void publish_durable(struct serve *s, uint64_t done)
+{
+    size_t i = 0;
+    for (; i < s->nwaiting && s->waiting[i].gen <= done; i++) {
+        struct durable_wait *d = &s->waiting[i];
+        int rc = mosquitto_publish(s->mosq, NULL, d->topic, (int)d->len, d->payload, 1, false);
+        if (rc != MOSQ_ERR_SUCCESS)
+            hq_warn("mqtt: %s on %s not sent now: %s (%s)", d->id[0] ? "message" : "ack", d->topic,
+                    mosquitto_strerror(rc),
+                    d->id[0] ? "the store catches up" : "the store will resend");
+        else if (d->id[0])
+            (void)hq_store_mark_published(s->st, d->id, hq_cli_clock_ms(CLOCK_REALTIME));
+        free(d->payload);
+    }
+    memmove(s->waiting, s->waiting + i, (s->nwaiting - i) * sizeof(*s->waiting));
+    s->nwaiting -= i;
+}
+
+/*
+ * After a commit: its acks and settlement messages wait for the WAL flush (or, without a
+ * syncer, are published at once: the commit flushed in place). If `durable` is 0 the
+ * commit failed and they are dropped: the stores resend.
+ */
+static void after_commit(struct serve *s, struct hq_ack *acks, size_t nacks, int durable)
 {
     size_t n = s->settle ? hq_settle_count(s->settle) : 0;
+    uint64_t gen = durable && s->walsync ? hq_walsync_request(s->walsync) : 0;
     for (size_t i = 0; durable && i < n; i++) {
         const struct hq_push_msg *m = hq_settle_msg(s->settle, i);
-        if (m->skipped)
-            continue;
-        int rc = mosquitto_publish(s->mosq, NULL, m->topic, (int)m->len, m->text, 1, false);
-        if (rc == MOSQ_ERR_SUCCESS)
-            (void)hq_store_mark_published(s->st, m->id, hq_cli_clock_ms(CLOCK_REALTIME));
-        else
-            hq_warn("mqtt: %s for store %s not sent now: %s (the store catches up)", m->kind,
-                    m->store, mosquitto_strerror(rc));
+        char *copy = m->skipped ? NULL : strdup(m->text);
+        if (copy != NULL && wait_add(s, gen, m->topic, copy, m->len, m->id) != 0)
+            free(copy); /* stored: the store catches up over HTTP */
     }
     if (s->settle != NULL)
         hq_settle_clear(s->settle); /* the next commit's messages get a fresh `issued` */
+    for (size_t i = 0; i < nacks; i++) {
+        if (!durable || wait_add(s, gen, acks[i].topic, acks[i].payload, acks[i].len, NULL) != 0)
+            free(acks[i].payload); /* not acked: the store resends */
+        acks[i].payload = NULL;
+    }
+    if (gen > s->last_gen)
+        s->last_gen = gen;
+    if (s->walsync == NULL)
+        publish_durable(s, 0);
 }
 
 /* Publishes a fresh signed hq.time, the terminals' trusted clock. QoS 0: a lost beacon is
@@ -256,10 +310,9 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         ack.payload == NULL)
         return;
     if (!s->grouping) {
-        /* The events are committed: acknowledge. If this ack is lost, the store resends and
-         * the duplicates are acknowledged again. */
-        publish_ack(s, &ack);
-        publish_settled(s, 1);
+        /* Committed on its own: acknowledged once flushed. If an ack is lost, the store
+         * resends and the duplicates are acknowledged again. */
+        after_commit(s, &ack, 1, 1);
         return;
     }
     if (s->nacks == s->acks_cap) {
@@ -277,8 +330,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 
 /*
  * Reads what the broker has sent, up to HQ_GROUP_MAX messages, as one group commit: one
- * fsync for the burst. Only once it is durable are the acks published; if the commit
- * fails none is, and the stores resend.
+ * flush for the burst, done by the syncer while the next burst is read. Only once it is
+ * durable are the acks published; if the commit fails none is, and the stores resend.
  */
 static int read_burst(struct serve *s)
 {
@@ -293,15 +346,9 @@ static int read_burst(struct serve *s)
         if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
             break;
     }
-    int durable = s->grouping && hq_ingest_group_commit(s->in) == ML_OK;
+    int committed = s->grouping && hq_ingest_group_commit(s->in) == ML_OK;
     s->grouping = 0;
-    publish_settled(s, durable);
-    for (size_t i = 0; i < s->nacks; i++) {
-        if (durable)
-            publish_ack(s, &s->acks[i]);
-        else
-            free(s->acks[i].payload);
-    }
+    after_commit(s, s->acks, s->nacks, committed);
     s->nacks = 0;
     return rc;
 }
@@ -365,7 +412,10 @@ static int serve_loop(struct serve *s, int sfd)
             try_connect(s);
             now = hq_cli_clock_ms(CLOCK_MONOTONIC);
         }
-        struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = -1}};
+        struct pollfd pfd[3] = {
+            {.fd = sfd, .events = POLLIN},
+            {.fd = -1},
+            {.fd = s->walsync ? hq_walsync_fd(s->walsync) : -1, .events = POLLIN}};
         int sock = s->connected ? mosquitto_socket(s->mosq) : -1;
         if (sock >= 0) {
             pfd[1].fd = sock;
@@ -378,7 +428,7 @@ static int serve_loop(struct serve *s, int sfd)
             timeout = s->beacon_at - now < 0 ? 0 : s->beacon_at - now;
         if (!s->connected && s->retry_at - now < timeout)
             timeout = s->retry_at - now < 0 ? 0 : s->retry_at - now;
-        if (poll(pfd, 2, (int)timeout) < 0 && errno != EINTR) {
+        if (poll(pfd, 3, (int)timeout) < 0 && errno != EINTR) {
             hq_error("poll: %s", strerror(errno));
             return HQ_EXIT_RUNTIME;
         }
@@ -387,6 +437,13 @@ static int serve_loop(struct serve *s, int sfd)
             if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
                 hq_info("%s: shutting down", strsignal((int)si.ssi_signo));
             return HQ_EXIT_OK;
+        }
+        if (pfd[2].revents & POLLIN) {
+            int failed = 0;
+            uint64_t done = hq_walsync_done(s->walsync, &failed);
+            if (failed)
+                return HQ_EXIT_RUNTIME; /* logged by the syncer; nothing more is acked */
+            publish_durable(s, done);
         }
         if (sock >= 0 && s->connected) {
             int rc = MOSQ_ERR_SUCCESS;
@@ -469,6 +526,12 @@ static int cmd_serve(const struct hq_config *cfg)
         goto out;
     }
     hq_ingest_set_settle(s.in, s.settle);
+    /* Commits flushed by the syncer (hq_walsync.h); without it, each commit flushes itself. */
+    if (hq_walsync_start(path, &s.walsync) != ML_OK || hq_store_set_synchronous(st, 0) != ML_OK) {
+        hq_walsync_stop(s.walsync);
+        s.walsync = NULL;
+        hq_warn("no WAL syncer: every commit waits for its own flush");
+    }
     if (cfg->http_port != 0) {
         /* After hq_store_open: the database exists at the current schema version. */
         err = hq_http_start(cfg, path, &http, errbuf, sizeof(errbuf));
@@ -505,12 +568,19 @@ static int cmd_serve(const struct hq_config *cfg)
     result = serve_loop(&s, sfd);
 
     s.stopping = 1;
+    /* What is committed gets its flush; what is flushed gets acknowledged before leaving. */
+    if (result == HQ_EXIT_OK && s.walsync != NULL && hq_walsync_wait(s.walsync, s.last_gen) == 0)
+        publish_durable(&s, s.last_gen);
     if (s.connected) {
         flush_queued(&s);
         mosquitto_disconnect(s.mosq);
     }
     log_stats(s.in);
 out:
+    hq_walsync_stop(s.walsync);
+    for (size_t i = 0; i < s.nwaiting; i++)
+        free(s.waiting[i].payload);
+    free(s.waiting);
     hq_http_stop(http);
     mosquitto_destroy(s.mosq);
     free(s.acks);
