@@ -33,7 +33,7 @@ void config_defaults(struct config *cfg)
     cfg->mqtt_keepalive = 30;
     cfg->mqtt_batch_events = 200;
     cfg->mqtt_batch_bytes = 256 * 1024;
-    cfg->mqtt_inflight = 8;
+    cfg->mqtt_inflight = 16;
     cfg->mqtt_ack_timeout_s = 15;
     cfg->offline.contact_window_s = 120;
     cfg->offline.coupon_max_value = 10000;

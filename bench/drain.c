@@ -224,8 +224,7 @@ static int drain_once(struct broker *b, long n, int use_hq, struct drain_run *re
     int result = -1;
     memset(ret, 0, sizeof(*ret));
     broker_stop(b); /* the terminal was offline */
-    snprintf(extra, sizeof(extra), "[mqtt]\nhost = 127.0.0.1\nport = %u\ninflight = 32\n",
-             (unsigned)b->port);
+    snprintf(extra, sizeof(extra), "[mqtt]\nhost = 127.0.0.1\nport = %u\n", (unsigned)b->port);
     if (daemon_setup(&d, extra) != 0 || daemon_import(&d, "packaging/demo/facts.ndjson") != 0)
         goto out;
     double t = mono_s();
