@@ -698,7 +698,8 @@ int main(void)
     printf("daemon RSS: after start %ld kB, after the API series %ld kB\n", idle_rss, end_rss);
     printf("load average: %s at start, %s at end\n", load_start, load_end);
     printf("identify() QR p50 - check + member_get p50 = %.3f ms (deny-list, answer and the "
-           "replay-cache entry, one durable commit: bare commit p50 %.3f, p99 %.3f ms)\n",
+           "replay-cache entry, written without a flush; a durable commit here: p50 %.3f, "
+           "p99 %.3f ms)\n",
            st_[S_IDENT_QR].p50 - st_[S_VERIFY].p50, st_[S_FLOOR].p50, st_[S_FLOOR].p99);
     printf("HTTP + client per request: API phone p50 - identify() phone p50 = %.3f ms\n",
            st_[S_API_PHONE].p50 - st_[S_IDENT_PHONE].p50);
