@@ -466,6 +466,21 @@ void hq_store_rollback(struct hq_store *st)
     (void)run(stmt(st, S_ROLLBACK));
 }
 
+ml_err hq_store_expired_campaigns(struct hq_store *st, int64_t now_ms,
+                                  void (*fn)(void *arg, const char *topic), void *arg)
+{
+    static const char sql[] = "SELECT topic FROM outgoing_campaigns WHERE expires <= ?1";
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return ML_STORAGE;
+    sqlite3_bind_int64(s, 1, now_ms);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        fn(arg, (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
+}
+
 ml_err hq_store_set_synchronous(struct hq_store *st, int full)
 {
     return exec(st->db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");

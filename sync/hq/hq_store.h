@@ -63,6 +63,11 @@ ml_err hq_store_savepoint(struct hq_store *st);
 ml_err hq_store_release(struct hq_store *st);
 void hq_store_rollback_to(struct hq_store *st);
 
+/* Calls fn with the topic of every campaign whose current message (an upsert or a
+ * withdrawal) has expired: its retained copy would only draw msg_expired refusals. */
+ml_err hq_store_expired_campaigns(struct hq_store *st, int64_t now_ms,
+                                  void (*fn)(void *arg, const char *topic), void *arg);
+
 /* synchronous=FULL (1, the default: each commit flushes the WAL) or NORMAL (0: the caller
  * flushes, see hq_walsync.h). Between transactions only. */
 ml_err hq_store_set_synchronous(struct hq_store *st, int full);

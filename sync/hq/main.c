@@ -58,10 +58,11 @@
 
 #define HQ_BACKOFF_MIN_MS 1000
 #define HQ_BACKOFF_MAX_MS 30000
-#define HQ_JITTER_PCT 20         /* each reconnect delay is +-20 % */
-#define HQ_STATS_EVERY_MS 300000 /* ingest counters are logged this often when they moved */
-#define HQ_FLUSH_MS 2000         /* at exit, time given to send queued acks */
-#define HQ_GROUP_MAX 64          /* batches read in one burst share one commit */
+#define HQ_JITTER_PCT 20          /* each reconnect delay is +-20 % */
+#define HQ_STATS_EVERY_MS 300000  /* ingest counters are logged this often when they moved */
+#define HQ_FLUSH_MS 2000          /* at exit, time given to send queued acks */
+#define HQ_CLEAR_EVERY_MS 3600000 /* expired retained campaign messages are cleared this often */
+#define HQ_GROUP_MAX 64           /* batches read in one burst share one commit */
 
 static const char usage_text[] =
     "usage: memberlink-hq [-c FILE] [-v] serve\n"
@@ -130,6 +131,7 @@ struct serve {
     EVP_PKEY *key; /* NULL without a signing key: no time beacon, no settlement notices */
     char kid[SIGN_KID_MAX + 1];
     int64_t beacon_at; /* monotonic ms of the next time beacon */
+    int64_t clear_at;  /* monotonic ms of the next clearing of expired campaign messages */
     int grouping;      /* inside read_burst(): acks wait for the group commit */
     struct hq_ack *acks;
     size_t nacks, acks_cap;
@@ -173,6 +175,23 @@ static void schedule_retry(struct serve *s, const char *why_in)
     s->backoff_ms = s->backoff_ms * 2 > HQ_BACKOFF_MAX_MS ? HQ_BACKOFF_MAX_MS : s->backoff_ms * 2;
 }
 
+static void clear_retained(void *arg, const char *topic)
+{
+    struct serve *s = arg;
+    /* An empty retained message removes the broker's copy; stores ignore it (unsigned). */
+    if (mosquitto_publish(s->mosq, NULL, topic, 0, NULL, 1, true) == MOSQ_ERR_SUCCESS)
+        hq_debug("mqtt: expired campaign message cleared from %s", topic);
+}
+
+/* Campaign messages that have expired stay retained at the broker until HQ clears them:
+ * every store connecting would otherwise receive and refuse them. */
+static void clear_expired_campaigns(struct serve *s)
+{
+    if (hq_store_expired_campaigns(s->st, hq_cli_clock_ms(CLOCK_REALTIME), clear_retained, s) !=
+        ML_OK)
+        hq_warn("cannot list expired campaigns: %s", hq_store_errmsg(s->st));
+}
+
 static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags)
 {
     struct serve *s = obj;
@@ -189,6 +208,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags)
     int src = mosquitto_subscribe(mosq, NULL, s->sub, 1);
     if (src != MOSQ_ERR_SUCCESS)
         hq_error("mqtt: cannot subscribe to %s: %s", s->sub, mosquitto_strerror(src));
+    clear_expired_campaigns(s);
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
@@ -458,6 +478,10 @@ static int serve_loop(struct serve *s, int sfd)
         if (s->connected && s->key != NULL && now >= s->beacon_at) {
             send_time_beacon(s);
             s->beacon_at = now + (int64_t)s->cfg->time_beacon_s * 1000;
+        }
+        if (s->connected && now >= s->clear_at) {
+            clear_expired_campaigns(s);
+            s->clear_at = now + HQ_CLEAR_EVERY_MS;
         }
         const struct hq_ingest_stats *st = hq_ingest_stats(s->in);
         uint64_t moved = st->batches + st->batches_dropped + st->batches_failed;

@@ -763,6 +763,34 @@ static void campaigns_keep_one_current_message_and_count_live_ones(void **state)
                 "c1|4|id-4|abcd|NULL\n");
 }
 
+static void count_topic(void *arg, const char *topic)
+{
+    int *n = arg;
+    assert_string_equal(topic, "ml/demo/hq/campaign/x");
+    (*n)++;
+}
+
+/* serve clears the retained copies of campaign messages whose expiry has come. */
+static void expired_campaign_messages_are_listed_for_clearing(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(hq_store_begin(f->st), ML_OK);
+    assert_int_equal(put_campaign(f->st, "c1", "id-1", 1, "a", T0 + 1000), ML_OK);
+    assert_int_equal(put_campaign(f->st, "c2", "id-2", 1, "b", T0), ML_OK);
+    assert_int_equal(hq_store_commit(f->st), ML_OK);
+    static const struct {
+        int64_t now;
+        int want;
+    } cases[] = {{T0 - 1, 0}, {T0, 1}, {T0 + 999, 1}, {T0 + 1000, 2}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int n = 0;
+        assert_int_equal(hq_store_expired_campaigns(f->st, cases[i].now, count_topic, &n), ML_OK);
+        if (n != cases[i].want)
+            fail_msg("at T0%+lld: %d expired, want %d", (long long)(cases[i].now - T0), n,
+                     cases[i].want);
+    }
+}
+
 static void mark_published_sets_the_time_once(void **state)
 {
     struct fx *f = *state;
@@ -796,6 +824,7 @@ int main(void)
         T(restore_redemption_marks_the_matching_one_once),
         T(cursors_are_per_store_and_a_taken_cursor_or_id_is_refused),
         T(last_version_is_per_entity_and_per_store),
+        T(expired_campaign_messages_are_listed_for_clearing),
         T(campaigns_keep_one_current_message_and_count_live_ones),
         T(mark_published_sets_the_time_once),
     };
