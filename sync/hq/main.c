@@ -274,7 +274,8 @@ static void publish_durable(struct serve *s, uint64_t done)
             (void)hq_store_mark_published(s->st, d->id, hq_cli_clock_ms(CLOCK_REALTIME));
         free(d->payload);
     }
-    memmove(s->waiting, s->waiting + i, (s->nwaiting - i) * sizeof(*s->waiting));
+    if (i > 0 && i < s->nwaiting)
+        memmove(s->waiting, s->waiting + i, (s->nwaiting - i) * sizeof(*s->waiting));
     s->nwaiting -= i;
 }
 
