@@ -48,6 +48,8 @@ struct batch {
     int notes;
     cJSON *acked; /* array of event ids */
     uint64_t n_new, n_dup, n_rej;
+    int64_t max_seq;  /* highest seq stored for the terminal, this batch's new events included */
+    int64_t received; /* this batch's new events whose seq was not stored before */
 };
 
 ml_err hq_ingest_new(struct hq_store *st, const char *brand, struct hq_ingest **ret_ingest)
@@ -395,7 +397,8 @@ static ml_err handle_event(struct batch *b, const cJSON *e, int idx)
         return reject(b, id, idx, "topic_mismatch", "event says %s/%s",
                       printable(fs->valuestring, p1), printable(ft->valuestring, p2));
 
-    struct hq_event ev = {.id = id, .store = b->store, .terminal = b->terminal};
+    struct hq_event ev = {
+        .id = id, .store = b->store, .terminal = b->terminal, .defer_terminal = 1};
     ev.batch = strcmp(b->id, "-") != 0 ? b->id : NULL;
     if (json_i64(e, "seq", 1, 1, JSON_INT_MAX, &ev.seq, &r) != ML_OK ||
         json_str(e, "type", 1, HQ_TYPE_MAX, &ev.type, &r) != ML_OK ||
@@ -410,6 +413,7 @@ static ml_err handle_event(struct batch *b, const cJSON *e, int idx)
     const cJSON *body = field(e, "body");
     if (!cJSON_IsObject(body))
         return reject(b, id, idx, "malformed", "'body' must be an object");
+    ev.seq_new = ev.seq > b->max_seq; /* past every stored seq: no reuse to look for */
 
     /* Canonical text prints integers directly; cJSON's printer formats every large number
      * as a double and reads it back, which was most of HQ's ingest CPU. Bodies with a
@@ -435,6 +439,9 @@ static ml_err handle_event(struct batch *b, const cJSON *e, int idx)
         break;
     case HQ_PUT_NEW:
         b->n_new++;
+        b->received += !put.seq_reused;
+        if (ev.seq > b->max_seq)
+            b->max_seq = ev.seq;
         if (put.seq_reused)
             note(b, "event %s reuses seq %lld of event %s (store database restored?); both kept",
                  id, (long long)ev.seq, put.other_id);
@@ -530,6 +537,8 @@ ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *pa
         goto out;
     in_tx = 1;
     settle_mark = in->settle ? hq_settle_count(in->settle) : 0;
+    if ((result = hq_store_terminal_max_seq(in->st, b.store, b.terminal, &b.max_seq)) != ML_OK)
+        goto out;
     int idx = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, events)
@@ -538,8 +547,10 @@ ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *pa
             goto out;
     }
     if (b.n_new > 0) {
-        if ((result = hq_store_refresh_terminal(in->st, b.store, b.terminal, &before, &after)) !=
-            ML_OK)
+        if ((result = hq_store_count_terminal(in->st, b.store, b.terminal, b.max_seq, b.received,
+                                              now_ms)) != ML_OK ||
+            (result = hq_store_refresh_terminal(in->st, b.store, b.terminal, &before, &after)) !=
+                ML_OK)
             goto out;
         seq_known = 1;
     }

@@ -166,6 +166,8 @@ enum stmt_id {
     S_EV_BY_SEQ,
     S_TERM_UPSERT,
     S_TERM_GET,
+    S_TERM_MAX,
+    S_EV_SEQ_FROM,
     S_TERM_SET,
     S_SALE_INSERT,
     S_REFUND_INSERT,
@@ -206,6 +208,9 @@ static const char *const stmt_sql[S_COUNT] = {
                       " max_seq = max(max_seq, excluded.max_seq),"
                       " received = received + excluded.received,"
                       " last_received_at = excluded.last_received_at",
+    [S_TERM_MAX] = "SELECT max_seq FROM terminals WHERE store = ?1 AND terminal = ?2",
+    [S_EV_SEQ_FROM] = "SELECT seq FROM events WHERE store = ?1 AND terminal = ?2 AND seq >= ?3"
+                      " ORDER BY seq",
     [S_TERM_GET] = "SELECT next_seq, max_seq, received, gaps FROM terminals"
                    " WHERE store = ?1 AND terminal = ?2",
     [S_TERM_SET] = "UPDATE terminals SET next_seq = ?3, gaps = ?4"
@@ -541,7 +546,7 @@ ml_err hq_store_put_event(struct hq_store *st, const struct hq_event *ev, int64_
                           struct hq_put_result *ret)
 {
     struct hq_put_result res = {.put = HQ_PUT_NEW};
-    int seen = event_by_seq(st, ev->store, ev->terminal, ev->seq, res.other_id);
+    int seen = ev->seq_new ? 0 : event_by_seq(st, ev->store, ev->terminal, ev->seq, res.other_id);
     if (seen < 0)
         return ML_STORAGE;
 
@@ -582,6 +587,10 @@ ml_err hq_store_put_event(struct hq_store *st, const struct hq_event *ev, int64_
     res.seq_reused = seen;
     if (!seen)
         res.other_id[0] = '\0';
+    if (ev->defer_terminal) {
+        *ret = res;
+        return ML_OK;
+    }
     s = stmt(st, S_TERM_UPSERT);
     bind_text(s, 1, ev->store);
     bind_text(s, 2, ev->terminal);
@@ -697,6 +706,30 @@ ml_err hq_store_note_rejected(struct hq_store *st, const char *store, const char
     return run(s);
 }
 
+ml_err hq_store_terminal_max_seq(struct hq_store *st, const char *store, const char *terminal,
+                                 int64_t *ret_max_seq)
+{
+    sqlite3_stmt *s = stmt(st, S_TERM_MAX);
+    bind_text(s, 1, store);
+    bind_text(s, 2, terminal);
+    int rc = sqlite3_step(s);
+    *ret_max_seq = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
+}
+
+ml_err hq_store_count_terminal(struct hq_store *st, const char *store, const char *terminal,
+                               int64_t max_seq, int64_t received, int64_t now_ms)
+{
+    sqlite3_stmt *s = stmt(st, S_TERM_UPSERT);
+    bind_text(s, 1, store);
+    bind_text(s, 2, terminal);
+    sqlite3_bind_int64(s, 3, max_seq);
+    sqlite3_bind_int64(s, 4, received);
+    sqlite3_bind_int64(s, 5, now_ms);
+    return run(s);
+}
+
 ml_err hq_store_refresh_terminal(struct hq_store *st, const char *store, const char *terminal,
                                  struct hq_seq_state *ret_before, struct hq_seq_state *ret_after)
 {
@@ -715,16 +748,23 @@ ml_err hq_store_refresh_terminal(struct hq_store *st, const char *store, const c
     before.gaps = sqlite3_column_int64(s, 3);
     sqlite3_reset(s);
 
-    /* Each seq is stepped over once in the terminal's life: amortised O(1) per event. */
+    /* Each seq is stepped over once in the terminal's life: amortised O(1) per event, in
+     * one ordered index scan (a reused seq shows twice and is passed over). */
     struct hq_seq_state after = before;
-    for (;;) {
-        int found = event_by_seq(st, store, terminal, after.next_seq, NULL);
-        if (found < 0)
-            return ML_STORAGE;
-        if (!found)
+    s = stmt(st, S_EV_SEQ_FROM);
+    bind_text(s, 1, store);
+    bind_text(s, 2, terminal);
+    sqlite3_bind_int64(s, 3, after.next_seq);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(s, 0);
+        if (seq == after.next_seq)
+            after.next_seq++;
+        else if (seq > after.next_seq)
             break;
-        after.next_seq++;
     }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return ML_STORAGE;
     after.gaps = after.max_seq - after.received;
     if (after.next_seq != before.next_seq || after.gaps != before.gaps) {
         s = stmt(st, S_TERM_SET);

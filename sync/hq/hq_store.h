@@ -86,6 +86,9 @@ struct hq_event {
     int64_t at;        /* wall clock of the store, ms */
     const char *body;  /* JSON text of the body object */
     const char *batch; /* batch id, or NULL */
+    /* Hints from a caller that handles a whole batch (hq_ingest); 0 for the plain path. */
+    int seq_new;        /* no stored event of this terminal has `seq`: skip that lookup */
+    int defer_terminal; /* the caller accounts the terminal per batch (hq_store_count_terminal) */
 };
 
 enum hq_put {
@@ -108,6 +111,15 @@ struct hq_put_result {
  */
 ml_err hq_store_put_event(struct hq_store *st, const struct hq_event *ev, int64_t now_ms,
                           struct hq_put_result *ret);
+
+/* The highest seq stored for the terminal (0: never heard). */
+ml_err hq_store_terminal_max_seq(struct hq_store *st, const char *store, const char *terminal,
+                                 int64_t *ret_max_seq);
+
+/* What hq_store_put_event() does per event unless defer_terminal, for a batch at once:
+ * `received` new events (seq not reused) up to `max_seq`. */
+ml_err hq_store_count_terminal(struct hq_store *st, const char *store, const char *terminal,
+                               int64_t max_seq, int64_t received, int64_t now_ms);
 
 /* Derived rows, for a HQ_PUT_NEW event; `day` is the local date of ev->at (YYYY-MM-DD). */
 struct hq_sale {
