@@ -32,6 +32,7 @@
 #include "hq/hq_push.h"
 #include "hq/hq_settle.h"
 #include "sign.h"
+#include "sqlread.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define T0 INT64_C(1767225600000) /* 2026-01-01T00:00:00Z */
@@ -152,57 +153,18 @@ static int teardown(void **state)
 
 static int64_t q_i64(struct fx *f, const char *sql)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(hq_store_db(f->st), sql, -1, &s, NULL) != SQLITE_OK)
-        fail_msg("prepare: %s: %s", hq_store_errmsg(f->st), sql);
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_finalize(s);
-        fail_msg("no row: %s", sql);
-    }
-    int64_t v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return v;
+    return sqlread_i64(hq_store_db(f->st), sql);
 }
 
 /* Every row of sql, columns joined by '|', rows ended by '\n', NULL as "NULL". Caller frees. */
 static char *q_dump(struct fx *f, const char *sql)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(hq_store_db(f->st), sql, -1, &s, NULL) != SQLITE_OK)
-        fail_msg("prepare: %s: %s", hq_store_errmsg(f->st), sql);
-    size_t cap = 4096, len = 0;
-    char *out = calloc(1, cap);
-    assert_non_null(out);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int cols = sqlite3_column_count(s);
-        for (int c = 0; c < cols; c++) {
-            const char *v = sqlite3_column_type(s, c) == SQLITE_NULL
-                                ? "NULL"
-                                : (const char *)sqlite3_column_text(s, c);
-            size_t need = len + strlen(v) + 2;
-            if (need >= cap) {
-                cap = need * 2;
-                out = realloc(out, cap);
-                assert_non_null(out);
-            }
-            len += (size_t)snprintf(out + len, cap - len, "%s%c", v, c + 1 == cols ? '\n' : '|');
-        }
-    }
-    sqlite3_finalize(s);
-    assert_int_equal(rc, SQLITE_DONE);
-    return out;
+    return sqlread_dump(hq_store_db(f->st), sql);
 }
 
 static void assert_dump(struct fx *f, const char *sql, const char *want)
 {
-    char *got = q_dump(f, sql);
-    if (strcmp(got, want) != 0) {
-        print_error("%s\n--- got:\n%s--- want:\n%s", sql, got, want);
-        free(got);
-        fail();
-    }
-    free(got);
+    sqlread_assert(hq_store_db(f->st), sql, want);
 }
 
 static void exec_sql(struct fx *f, const char *sql)

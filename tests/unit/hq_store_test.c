@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "hq/hq_store.h"
+#include "sqlread.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define T0 INT64_C(1767225600000) /* 2026-01-01T00:00:00Z */
@@ -94,66 +95,12 @@ static int64_t q_i64(struct hq_store *st, const char *fmt, ...)
     int n = vsnprintf(sql, sizeof(sql), fmt, ap);
     va_end(ap);
     assert_true(n > 0 && (size_t)n < sizeof(sql));
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(hq_store_db(st), sql, -1, &s, NULL) != SQLITE_OK)
-        fail_msg("prepare: %s: %s", hq_store_errmsg(st), sql);
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_finalize(s);
-        fail_msg("no row: %s", sql);
-    }
-    int64_t v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return v;
-}
-
-/* Every row of the query, columns joined by '|', rows ended by '\n', NULL as "NULL".
- * Caller frees. */
-static char *q_dump(struct hq_store *st, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static char *q_dump(struct hq_store *st, const char *fmt, ...)
-{
-    char sql[SQL_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    assert_true(n > 0 && (size_t)n < sizeof(sql));
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(hq_store_db(st), sql, -1, &s, NULL) != SQLITE_OK)
-        fail_msg("prepare: %s: %s", hq_store_errmsg(st), sql);
-    size_t cap = 4096, len = 0;
-    char *out = calloc(1, cap);
-    assert_non_null(out);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int cols = sqlite3_column_count(s);
-        for (int c = 0; c < cols; c++) {
-            const char *v = sqlite3_column_type(s, c) == SQLITE_NULL
-                                ? "NULL"
-                                : (const char *)sqlite3_column_text(s, c);
-            size_t need = len + strlen(v) + 2;
-            if (need >= cap) {
-                cap = need * 2;
-                out = realloc(out, cap);
-                assert_non_null(out);
-            }
-            len += (size_t)snprintf(out + len, cap - len, "%s%c", v, c + 1 == cols ? '\n' : '|');
-        }
-    }
-    sqlite3_finalize(s);
-    assert_int_equal(rc, SQLITE_DONE);
-    return out;
+    return sqlread_i64(hq_store_db(st), sql);
 }
 
 static void assert_dump(struct hq_store *st, const char *sql, const char *want)
 {
-    char *got = q_dump(st, "%s", sql);
-    if (strcmp(got, want) != 0) {
-        print_error("%s\n--- got:\n%s--- want:\n%s", sql, got, want);
-        free(got);
-        fail();
-    }
-    free(got);
+    sqlread_assert(hq_store_db(st), sql, want);
 }
 
 static struct hq_event event(const char *id, const char *store, const char *terminal, int64_t seq,

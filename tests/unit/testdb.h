@@ -28,6 +28,7 @@
 #include "ctx.h"
 #include "facts.h"
 #include "log.h"
+#include "sqlread.h"
 #include "ml_err.h"
 #include "store.h"
 
@@ -165,16 +166,7 @@ static inline void testdb_factf(struct testdb *t, const char *kind, const char *
 /* The first column of the only row of `sql` as an integer (NULL reads as 0). */
 static inline int64_t testdb_i64(struct testdb *t, const char *sql)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(store_db(t->st), sql, -1, &s, NULL) != SQLITE_OK)
-        fail_msg("prepare: %s: %s", sqlite3_errmsg(store_db(t->st)), sql);
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_finalize(s);
-        fail_msg("no row: %s", sql);
-    }
-    int64_t v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return v;
+    return sqlread_i64(store_db(t->st), sql);
 }
 
 static inline int64_t testdb_i64f(struct testdb *t, const char *fmt, ...)
@@ -197,32 +189,7 @@ static inline int64_t testdb_i64f(struct testdb *t, const char *fmt, ...)
  */
 static inline char *testdb_dump(struct testdb *t, const char *sql)
 {
-    sqlite3_stmt *s = NULL;
-    size_t cap = 256, len = 0;
-    char *out = malloc(cap);
-    assert_non_null(out);
-    out[0] = '\0';
-    if (sqlite3_prepare_v2(store_db(t->st), sql, -1, &s, NULL) != SQLITE_OK)
-        fail_msg("prepare: %s: %s", sqlite3_errmsg(store_db(t->st)), sql);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        for (int c = 0; c < sqlite3_column_count(s); c++) {
-            const char *v = sqlite3_column_type(s, c) == SQLITE_NULL
-                                ? "NULL"
-                                : (const char *)sqlite3_column_text(s, c);
-            size_t need = len + strlen(v) + 2;
-            if (need >= cap) {
-                cap = need * 2;
-                out = realloc(out, cap);
-                assert_non_null(out);
-            }
-            len += (size_t)snprintf(out + len, cap - len, "%s%c", v,
-                                    c + 1 == sqlite3_column_count(s) ? '\n' : '|');
-        }
-    }
-    sqlite3_finalize(s);
-    assert_int_equal(rc, SQLITE_DONE);
-    return out;
+    return sqlread_dump(store_db(t->st), sql);
 }
 
 static inline char *testdb_dumpf(struct testdb *t, const char *fmt, ...)
