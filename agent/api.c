@@ -24,14 +24,12 @@
 #include "idem.h"
 #include "identify.h"
 #include "jsonutil.h"
-#include "inbox.h"
-#include "link.h"
+#include "ledger.h"
 #include "log.h"
-#include "member.h"
 #include "metrics.h"
-#include "trust.h"
-#include "outbox.h"
-#include "phone.h"
+#include "num.h"
+#include "refund.h"
+#include "status.h"
 
 #define API_CONNECTIONS_MAX 64
 #define API_CONNECTION_TIMEOUT_S 30
@@ -85,7 +83,11 @@ static void answer_error(struct api *api, struct answer *a, const struct ml_refu
     cJSON_AddStringToObject(e, "code", code);
     cJSON_AddStringToObject(e, "message", r->code ? r->message : "internal error");
     metrics_error(api->ctx->metrics, code);
-    if (status >= 500 && status != 501)
+    /* The one log line of a failure the client cannot fix; storage failures name what
+     * SQLite said, which the client is not told. */
+    if (status >= 500 && status != 501 && strncmp(code, "storage_", 8) == 0)
+        log_error("api: %s: %s (%s)", code, r->message, db_errmsg(api->ctx->db));
+    else if (status >= 500 && status != 501)
         log_error("api: %s: %s", code, r->message);
     answer_json(a, status, o);
 }
@@ -201,21 +203,29 @@ static void do_mutation(struct api *api, struct MHD_Connection *conn, const char
     }
     uint8_t hash[IDEM_HASH_LEN];
     idem_fingerprint(method, url, rq->body ? rq->body : "", rq->len, hash);
-    if (store_begin(ctx->st) != ML_OK) {
+    /* After a failed commit nothing is written until the database has been reopened and shows
+     * what reached the disk: only then can this key's first answer be found. */
+    if (db_outcome_unknown(ctx->db) && db_recover(ctx->db) != ML_OK) {
+        fail(api, a, 503, "storage_outcome_unknown", "%s",
+             "an earlier change may or may not have been recorded and the database cannot be "
+             "read back yet; retry with the same Idempotency-Key");
+        goto out;
+    }
+    if (db_begin(ctx->db) != ML_OK) {
         fail(api, a, 503, "storage_error", "%s", "cannot start a transaction");
         goto out;
     }
     int status = 0;
     char *stored = NULL;
-    ml_err err = idem_lookup(ctx->st, key, hash, &status, &stored, &r);
+    ml_err err = idem_lookup(ctx->db, key, hash, &status, &stored, &r);
     if (err == ML_OK) {
-        store_rollback(ctx->st);
+        db_rollback(ctx->db);
         a->status = status;
         a->text = stored;
         goto out;
     }
     if (err != ML_NOENTRY) {
-        store_rollback(ctx->st);
+        db_rollback(ctx->db);
         if (r.code == NULL)
             ml_refuse(&r, err, 503, "storage_error", "idempotency lookup failed");
         answer_error(api, a, &r);
@@ -224,16 +234,27 @@ static void do_mutation(struct api *api, struct MHD_Connection *conn, const char
     if (kind == MUT_CHECKOUT)
         err = checkout_run(ctx, req, &result, &r);
     else
-        err = checkout_refund(ctx, sale_id, body, &result, &r);
+        err = refund_run(ctx, sale_id, body, &result, &r);
     char *text = err == ML_OK ? json_print(result) : NULL;
     if (err == ML_OK && text == NULL)
         err = ml_refuse(&r, ML_NOMEM, 500, "internal_error", "out of memory");
-    if (err == ML_OK && (idem_record(ctx->st, key, hash, 200, text, ctx->now_ms()) != ML_OK ||
-                         store_commit(ctx->st) != ML_OK))
+    if (err == ML_OK && idem_record(ctx->db, key, hash, 200, text, ctx->now_ms()) != ML_OK)
         err = ml_refuse(&r, ML_STORAGE, 503, "storage_error",
-                        "the change could not be made durable; nothing was recorded");
+                        "the change could not be recorded; nothing was recorded");
+    if (err == ML_OK && db_commit(ctx->db) != ML_OK) {
+        /* The commit's flush failed: the change may be on disk or not. Say so, and find out
+         * at once, so the retry with this key gets the true outcome. */
+        free(text);
+        fail(api, a, 503, "storage_outcome_unknown", "%s",
+             "the change may or may not have been recorded (the disk reported a failure); "
+             "retry with the same Idempotency-Key to learn which");
+        if (db_recover(ctx->db) != ML_OK)
+            log_error("database: cannot be reopened after the failed commit (%s); writes wait",
+                      db_errmsg(ctx->db));
+        goto out;
+    }
     if (err != ML_OK) {
-        store_rollback(ctx->st);
+        db_rollback(ctx->db);
         free(text);
         answer_error(api, a, &r);
         goto out;
@@ -252,85 +273,11 @@ out:
     checkout_req_free(req);
 }
 
-/* Start of the terminal's local calendar day containing `now`, in ms UTC. */
-static int64_t local_midnight_ms(int64_t now)
-{
-    time_t t = (time_t)(now / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-    tm.tm_isdst = -1;
-    return (int64_t)mktime(&tm) * 1000;
-}
-
-static int64_t sales_since(struct store *st, int64_t since)
-{
-    static const char sql[] = "SELECT count(*) FROM sales WHERE created_at >= ?1";
-    sqlite3_stmt *s = store_stmt(st, sql);
-    int64_t n = -1;
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, since);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return n;
-}
-
 static void do_status(struct api *api, struct answer *a)
 {
-    static const char q_members[] = "SELECT count(*) FROM members";
-    static const char q_guides[] = "SELECT count(*) FROM guides";
-    static const char q_campaigns[] = "SELECT count(*) FROM campaigns WHERE valid_to > valid_from";
-    static const char q_coupons[] = "SELECT count(*) FROM coupons";
-    static const char q_sales[] = "SELECT count(*) FROM sales";
-    static const char q_deny[] = "SELECT count(*) FROM deny_list WHERE lifted = 0";
-    static const char q_settlements[] = "SELECT count(*) FROM settlements";
-    struct ml_ctx *ctx = api->ctx;
-    int64_t now = ctx->now_ms();
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "brand", ctx->cfg->brand);
-    cJSON_AddStringToObject(o, "store", ctx->cfg->store);
-    cJSON_AddStringToObject(o, "terminal", ctx->cfg->terminal);
-    cJSON_AddStringToObject(o, "version", ML_VERSION);
-    json_add_i64(o, "uptime_s", (now - ctx->started_ms) / 1000);
-    cJSON_AddBoolToObject(o, "connected", link_connected(ctx->link));
-    cJSON *hq = cJSON_AddObjectToObject(o, "hq");
-    json_add_i64(hq, "cursor", inbox_cursor(ctx->st));
-    const struct inbox_stats *is = ctx->link ? link_inbox_stats(ctx->link) : NULL;
-    json_add_i64(hq, "applied", is ? (int64_t)is->applied : 0);
-    json_add_i64(hq, "rejected", is ? (int64_t)is->rejected : 0);
-    struct trust_reading tr;
-    trust_read(ctx->trust, &tr);
-    cJSON *clk = cJSON_AddObjectToObject(o, "clock");
-    cJSON_AddBoolToObject(clk, "trusted", tr.trusted);
-    if (tr.trusted) {
-        json_add_i64(clk, "trusted_ms", tr.now_ms);
-        json_add_i64(clk, "skew_ms", now - tr.now_ms);
-        json_add_i64(clk, "since_contact_ms", tr.since_contact_ms);
-    } else {
-        cJSON_AddNullToObject(clk, "trusted_ms");
-        cJSON_AddNullToObject(clk, "skew_ms");
-        cJSON_AddNullToObject(clk, "since_contact_ms");
-    }
-    cJSON *ob = cJSON_AddObjectToObject(o, "outbox");
-    int64_t depth = outbox_depth(ctx->st);
-    json_add_i64(ob, "depth", depth);
-    cJSON_AddBoolToObject(ob, "warning", depth > ctx->cfg->outbox_warn_events);
-    int64_t oldest = outbox_oldest_at(ctx->st);
-    if (oldest > 0)
-        json_add_i64(ob, "oldest_age_ms", now - oldest);
-    else
-        cJSON_AddNullToObject(ob, "oldest_age_ms");
-    cJSON *c = cJSON_AddObjectToObject(o, "cache");
-    json_add_i64(c, "members", store_count(ctx->st, q_members));
-    json_add_i64(c, "guides", store_count(ctx->st, q_guides));
-    json_add_i64(c, "campaigns", store_count(ctx->st, q_campaigns));
-    json_add_i64(c, "coupons", store_count(ctx->st, q_coupons));
-    json_add_i64(c, "deny_entries", store_count(ctx->st, q_deny));
-    json_add_i64(o, "sales", store_count(ctx->st, q_sales));
-    json_add_i64(o, "settlements", store_count(ctx->st, q_settlements));
-    json_add_i64(o, "sales_today", sales_since(ctx->st, local_midnight_ms(now)));
+    cJSON *o = status_json(api->ctx);
+    if (o == NULL)
+        return fail(api, a, 500, "internal_error", "%s", "out of memory");
     answer_json(a, 200, o);
 }
 
@@ -338,13 +285,8 @@ static void do_metrics(struct api *api, struct answer *a)
 {
     struct ml_ctx *ctx = api->ctx;
     static struct metrics empty;
-    int64_t oldest = outbox_oldest_at(ctx->st);
-    const struct inbox_stats *is = ctx->link ? link_inbox_stats(ctx->link) : NULL;
-    struct metrics_gauges g = {.outbox_depth = outbox_depth(ctx->st),
-                               .oldest_age_ms = oldest > 0 ? ctx->now_ms() - oldest : 0,
-                               .connected = link_connected(ctx->link),
-                               .hq_rejected = is ? (int64_t)is->rejected : 0};
-    g.outbox_warning = g.outbox_depth > ctx->cfg->outbox_warn_events;
+    struct metrics_gauges g;
+    status_gauges(ctx, &g);
     a->status = 200;
     a->content_type = "text/plain; version=0.0.4";
     a->text = metrics_render(ctx->metrics ? ctx->metrics : &empty, &g);
@@ -354,14 +296,11 @@ static void do_metrics(struct api *api, struct answer *a)
 
 static int parse_limit(const char *v, int64_t *ret)
 {
-    char *end = NULL;
-    long long n = v ? strtoll(v, &end, 10) : API_SALES_LIMIT_DEFAULT;
-    if (v != NULL && (end == v || *end != '\0'))
-        return -1;
-    if (n < 1 || n > API_SALES_LIMIT_MAX)
-        return -1;
-    *ret = n;
-    return 0;
+    if (v == NULL) {
+        *ret = API_SALES_LIMIT_DEFAULT;
+        return 0;
+    }
+    return num_parse_i64(v, 1, API_SALES_LIMIT_MAX, ret);
 }
 
 static void route(struct api *api, struct MHD_Connection *conn, const char *method, const char *url,
@@ -412,15 +351,18 @@ static void route(struct api *api, struct MHD_Connection *conn, const char *meth
         if (parse_limit(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit"),
                         &limit) != 0)
             return fail(api, a, 400, "invalid_request", "%s", "limit must be 1 to 100");
-        if (checkout_sales_list(ctx, limit, &out) != ML_OK)
+        if (ledger_sales_json(ctx->db, limit, &out) != ML_OK)
             return fail(api, a, 503, "storage_error", "%s", "cannot list sales");
         return answer_json(a, 200, out);
     }
     if (n == 3 && strcmp(seg[1], "sales") == 0) {
         if (!get)
             goto not_allowed;
-        if (checkout_sale_get(ctx, seg[2], &out, &r) != ML_OK)
-            return answer_error(api, a, &r);
+        ml_err err = ledger_sale_json(ctx->db, seg[2], &out);
+        if (err == ML_NOENTRY)
+            return fail(api, a, 404, "sale_not_found", "sale %s is not known", seg[2]);
+        if (err != ML_OK)
+            return fail(api, a, 503, "storage_error", "cannot read sale %s", seg[2]);
         return answer_json(a, 200, out);
     }
     if (n == 4 && strcmp(seg[1], "sales") == 0 && strcmp(seg[3], "refund") == 0) {

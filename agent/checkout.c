@@ -11,13 +11,17 @@
 #include <time.h>
 
 #include "coupon.h"
+#include "day.h"
 #include "deny.h"
+#include "guide.h"
 #include "jsonutil.h"
+#include "ledger.h"
 #include "member.h"
 #include "money.h"
 #include "outbox.h"
 #include "risk.h"
 #include "rules.h"
+#include "state.h"
 
 struct line {
     char sku[CHECKOUT_SKU_MAX + 1];
@@ -52,14 +56,6 @@ int checkout_is_dry_run(const struct checkout_req *req)
 void checkout_req_free(struct checkout_req *req)
 {
     free(req);
-}
-
-void checkout_day(int64_t ms, char out[11])
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
 static ml_err parse_line(const cJSON *it, size_t idx, struct line *ln, struct ml_refusal *r)
@@ -231,7 +227,7 @@ static void priced_release(struct priced *p)
 static ml_err price(struct ml_ctx *ctx, struct checkout_req *req, int64_t now, struct priced *p,
                     struct ml_refusal *r)
 {
-    struct store *st = ctx->st;
+    struct db *db = ctx->db;
     size_t n = req->nlines;
     ml_err err;
     p->tmp = calloc(n, sizeof(int64_t));
@@ -239,13 +235,13 @@ static ml_err price(struct ml_ctx *ctx, struct checkout_req *req, int64_t now, s
         return ML_NOMEM;
 
     if (req->member[0] != '\0') {
-        err = member_get(st, req->member, now, &p->m);
+        err = member_get(db, req->member, now, &p->m);
         if (err == ML_NOENTRY)
             return ml_refuse(r, ML_NOENTRY, 404, "member_not_found", "member %s is not known",
                              req->member);
         if (err != ML_OK)
             return err;
-        int denied = deny_find(st, "member", req->member, NULL, 0);
+        int denied = deny_find(db, "member", req->member, NULL, 0);
         if (denied < 0)
             return ML_STORAGE;
         if (p->m.blocked || denied)
@@ -260,7 +256,7 @@ static ml_err price(struct ml_ctx *ctx, struct checkout_req *req, int64_t now, s
     /* Guide attribution: explicit guide > member's bound guide in date > none. */
     struct guide g;
     if (req->guide[0] != '\0') {
-        err = guide_get(st, req->guide, &g);
+        err = guide_get(db, req->guide, &g);
         if (err == ML_NOENTRY || (err == ML_OK && !g.active))
             return ml_refuse(r, ML_NOENTRY, 404, "guide_not_found",
                              "guide %s is not an active guide", req->guide);
@@ -269,12 +265,12 @@ static ml_err price(struct ml_ctx *ctx, struct checkout_req *req, int64_t now, s
         snprintf(p->guide, sizeof(p->guide), "%s", req->guide);
         p->guide_source = "explicit";
     } else if (p->has_member && member_bound_guide(&p->m, now) != NULL &&
-               guide_get(st, p->m.guide_id, &g) == ML_OK && g.active) {
+               guide_get(db, p->m.guide_id, &g) == ML_OK && g.active) {
         snprintf(p->guide, sizeof(p->guide), "%s", p->m.guide_id);
         p->guide_source = "bound";
     }
 
-    err = rules_load(st, ctx->cfg->store, now, p->has_member ? p->m.tier : NULL,
+    err = rules_load(db, ctx->cfg->store, now, p->has_member ? p->m.tier : NULL,
                      p->has_member && p->m.plan_active ? p->m.plan : NULL, &p->rl);
     if (err != ML_OK)
         return err;
@@ -286,22 +282,18 @@ static ml_err price(struct ml_ctx *ctx, struct checkout_req *req, int64_t now, s
 
     for (size_t k = 0; k < req->ncoupons; k++) {
         struct applied *a = &p->applied[p->napplied];
-        struct deny_entry de;
-        int denied = deny_get(st, "coupon", req->coupons[k], &de);
-        if (denied < 0)
-            return ML_STORAGE;
-        err = coupon_get(st, req->coupons[k], &a->c);
-        if (err == ML_NOENTRY && !denied)
-            return ml_refuse(r, ML_NOENTRY, 404, "coupon_not_found", "coupon %s is not known",
-                             req->coupons[k]);
+        err = coupon_get(db, req->coupons[k], &a->c);
         if (err != ML_OK && err != ML_NOENTRY)
             return err;
-        if (err == ML_OK)
+        int known = err == ML_OK;
+        if (known)
             p->napplied++;
-        /* A peer's redemption takes one use; only a single-use coupon is gone with it. */
-        if (denied && !(de.peer && err == ML_OK && a->c.uses_total > 1))
-            return ml_refuse(r, ML_REFUSED, 409, deny_coupon_code(de.reason),
-                             "coupon %s is on the deny-list (%s)", req->coupons[k], de.reason);
+        /* HQ may deny a coupon this store never saw: the deny-list answers first. */
+        if ((err = deny_check_coupon(db, req->coupons[k], known ? &a->c : NULL, r)) != ML_OK)
+            return err;
+        if (!known)
+            return ml_refuse(r, ML_NOENTRY, 404, "coupon_not_found", "coupon %s is not known",
+                             req->coupons[k]);
         err = coupon_check_usable(&a->c, p->has_member ? p->m.member_id : NULL, now, r);
         if (err != ML_OK)
             return err;
@@ -513,103 +505,47 @@ static cJSON *sale_json(const struct ml_ctx *ctx, const struct checkout_req *req
 static ml_err next_sale_id(struct ml_ctx *ctx, char *out, size_t len)
 {
     int64_t no = 0;
-    if (store_state_get_i64(ctx->st, "next_sale_no", 1, &no) != ML_OK ||
-        store_state_set_i64(ctx->st, "next_sale_no", no + 1) != ML_OK)
+    if (state_get_i64(ctx->db, "next_sale_no", 1, &no) != ML_OK ||
+        state_set_i64(ctx->db, "next_sale_no", no + 1) != ML_OK)
         return ML_STORAGE;
     snprintf(out, len, "%s-%s-%06lld", ctx->cfg->store, ctx->cfg->terminal, (long long)no);
     return ML_OK;
-}
-
-static ml_err insert_ledger(struct store *st, const char *member, const char *sale_id,
-                            const char *reason, int64_t delta, int64_t now)
-{
-    static const char sql[] = "INSERT INTO points_ledger (member_id, sale_id, reason, delta, "
-                              "created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
-    sqlite3_stmt *s = store_stmt(st, sql);
-    if (s == NULL)
-        return ML_STORAGE;
-    sqlite3_bind_text(s, 1, member, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, sale_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, delta);
-    sqlite3_bind_int64(s, 5, now);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
-}
-
-static ml_err insert_commission(struct store *st, const char *guide, const char *sale_id,
-                                int64_t line_no, int64_t amount, int64_t rate_bp, int64_t now)
-{
-    static const char sql[] = "INSERT INTO commissions (guide_id, sale_id, line_no, amount, "
-                              "rate_bp, day, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-    char day[11];
-    checkout_day(now, day);
-    sqlite3_stmt *s = store_stmt(st, sql);
-    if (s == NULL)
-        return ML_STORAGE;
-    sqlite3_bind_text(s, 1, guide, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, sale_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 3, line_no);
-    sqlite3_bind_int64(s, 4, amount);
-    sqlite3_bind_int64(s, 5, rate_bp);
-    sqlite3_bind_text(s, 6, day, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 7, now);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
 }
 
 static ml_err emit(struct ml_ctx *ctx, int64_t now, const char *type, cJSON *body)
 {
     if (body == NULL)
         return ML_NOMEM;
-    return outbox_append(ctx->st, ctx->cfg->store, ctx->cfg->terminal, now, type, body);
+    return outbox_append(ctx->db, ctx->cfg->store, ctx->cfg->terminal, now, type, body);
 }
 
 static ml_err record(struct ml_ctx *ctx, const struct checkout_req *req, struct priced *p,
                      const char *sale_id, const cJSON *sale, int64_t now, struct ml_refusal *r)
 {
-    static const char ins_sale[] =
-        "INSERT INTO sales (sale_id, terminal, member_id, guide_id, guide_source, subtotal, "
-        " discount, points_value, total, points_earned, points_spent, commission, created_at, doc) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
-    static const char ins_line[] =
-        "INSERT INTO sale_lines (sale_id, line_no, sku, category, qty, unit_price, gross, "
-        " discount, points_value, net, points_earned, points_spent, commission_bp, commission) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
-    struct store *st = ctx->st;
+    struct db *db = ctx->db;
     char *doc = json_print(sale);
     if (doc == NULL)
         return ML_NOMEM;
     /* The sale.completed event carries the same text, printed once. */
     cJSON *event_body = cJSON_CreateRaw(doc);
-    sqlite3_stmt *s = store_stmt(st, ins_sale);
-    if (s == NULL || event_body == NULL) {
-        cJSON_Delete(event_body);
+    if (event_body == NULL) {
         free(doc);
-        return s == NULL ? ML_STORAGE : ML_NOMEM;
+        return ML_NOMEM;
     }
-    sqlite3_bind_text(s, 1, sale_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, ctx->cfg->terminal, -1, SQLITE_TRANSIENT);
-    if (p->has_member)
-        sqlite3_bind_text(s, 3, p->m.member_id, -1, SQLITE_TRANSIENT);
-    if (p->guide[0]) {
-        sqlite3_bind_text(s, 4, p->guide, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 5, p->guide_source, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(s, 6, p->subtotal);
-    sqlite3_bind_int64(s, 7, p->discount);
-    sqlite3_bind_int64(s, 8, p->points_value);
-    sqlite3_bind_int64(s, 9, p->total);
-    sqlite3_bind_int64(s, 10, p->points_earned);
-    sqlite3_bind_int64(s, 11, p->points_spent);
-    sqlite3_bind_int64(s, 12, p->commission);
-    sqlite3_bind_int64(s, 13, now);
-    sqlite3_bind_text(s, 14, doc, -1, free);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    struct ledger_sale row = {.sale_id = sale_id,
+                              .terminal = ctx->cfg->terminal,
+                              .member_id = p->has_member ? p->m.member_id : NULL,
+                              .guide_id = p->guide[0] ? p->guide : NULL,
+                              .guide_source = p->guide_source,
+                              .subtotal = p->subtotal,
+                              .discount = p->discount,
+                              .points_value = p->points_value,
+                              .total = p->total,
+                              .points_earned = p->points_earned,
+                              .points_spent = p->points_spent,
+                              .commission = p->commission,
+                              .created_at = now};
+    if (ledger_add_sale(db, &row, doc) != ML_OK) {
         cJSON_Delete(event_body);
         return ML_STORAGE;
     }
@@ -619,28 +555,22 @@ static ml_err record(struct ml_ctx *ctx, const struct checkout_req *req, struct 
 
     for (size_t i = 0; i < req->nlines; i++) {
         const struct line *ln = &req->lines[i];
-        if ((s = store_stmt(st, ins_line)) == NULL)
+        struct ledger_line l = {.sku = ln->sku,
+                                .category = ln->category,
+                                .qty = ln->qty,
+                                .unit_price = ln->unit_price,
+                                .gross = ln->gross,
+                                .discount = ln->discount,
+                                .points_value = ln->points_value,
+                                .net = ln->net,
+                                .points_earned = ln->points_earned,
+                                .points_spent = ln->points_spent,
+                                .commission_bp = ln->commission_bp,
+                                .commission = ln->commission};
+        if (ledger_add_line(db, sale_id, (int64_t)i + 1, &l) != ML_OK)
             return ML_STORAGE;
-        sqlite3_bind_text(s, 1, sale_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 2, (int64_t)i + 1);
-        sqlite3_bind_text(s, 3, ln->sku, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 4, ln->category, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 5, ln->qty);
-        sqlite3_bind_int64(s, 6, ln->unit_price);
-        sqlite3_bind_int64(s, 7, ln->gross);
-        sqlite3_bind_int64(s, 8, ln->discount);
-        sqlite3_bind_int64(s, 9, ln->points_value);
-        sqlite3_bind_int64(s, 10, ln->net);
-        sqlite3_bind_int64(s, 11, ln->points_earned);
-        sqlite3_bind_int64(s, 12, ln->points_spent);
-        sqlite3_bind_int64(s, 13, ln->commission_bp);
-        sqlite3_bind_int64(s, 14, ln->commission);
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE)
-            return ML_STORAGE;
-        if (p->guide[0] && insert_commission(st, p->guide, sale_id, (int64_t)i + 1, ln->commission,
-                                             ln->commission_bp, now) != ML_OK)
+        if (p->guide[0] && ledger_add_commission(db, p->guide, sale_id, (int64_t)i + 1,
+                                                 ln->commission, ln->commission_bp, now) != ML_OK)
             return ML_STORAGE;
     }
 
@@ -649,11 +579,11 @@ static ml_err record(struct ml_ctx *ctx, const struct checkout_req *req, struct 
         cJSON *lines = lines_array(a->parts, req->nlines);
         char *lines_text = json_print(lines);
         int64_t use_no = 0;
-        err = lines_text ? coupon_redeem(st, &a->c, sale_id, a->amount, lines_text, now, &use_no, r)
+        err = lines_text ? coupon_redeem_offline(db, &a->c, sale_id, a->amount, lines_text, now,
+                                                 p->rk.offline,
+                                                 p->rk.trusted ? p->rk.trusted_ms : 0, &use_no, r)
                          : ML_NOMEM;
         free(lines_text);
-        if (err == ML_OK)
-            err = risk_record(st, &p->rk, a->c.coupon_id, use_no, sale_id);
         if (err != ML_OK) {
             cJSON_Delete(lines);
             break;
@@ -678,9 +608,9 @@ static ml_err record(struct ml_ctx *ctx, const struct checkout_req *req, struct 
     }
     if (err == ML_OK && p->has_member && (p->points_earned || p->points_spent)) {
         if (p->points_spent)
-            err = insert_ledger(st, p->m.member_id, sale_id, "spend", -p->points_spent, now);
+            err = ledger_add_points(db, p->m.member_id, sale_id, "spend", -p->points_spent, now);
         if (err == ML_OK && p->points_earned)
-            err = insert_ledger(st, p->m.member_id, sale_id, "earn", p->points_earned, now);
+            err = ledger_add_points(db, p->m.member_id, sale_id, "earn", p->points_earned, now);
         cJSON *ev = cJSON_CreateObject();
         cJSON_AddStringToObject(ev, "member_id", p->m.member_id);
         cJSON_AddStringToObject(ev, "sale_id", sale_id);

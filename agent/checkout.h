@@ -1,5 +1,5 @@
 /*
- * checkout: quote and commit a sale, refund it, and read sales back.
+ * checkout: quote and commit a sale.
  *
  * The computation, in order (docs/api.md explains it to integrators):
  *   1. lines: gross = qty x unit_price;
@@ -11,8 +11,8 @@
  *      the campaign's share of the bill, allocated over all lines;
  *   4. net per line = gross - discounts - points value; points earned on the total net
  *      (half-even), allocated over lines; commission per line at its category rate.
- * A commit writes the sale, its lines, redemptions, points and commission entries and their
- * outbox events in the caller's transaction.
+ * A commit writes the sale, its lines, redemptions, points and commission entries (ledger.h)
+ * and their outbox events in the caller's transaction. Refunds are refund.h's.
  */
 #ifndef ML_CHECKOUT_H
 #define ML_CHECKOUT_H
@@ -49,23 +49,5 @@ int checkout_is_dry_run(const struct checkout_req *req);
  */
 ml_err checkout_run(struct ml_ctx *ctx, const struct checkout_req *req, cJSON **ret_sale,
                     struct ml_refusal *r);
-
-/*
- * Refunds the lines listed in body {"lines":[n,...]} (absent: every line not yet refunded)
- * inside the caller's transaction. Reverses points, commission and, where the coupon's
- * campaign says so, coupons. ML_REFUSED already_refunded when a line was refunded before.
- */
-ml_err checkout_refund(struct ml_ctx *ctx, const char *sale_id, const cJSON *body,
-                       cJSON **ret_refund, struct ml_refusal *r);
-
-/* The sale as checkout answered it, plus refunded_amount and refunded_lines. */
-ml_err checkout_sale_get(struct ml_ctx *ctx, const char *sale_id, cJSON **ret_sale,
-                         struct ml_refusal *r);
-
-/* The newest `limit` sales, newest first. */
-ml_err checkout_sales_list(struct ml_ctx *ctx, int64_t limit, cJSON **ret_list);
-
-/* Local calendar day of a time in ms, "YYYY-MM-DD" (the terminal's time zone). */
-void checkout_day(int64_t ms, char out[11]);
 
 #endif

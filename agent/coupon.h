@@ -11,8 +11,9 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
+#include "db.h"
+#include "fact.h"
 #include "ml_err.h"
-#include "store.h"
 
 struct coupon {
     char coupon_id[65];
@@ -30,7 +31,7 @@ struct coupon {
 };
 
 /* ML_NOENTRY when unknown. Release with coupon_release(). */
-ml_err coupon_get(struct store *st, const char *coupon_id, struct coupon *ret);
+ml_err coupon_get(struct db *db, const char *coupon_id, struct coupon *ret);
 void coupon_release(struct coupon *c);
 
 /*
@@ -53,15 +54,34 @@ ml_err coupon_discount(const struct coupon *c, int64_t eligible_gross, int64_t e
                        int64_t *ret_amount, struct ml_refusal *r);
 
 /*
- * Takes one use for `sale_id` inside the caller's transaction and records the redemption.
- * Returns the use number in *ret_use_no. ML_REFUSED coupon_already_redeemed if the use
+ * Takes one use for `sale_id` inside the caller's transaction and records the redemption
+ * (ledger.h), made offline or not and at trusted time trusted_at (0: none), for the offline
+ * caps. Returns the use number in *ret_use_no. ML_REFUSED coupon_already_redeemed if the use
  * is gone (it never is for a coupon that passed coupon_check_usable in this transaction).
  */
-ml_err coupon_redeem(struct store *st, const struct coupon *c, const char *sale_id, int64_t amount,
+ml_err coupon_redeem_offline(struct db *db, const struct coupon *c, const char *sale_id,
+                             int64_t amount, const char *lines_json, int64_t now, int offline,
+                             int64_t trusted_at, int64_t *ret_use_no, struct ml_refusal *r);
+
+/* coupon_redeem_offline() for a redemption made online without trusted time. */
+ml_err coupon_redeem(struct db *db, const struct coupon *c, const char *sale_id, int64_t amount,
                      const char *lines_json, int64_t now, int64_t *ret_use_no,
                      struct ml_refusal *r);
 
 /* Gives a use back (refund) and marks that sale's redemption restored, freeing the use. */
-ml_err coupon_restore(struct store *st, const char *coupon_id, int64_t use_no, const char *sale_id);
+ml_err coupon_restore(struct db *db, const char *coupon_id, int64_t use_no, const char *sale_id);
+
+/* The identify answer's coupons of member_id usable at now (at most 100, soonest to expire
+ * first); NULL on failure. Caller deletes it. */
+cJSON *coupon_usable_json(struct db *db, const char *member_id, int64_t now);
+
+/* HQ's coupon.grant and coupon.revoke (fact.h), version-guarded: an older or equal version
+ * changes nothing (*ret_applied = 0). Inside the caller's transaction. ML_STORAGE, ML_NOMEM. */
+ml_err coupon_apply_grant(struct db *db, const char *coupon_id, const struct fact_grant *g,
+                          int64_t version, int *ret_applied);
+ml_err coupon_apply_revoke(struct db *db, const char *coupon_id, int64_t version, int *ret_applied);
+
+/* Coupons this store knows; -1 when it cannot be read. */
+int64_t coupon_count(struct db *db);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * ctx: what a request handler needs: the store, the configuration, the clock.
+ * ctx: what a request handler needs: the database, the configuration, the clock.
  * The clock is a function so tests can run a sale at a chosen time.
  */
 #ifndef ML_CTX_H
@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "store.h"
+#include "db.h"
 
-#define ML_VERSION "0.1.0"
+#include "version.h"
 
 struct metrics;
 struct link;
@@ -18,7 +18,7 @@ struct trust;
 struct sign_keyring;
 
 struct ml_ctx {
-    struct store *st;
+    struct db *db;
     const struct config *cfg;
     struct metrics *metrics; /* may be NULL (tests, tools) */
     struct link *link;       /* the MQTT session with HQ; NULL when [mqtt] host is empty */
@@ -28,8 +28,5 @@ struct ml_ctx {
     int64_t (*now_ms)(void); /* wall clock, ms UTC */
     int64_t started_ms;
 };
-
-/* The real wall clock in ms UTC. */
-int64_t ml_wall_ms(void);
 
 #endif

@@ -7,21 +7,14 @@
 #include "inifile.h"
 #include "jsonutil.h"
 
-#define DENY_VERSION_MAX (INT64_C(1) << 50) /* as every HQ fact version */
-
-static int reason_valid(const char *v)
-{
-    size_t n = strlen(v);
-    return n >= 1 && n <= DENY_REASON_MAX && strspn(v, "abcdefghijklmnopqrstuvwxyz_") == n;
-}
-
 static int id_valid(const char *v)
 {
     size_t n = v ? strlen(v) : 0;
     return n >= 1 && n <= DENY_ID_MAX && json_utf8_valid(v);
 }
 
-ml_err deny_upsert_fact(struct store *st, const cJSON *b, int *ret_applied, struct ml_refusal *r)
+ml_err deny_apply(struct db *db, const char *subject_id, const struct fact_deny *d, int64_t version,
+                  int *ret_applied)
 {
     /* A newer HQ version wins over anything, a peer entry included: HQ has the whole view. */
     static const char sql[] =
@@ -30,64 +23,61 @@ ml_err deny_upsert_fact(struct store *st, const cJSON *b, int *ret_applied, stru
         "ON CONFLICT (subject, subject_id) DO UPDATE SET reason = excluded.reason, "
         " source = 'hq', version = excluded.version, lifted = excluded.lifted, peer_at = NULL "
         "WHERE excluded.version > deny_list.version";
-    const char *subject = NULL, *id = NULL, *reason = NULL;
-    int64_t version = 0;
-    int lifted = 0;
-    if (!cJSON_IsObject(b))
-        return ml_refuse(r, ML_PARSE, 400, "invalid_request", "fact body must be an object");
-    if (json_str(b, "subject", 1, 16, &subject, r) || json_str(b, "id", 1, DENY_ID_MAX, &id, r) ||
-        json_str(b, "reason", 1, DENY_REASON_MAX, &reason, r) ||
-        json_bool(b, "lifted", &lifted, r) ||
-        json_i64(b, "version", 1, 1, DENY_VERSION_MAX, &version, r))
-        return ML_PARSE;
-    if (strcmp(subject, "member") != 0 && strcmp(subject, "coupon") != 0)
-        return ml_refuse(r, ML_PARSE, 400, "invalid_request",
-                         "field 'subject' must be \"member\" or \"coupon\"");
-    if (!reason_valid(reason))
-        return ml_refuse(r, ML_PARSE, 400, "invalid_request",
-                         "field 'reason' must be 1 to %d of [a-z_]", DENY_REASON_MAX);
-    sqlite3_stmt *s = store_stmt(st, sql);
+    sqlite3_stmt *s = db_stmt(db, sql);
     if (s == NULL)
-        return ml_refuse(r, ML_STORAGE, 503, "storage_error", "storage error");
-    sqlite3_bind_text(s, 1, subject, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 3, reason, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 4, version);
-    sqlite3_bind_int(s, 5, lifted);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return ml_refuse(r, ML_STORAGE, 503, "storage_error", "storage error: %s",
-                         sqlite3_errmsg(store_db(st)));
+        return ML_STORAGE;
+    db_bind_text_static(db, s, 1, d->member ? "member" : "coupon");
+    db_bind_text(db, s, 2, subject_id);
+    db_bind_text(db, s, 3, d->reason);
+    db_bind_i64(db, s, 4, version);
+    db_bind_i64(db, s, 5, d->lifted);
+    if (db_run(db, s) != ML_OK)
+        return ML_STORAGE;
     if (ret_applied != NULL)
-        *ret_applied = sqlite3_changes(store_db(st)) > 0;
+        *ret_applied = db_changes(db) > 0;
     return ML_OK;
+}
+
+ml_err deny_upsert_fact(struct db *db, const cJSON *b, int *ret_applied, struct ml_refusal *r)
+{
+    struct fact f;
+    if (fact_parse("deny.upsert", b, 0, &f, r) != ML_OK)
+        return ML_PARSE;
+    if (deny_apply(db, f.id, &f.u.deny, f.version, ret_applied) != ML_OK)
+        return ml_refuse(r, ML_STORAGE, 503, "storage_error", "storage error: %s", db_errmsg(db));
+    return ML_OK;
+}
+
+int64_t deny_count(struct db *db)
+{
+    static const char sql[] = "SELECT count(*) FROM deny_list WHERE lifted = 0";
+    return db_count(db, sql);
 }
 
 /*
  * Runs sql, a write keyed by ?1 = coupon_id and ?2 = "peer:<terminal>", with ?3 = *at_ms
  * when at_ms is not NULL. ML_PARSE for an id or terminal out of form; ML_STORAGE.
  */
-static ml_err peer_write(struct store *st, const char *sql, const char *coupon_id,
+static ml_err peer_write(struct db *db, const char *sql, const char *coupon_id,
                          const char *terminal, const int64_t *at_ms)
 {
     char source[DENY_SOURCE_MAX + 1];
     if (!id_valid(coupon_id) || terminal == NULL || !inifile_valid_id(terminal, DENY_TERMINAL_MAX))
         return ML_PARSE;
     snprintf(source, sizeof(source), "peer:%s", terminal);
-    sqlite3_stmt *s = store_stmt(st, sql);
+    sqlite3_stmt *s = db_stmt(db, sql);
     if (s == NULL)
         return ML_STORAGE;
-    sqlite3_bind_text(s, 1, coupon_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, source, -1, SQLITE_TRANSIENT);
+    db_bind_text(db, s, 1, coupon_id);
+    db_bind_text(db, s, 2, source);
     if (at_ms != NULL)
-        sqlite3_bind_int64(s, 3, *at_ms);
-    int rc = sqlite3_step(s);
+        db_bind_i64(db, s, 3, *at_ms);
+    int rc = db_step(db, s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
 }
 
-ml_err deny_add_peer(struct store *st, const char *coupon_id, const char *terminal, int64_t at_ms)
+ml_err deny_add_peer(struct db *db, const char *coupon_id, const char *terminal, int64_t at_ms)
 {
     /* Only a lifted entry is replaced: a live one, HQ's or a peer's, already denies. */
     static const char sql[] =
@@ -96,26 +86,63 @@ ml_err deny_add_peer(struct store *st, const char *coupon_id, const char *termin
         "ON CONFLICT (subject, subject_id) DO UPDATE SET reason = excluded.reason, "
         " source = excluded.source, lifted = 0, peer_at = excluded.peer_at "
         "WHERE deny_list.lifted = 1";
-    return peer_write(st, sql, coupon_id, terminal, &at_ms);
+    return peer_write(db, sql, coupon_id, terminal, &at_ms);
 }
 
-ml_err deny_lift_peer(struct store *st, const char *coupon_id, const char *terminal)
+ml_err deny_lift_peer(struct db *db, const char *coupon_id, const char *terminal)
 {
     static const char sql[] = "UPDATE deny_list SET lifted = 1 WHERE subject = 'coupon' "
                               "AND subject_id = ?1 AND source = ?2 AND lifted = 0";
-    return peer_write(st, sql, coupon_id, terminal, NULL);
+    return peer_write(db, sql, coupon_id, terminal, NULL);
 }
 
-int deny_get(struct store *st, const char *subject, const char *id, struct deny_entry *ret)
+int deny_peer_takes_last_use(const struct coupon *c)
+{
+    return c == NULL || c->uses_total <= 1;
+}
+
+ml_err deny_peer_redeemed(struct db *db, const char *coupon_id, const char *terminal, int64_t at_ms,
+                          int *ret_denied)
+{
+    struct coupon c;
+    *ret_denied = 0;
+    ml_err err = coupon_get(db, coupon_id, &c);
+    if (err != ML_OK && err != ML_NOENTRY)
+        return err;
+    int takes = deny_peer_takes_last_use(err == ML_OK ? &c : NULL);
+    if (err == ML_OK)
+        coupon_release(&c);
+    if (!takes)
+        return ML_OK;
+    err = deny_add_peer(db, coupon_id, terminal, at_ms);
+    *ret_denied = err == ML_OK;
+    return err;
+}
+
+ml_err deny_check_coupon(struct db *db, const char *coupon_id, const struct coupon *c,
+                         struct ml_refusal *r)
+{
+    struct deny_entry e;
+    int denied = deny_get(db, "coupon", coupon_id, &e);
+    if (denied < 0)
+        return ml_refuse(r, ML_STORAGE, 503, "storage_error", "cannot read the deny-list: %s",
+                         db_errmsg(db));
+    if (!denied || (e.peer && !deny_peer_takes_last_use(c)))
+        return ML_OK;
+    return ml_refuse(r, ML_REFUSED, 409, deny_coupon_code(e.reason),
+                     "coupon %s is on the deny-list (%s)", coupon_id, e.reason);
+}
+
+int deny_get(struct db *db, const char *subject, const char *id, struct deny_entry *ret)
 {
     static const char sql[] = "SELECT reason, source, version FROM deny_list "
                               "WHERE subject = ?1 AND subject_id = ?2 AND lifted = 0";
-    sqlite3_stmt *s = store_stmt(st, sql);
+    sqlite3_stmt *s = db_stmt(db, sql);
     if (s == NULL)
         return -1;
-    sqlite3_bind_text(s, 1, subject, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
+    db_bind_text(db, s, 1, subject);
+    db_bind_text(db, s, 2, id);
+    int rc = db_step(db, s);
     if (rc == SQLITE_ROW) {
         memset(ret, 0, sizeof(*ret));
         snprintf(ret->reason, sizeof(ret->reason), "%s", (const char *)sqlite3_column_text(s, 0));
@@ -127,10 +154,10 @@ int deny_get(struct store *st, const char *subject, const char *id, struct deny_
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-int deny_find(struct store *st, const char *subject, const char *id, char *reason, size_t reasonlen)
+int deny_find(struct db *db, const char *subject, const char *id, char *reason, size_t reasonlen)
 {
     struct deny_entry e;
-    int found = deny_get(st, subject, id, &e);
+    int found = deny_get(db, subject, id, &e);
     if (found == 1 && reason != NULL && reasonlen > 0)
         snprintf(reason, reasonlen, "%s", e.reason);
     return found;

@@ -17,11 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coupon.h"
+#include "db.h"
+#include "fact.h"
 #include "ml_err.h"
-#include "store.h"
 
 #define DENY_ID_MAX 64                          /* member or coupon id, bytes */
-#define DENY_REASON_MAX 32                      /* [a-z_], e.g. "redeemed_elsewhere" */
+#define DENY_REASON_MAX FACT_REASON_MAX         /* [a-z_], e.g. "redeemed_elsewhere" */
 #define DENY_TERMINAL_MAX 32                    /* a peer terminal id, [A-Za-z0-9_-] */
 #define DENY_SOURCE_MAX (5 + DENY_TERMINAL_MAX) /* "hq" or "peer:<terminal>" */
 
@@ -38,29 +40,59 @@ struct deny_entry {
  * not exactly that. An older or equal version than the subject's is accepted and changes
  * nothing (*ret_applied = 0). The signature is facts_apply()'s, so it can sit in its table.
  */
-ml_err deny_upsert_fact(struct store *st, const cJSON *body, int *ret_applied,
-                        struct ml_refusal *r);
+ml_err deny_upsert_fact(struct db *db, const cJSON *body, int *ret_applied, struct ml_refusal *r);
+
+/* The same for a body fact_parse() has checked (facts.h). ML_STORAGE. */
+ml_err deny_apply(struct db *db, const char *subject_id, const struct fact_deny *d, int64_t version,
+                  int *ret_applied);
+
+/* Live entries (not lifted); -1 when it cannot be read. */
+int64_t deny_count(struct db *db);
 
 /*
  * A peer terminal of this store redeemed `coupon_id` at `at_ms` (its coupon.redeemed
  * event). Denies the coupon here with reason redeemed_elsewhere unless a live entry exists.
  * ML_PARSE for an id or terminal out of form; ML_STORAGE.
  */
-ml_err deny_add_peer(struct store *st, const char *coupon_id, const char *terminal, int64_t at_ms);
+ml_err deny_add_peer(struct db *db, const char *coupon_id, const char *terminal, int64_t at_ms);
 
 /* The same peer gave the coupon back (its coupon.restored event): lifts that peer's entry
  * only; an HQ entry or another peer's is left alone. ML_PARSE, ML_STORAGE. */
-ml_err deny_lift_peer(struct store *st, const char *coupon_id, const char *terminal);
+ml_err deny_lift_peer(struct db *db, const char *coupon_id, const char *terminal);
+
+/*
+ * The one rule for store peers: a peer terminal's redemption of coupon c takes its last use
+ * here for a single-use coupon and for one this store does not know (c NULL); a coupon of
+ * several uses keeps its others (HQ settles if they run out). The writer of peer entries and
+ * every reader of them (identify, checkout) decide by it.
+ */
+int deny_peer_takes_last_use(const struct coupon *c);
+
+/*
+ * A peer terminal redeemed coupon_id at at_ms: denies it here (deny_add_peer) when that took
+ * its last use by the rule above, judged by the coupon as this store knows it now.
+ * *ret_denied = 1 when an entry was written. ML_PARSE for an id or terminal out of form,
+ * ML_STORAGE.
+ */
+ml_err deny_peer_redeemed(struct db *db, const char *coupon_id, const char *terminal, int64_t at_ms,
+                          int *ret_denied);
+
+/*
+ * Whether the deny-list refuses coupon coupon_id, whose terms here are c (NULL: not known
+ * here): an HQ entry always does; a peer's entry by the rule above. ML_OK when it is not
+ * refused; ML_REFUSED with deny_coupon_code()'s code (409) in r; ML_STORAGE (503).
+ */
+ml_err deny_check_coupon(struct db *db, const char *coupon_id, const struct coupon *c,
+                         struct ml_refusal *r);
 
 /*
  * 1 if `subject` ("member" or "coupon") `id` is denied and not lifted, copying the reason
  * into `reason` (may be NULL); 0 if not; -1 on a storage error.
  */
-int deny_find(struct store *st, const char *subject, const char *id, char *reason,
-              size_t reasonlen);
+int deny_find(struct db *db, const char *subject, const char *id, char *reason, size_t reasonlen);
 
 /* Like deny_find(), with the whole live entry in *ret (untouched unless 1 is returned). */
-int deny_get(struct store *st, const char *subject, const char *id, struct deny_entry *ret);
+int deny_get(struct db *db, const char *subject, const char *id, struct deny_entry *ret);
 
 /* The API error code for a denied coupon: coupon_revoked, coupon_redeemed_elsewhere, or
  * coupon_denied for any other reason. Static string. */

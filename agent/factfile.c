@@ -10,30 +10,7 @@
 #include "jsonutil.h"
 #include "phone.h"
 
-/* Replaces a plaintext "phone" in a member body by its key and masked form. */
-static ml_err key_phone(cJSON *body, const uint8_t phone_key_bytes[32])
-{
-    cJSON *p = cJSON_GetObjectItemCaseSensitive(body, "phone");
-    if (p == NULL)
-        return ML_OK;
-    char norm[PHONE_DIGITS + 1];
-    if (!cJSON_IsString(p) || phone_normalize(p->valuestring, norm) != ML_OK)
-        return ML_PARSE;
-    uint8_t key[PHONE_KEY_LEN];
-    char hex[2 * PHONE_KEY_LEN + 1], masked[PHONE_MASKED_LEN + 1];
-    phone_key(phone_key_bytes, norm, key);
-    for (size_t i = 0; i < PHONE_KEY_LEN; i++)
-        snprintf(hex + 2 * i, 3, "%02x", key[i]);
-    phone_mask(norm, masked);
-    cJSON_DeleteItemFromObjectCaseSensitive(body, "phone");
-    cJSON_DeleteItemFromObjectCaseSensitive(body, "phone_hmac");
-    cJSON_DeleteItemFromObjectCaseSensitive(body, "phone_masked");
-    cJSON_AddStringToObject(body, "phone_hmac", hex);
-    cJSON_AddStringToObject(body, "phone_masked", masked);
-    return ML_OK;
-}
-
-ml_err factfile_import(struct store *st, const uint8_t phone_key_bytes[32], const char *path,
+ml_err factfile_import(struct db *db, const uint8_t phone_key_bytes[32], const char *path,
                        size_t *ret_applied, char *errbuf, size_t errlen)
 {
     FILE *f = fopen(path, "re");
@@ -45,7 +22,7 @@ ml_err factfile_import(struct store *st, const uint8_t phone_key_bytes[32], cons
     ml_err result = ML_NOMEM;
     size_t applied = 0;
     int lineno = 0;
-    if (line == NULL || (result = store_begin(st)) != ML_OK)
+    if (line == NULL || (result = db_begin(db)) != ML_OK)
         goto out;
     while (fgets(line, FACTFILE_LINE_MAX + 2, f) != NULL) {
         lineno++;
@@ -69,10 +46,9 @@ ml_err factfile_import(struct store *st, const uint8_t phone_key_bytes[32], cons
         result = ML_PARSE;
         if (!cJSON_IsString(kind) || !cJSON_IsObject(body)) {
             snprintf(errbuf, errlen, "%s:%d: expected {\"kind\":..,\"body\":{..}}", path, lineno);
-        } else if (key_phone(body, phone_key_bytes) != ML_OK) {
-            snprintf(errbuf, errlen, "%s:%d: 'phone' is not a mainland mobile number", path,
-                     lineno);
-        } else if ((result = facts_apply(st, kind->valuestring, body, &one, &r)) != ML_OK) {
+        } else if (phone_key_fact(body, phone_key_bytes, &r) != ML_OK) {
+            snprintf(errbuf, errlen, "%s:%d: %s", path, lineno, r.message);
+        } else if ((result = facts_apply(db, kind->valuestring, body, &one, &r)) != ML_OK) {
             snprintf(errbuf, errlen, "%s:%d: %s: %s", path, lineno, kind->valuestring, r.message);
         }
         cJSON_Delete(fact);
@@ -80,10 +56,10 @@ ml_err factfile_import(struct store *st, const uint8_t phone_key_bytes[32], cons
             goto out;
         applied += (size_t)one;
     }
-    result = store_commit(st);
+    result = db_commit(db);
 out:
     if (result != ML_OK)
-        store_rollback(st);
+        db_rollback(db);
     free(line);
     fclose(f);
     if (result == ML_OK)

@@ -12,11 +12,11 @@
 #include <stdint.h>
 
 #include "ml_err.h"
-#include "store.h"
+#include "db.h"
 
 #define FACTFILE_LINE_MAX (64 * 1024)
 
-ml_err factfile_import(struct store *st, const uint8_t phone_key[32], const char *path,
+ml_err factfile_import(struct db *db, const uint8_t phone_key[32], const char *path,
                        size_t *ret_applied, char *errbuf, size_t errlen);
 
 #endif

@@ -29,17 +29,17 @@ void idem_fingerprint(const char *method, const char *path, const char *body, si
     EVP_MD_CTX_free(md);
 }
 
-ml_err idem_lookup(struct store *st, const char *key, const uint8_t hash[IDEM_HASH_LEN],
+ml_err idem_lookup(struct db *db, const char *key, const uint8_t hash[IDEM_HASH_LEN],
                    int *ret_status, char **ret_body, struct ml_refusal *r)
 {
     static const char sql[] =
         "SELECT request_hash, status, response FROM idempotency WHERE idem_key = ?1";
-    sqlite3_stmt *s = store_stmt(st, sql);
+    sqlite3_stmt *s = db_stmt(db, sql);
     if (s == NULL)
         return ML_STORAGE;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    db_bind_text(db, s, 1, key);
     ml_err result;
-    int rc = sqlite3_step(s);
+    int rc = db_step(db, s);
     if (rc == SQLITE_DONE) {
         result = ML_NOENTRY;
     } else if (rc != SQLITE_ROW) {
@@ -57,20 +57,20 @@ ml_err idem_lookup(struct store *st, const char *key, const uint8_t hash[IDEM_HA
     return result;
 }
 
-ml_err idem_record(struct store *st, const char *key, const uint8_t hash[IDEM_HASH_LEN], int status,
+ml_err idem_record(struct db *db, const char *key, const uint8_t hash[IDEM_HASH_LEN], int status,
                    const char *body, int64_t now)
 {
     static const char sql[] = "INSERT INTO idempotency (idem_key, request_hash, status, "
                               "response, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
-    sqlite3_stmt *s = store_stmt(st, sql);
+    sqlite3_stmt *s = db_stmt(db, sql);
     if (s == NULL)
         return ML_STORAGE;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(s, 2, hash, IDEM_HASH_LEN, SQLITE_TRANSIENT);
-    sqlite3_bind_int(s, 3, status);
-    sqlite3_bind_text(s, 4, body, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 5, now);
-    int rc = sqlite3_step(s);
+    db_bind_text(db, s, 1, key);
+    db_bind_blob(db, s, 2, hash, IDEM_HASH_LEN);
+    db_bind_i64(db, s, 3, status);
+    db_bind_text(db, s, 4, body);
+    db_bind_i64(db, s, 5, now);
+    int rc = db_step(db, s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
 }

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "ml_err.h"
-#include "store.h"
+#include "db.h"
 
 #define IDEM_KEY_MAX 128 /* bytes; printable ASCII */
 #define IDEM_HASH_LEN 32
@@ -30,11 +30,11 @@ void idem_fingerprint(const char *method, const char *path, const char *body, si
  * frees) hold the first answer. ML_REFUSED: key used for a different request (422
  * idempotency_key_reused in r).
  */
-ml_err idem_lookup(struct store *st, const char *key, const uint8_t hash[IDEM_HASH_LEN],
+ml_err idem_lookup(struct db *db, const char *key, const uint8_t hash[IDEM_HASH_LEN],
                    int *ret_status, char **ret_body, struct ml_refusal *r);
 
 /* Stores the answer inside the caller's transaction. */
-ml_err idem_record(struct store *st, const char *key, const uint8_t hash[IDEM_HASH_LEN], int status,
+ml_err idem_record(struct db *db, const char *key, const uint8_t hash[IDEM_HASH_LEN], int status,
                    const char *body, int64_t now);
 
 #endif

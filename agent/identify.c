@@ -8,6 +8,7 @@
 
 #include "coupon.h"
 #include "deny.h"
+#include "guide.h"
 #include "jsonutil.h"
 #include "member.h"
 #include "phone.h"
@@ -29,7 +30,7 @@ static ml_err by_phone(struct ml_ctx *ctx, const char *phone, cJSON **ret, struc
     phone_key(ctx->cfg->phone_key, norm, key);
     struct member m;
     int64_t now = ctx->now_ms();
-    ml_err err = member_find_by_phone(ctx->st, key, now, &m);
+    ml_err err = member_find_by_phone(ctx->db, key, now, &m);
     if (err == ML_NOENTRY) {
         char masked[PHONE_MASKED_LEN + 1];
         phone_mask(norm, masked);
@@ -37,12 +38,12 @@ static ml_err by_phone(struct ml_ctx *ctx, const char *phone, cJSON **ret, struc
     }
     if (err != ML_OK)
         return storage(r);
-    int denied = deny_find(ctx->st, "member", m.member_id, NULL, 0);
+    int denied = deny_find(ctx->db, "member", m.member_id, NULL, 0);
     if (denied < 0)
         return storage(r);
     if (m.blocked || denied)
         return ml_refuse(r, ML_REFUSED, 403, "member_blocked", "member %s is blocked", m.member_id);
-    if ((*ret = member_identify_json(ctx->st, &m, now)) == NULL)
+    if ((*ret = member_identify_json(ctx->db, &m, now)) == NULL)
         return storage(r);
     cJSON_AddStringToObject(*ret, "via", "phone");
     return ML_OK;
@@ -62,31 +63,31 @@ static ml_err take_proof(struct ml_ctx *ctx, const struct qr_code *c, int64_t no
     static const char insert[] =
         "INSERT OR IGNORE INTO qr_replay (member_id, proof_time, counter, expires_at) "
         "VALUES (?1, ?2, ?3, ?4)";
-    struct store *st = ctx->st;
-    if (store_set_durable(st, 0) != ML_OK || store_savepoint(st) != ML_OK) {
-        (void)store_set_durable(st, 1);
+    struct db *db = ctx->db;
+    if (db_set_durable(db, 0) != ML_OK || db_savepoint(db) != ML_OK) {
+        (void)db_set_durable(db, 1);
         return storage(r);
     }
-    sqlite3_stmt *p = store_stmt(st, purge), *s = NULL;
+    sqlite3_stmt *p = db_stmt(db, purge), *s = NULL;
     int rc = SQLITE_ERROR;
     if (p != NULL) {
-        sqlite3_bind_int64(p, 1, now_ms);
-        rc = sqlite3_step(p);
+        db_bind_i64(db, p, 1, now_ms);
+        rc = db_step(db, p);
         sqlite3_reset(p);
     }
-    if (rc == SQLITE_DONE && (s = store_stmt(st, insert)) != NULL) {
-        sqlite3_bind_text(s, 1, c->id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 2, c->proof_time);
-        sqlite3_bind_int64(s, 3, c->counter);
-        sqlite3_bind_int64(s, 4, now_ms + 2 * ctx->cfg->qr_time_window_s * 1000);
-        rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE && (s = db_stmt(db, insert)) != NULL) {
+        db_bind_text(db, s, 1, c->id);
+        db_bind_i64(db, s, 2, c->proof_time);
+        db_bind_i64(db, s, 3, c->counter);
+        db_bind_i64(db, s, 4, now_ms + 2 * ctx->cfg->qr_time_window_s * 1000);
+        rc = db_step(db, s);
         sqlite3_reset(s);
     }
-    int fresh = rc == SQLITE_DONE && sqlite3_changes(store_db(st)) > 0;
-    ml_err err = rc == SQLITE_DONE ? store_release(st) : ML_STORAGE;
+    int fresh = rc == SQLITE_DONE && db_changes(db) > 0;
+    ml_err err = rc == SQLITE_DONE ? db_release(db) : ML_STORAGE;
     if (err != ML_OK)
-        store_undo(st);
-    if (store_set_durable(st, 1) != ML_OK || err != ML_OK)
+        db_undo(db);
+    if (db_set_durable(db, 1) != ML_OK || err != ML_OK)
         return storage(r);
     if (!fresh)
         return ml_refuse(r, ML_REFUSED, 409, "qr_replayed",
@@ -99,7 +100,7 @@ static ml_err take_proof(struct ml_ctx *ctx, const struct qr_code *c, int64_t no
 static ml_err member_code(struct ml_ctx *ctx, const struct qr_code *c, int64_t now_ms, int trusted,
                           cJSON **ret, struct ml_refusal *r)
 {
-    int denied = deny_find(ctx->st, "member", c->id, NULL, 0);
+    int denied = deny_find(ctx->db, "member", c->id, NULL, 0);
     if (denied < 0)
         return storage(r);
     if (denied)
@@ -108,7 +109,7 @@ static ml_err member_code(struct ml_ctx *ctx, const struct qr_code *c, int64_t n
     if (err != ML_OK)
         return err;
     struct member m;
-    err = member_get(ctx->st, c->id, ctx->now_ms(), &m);
+    err = member_get(ctx->db, c->id, ctx->now_ms(), &m);
     if (err == ML_NOENTRY)
         return ml_refuse(r, ML_NOENTRY, 404, "member_not_found",
                          "member %s is not known at this terminal yet", c->id);
@@ -118,7 +119,7 @@ static ml_err member_code(struct ml_ctx *ctx, const struct qr_code *c, int64_t n
         return ml_refuse(r, ML_REFUSED, 403, "member_blocked", "member %s is blocked", m.member_id);
     if ((err = take_proof(ctx, c, now_ms, r)) != ML_OK)
         return err;
-    if ((*ret = member_identify_json(ctx->st, &m, ctx->now_ms())) == NULL)
+    if ((*ret = member_identify_json(ctx->db, &m, ctx->now_ms())) == NULL)
         return storage(r);
     cJSON_AddStringToObject(*ret, "via", "qr");
     cJSON_AddBoolToObject(*ret, "clock_trusted", trusted);
@@ -129,7 +130,7 @@ static ml_err guide_card(struct ml_ctx *ctx, const struct qr_code *c, cJSON **re
                          struct ml_refusal *r)
 {
     struct guide g;
-    ml_err err = guide_get(ctx->st, c->id, &g);
+    ml_err err = guide_get(ctx->db, c->id, &g);
     if (err == ML_NOENTRY)
         return ml_refuse(r, ML_NOENTRY, 404, "guide_not_found",
                          "guide %s is not known at this terminal", c->id);
@@ -154,21 +155,20 @@ static ml_err guide_card(struct ml_ctx *ctx, const struct qr_code *c, cJSON **re
 static ml_err coupon_code(struct ml_ctx *ctx, const struct qr_code *c, int64_t now_ms, cJSON **ret,
                           struct ml_refusal *r)
 {
-    /* The deny-list first: HQ may deny a coupon this store has never seen. */
-    struct deny_entry de;
-    int denied = deny_get(ctx->st, "coupon", c->id, &de);
-    if (denied < 0)
-        return storage(r);
-    if (denied)
-        return ml_refuse(r, ML_REFUSED, 409, deny_coupon_code(de.reason),
-                         "coupon %s is on the deny-list (%s)", c->id, de.reason);
     struct coupon cp;
-    ml_err err = coupon_get(ctx->st, c->id, &cp);
-    if (err == ML_NOENTRY)
+    ml_err err = coupon_get(ctx->db, c->id, &cp);
+    if (err != ML_OK && err != ML_NOENTRY)
+        return storage(r);
+    int known = err == ML_OK;
+    /* The deny-list first: HQ may deny a coupon this store has never seen. */
+    if ((err = deny_check_coupon(ctx->db, c->id, known ? &cp : NULL, r)) != ML_OK || !known) {
+        if (known)
+            coupon_release(&cp);
+        if (err != ML_OK)
+            return err;
         return ml_refuse(r, ML_NOENTRY, 404, "coupon_not_found",
                          "coupon %s is not known at this terminal", c->id);
-    if (err != ML_OK)
-        return storage(r);
+    }
     if (cp.member_id[0] != '\0')
         err = ml_refuse(r, ML_REFUSED, 409, "coupon_member_mismatch",
                         "coupon %s belongs to a member: identify the member instead", cp.coupon_id);

@@ -16,22 +16,19 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "clock.h"
 #include "config.h"
 #include "ctx.h"
 #include "factfile.h"
+#include "hqlink.h"
 #include "link.h"
 #include "log.h"
 #include "metrics.h"
-#include "store.h"
+#include "schema.h"
 #include "sign.h"
 #include "trust.h"
 
-int64_t ml_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define MAIN_RECOVER_EVERY_MS 1000 /* retry of a database reopen after a failed commit */
 
 static void usage(FILE *out)
 {
@@ -64,7 +61,7 @@ int main(int argc, char **argv)
         }
     }
 
-    /* Block the shutdown signals before any thread exists (the store starts one), so
+    /* Block the shutdown signals before any thread exists (the database starts one), so
      * every thread inherits the mask and they arrive only through the signalfd. */
     sigset_t mask;
     sigemptyset(&mask);
@@ -89,17 +86,20 @@ int main(int argc, char **argv)
 
     char dbpath[CONFIG_PATH_MAX + 32];
     snprintf(dbpath, sizeof(dbpath), "%s/memberlink.db", cfg.data_dir);
-    struct store *st = NULL;
-    ml_err e = store_open(dbpath, &st, err, sizeof(err));
+    struct db *db = NULL;
+    ml_err e = schema_open(dbpath, &db, err, sizeof(err));
     if (e != ML_OK) {
         log_error("%s", err);
         return e == ML_CONFIG ? 2 : 1;
     }
+    if (db_migrated_from(db) < SCHEMA_VERSION)
+        log_info("database migrated from schema version %d to %d", db_migrated_from(db),
+                 SCHEMA_VERSION);
 
     if (import != NULL) {
         size_t applied = 0;
-        e = factfile_import(st, cfg.phone_key, import, &applied, err, sizeof(err));
-        store_close(st);
+        e = factfile_import(db, cfg.phone_key, import, &applied, err, sizeof(err));
+        db_close(db);
         if (e != ML_OK) {
             log_error("import failed, nothing applied: %s", err);
             return 1;
@@ -108,58 +108,43 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    int rc = 1, sfd = -1;
+    struct api *api = NULL;
+    static struct metrics metrics;
+    static struct trust trust;
+    struct ml_ctx ctx = {.db = db, .cfg = &cfg, .metrics = &metrics, .now_ms = clock_wall_ms};
     struct sign_keyring *keys = sign_keyring_new();
     if (keys == NULL) {
         log_error("out of memory");
-        store_close(st);
-        return 1;
+        goto out;
     }
+    ctx.keys = keys;
     for (int i = 0; i < cfg.hq_npubkeys; i++) {
         if (sign_keyring_add_spec(keys, cfg.hq_pubkeys[i]) != ML_OK) {
             log_error("[hq] pubkey %.40s...: not kid=<base64 Ed25519 key>", cfg.hq_pubkeys[i]);
-            sign_keyring_free(keys);
-            store_close(st);
-            return 2;
+            rc = 2;
+            goto out;
         }
     }
-    static struct metrics metrics;
-    static struct trust trust;
-    if (trust_open(&trust, st) != ML_OK)
-        log_warn("trusted clock: cannot read its state; no trusted time until HQ is heard");
-    struct ml_ctx ctx = {.st = st,
-                         .cfg = &cfg,
-                         .metrics = &metrics,
-                         .trust = &trust,
-                         .keys = keys,
-                         .now_ms = ml_wall_ms};
-    ctx.started_ms = ml_wall_ms();
-    struct api *api = NULL;
-    if (api_start(&ctx, &api, err, sizeof(err)) != ML_OK) {
+    if (trust_open(&trust, db) != ML_OK)
+        log_warn("trusted clock: cannot read its state (%s); no trusted time until HQ is heard",
+                 db_errmsg(db));
+    ctx.trust = &trust;
+    ctx.started_ms = clock_wall_ms();
+    if (api_start(&ctx, &api, err, sizeof(err)) != ML_OK ||
+        (cfg.mqtt_host[0] != '\0' && hqlink_start(&ctx, err, sizeof(err)) != ML_OK)) {
         log_error("%s", err);
-        sign_keyring_free(keys);
-        store_close(st);
-        return 2;
+        rc = 2;
+        goto out;
     }
-    if (cfg.mqtt_host[0] != '\0' && link_start(&ctx, &ctx.link, err, sizeof(err)) != ML_OK) {
-        log_error("%s", err);
-        api_stop(api);
-        sign_keyring_free(keys);
-        store_close(st);
-        return 2;
-    }
-
-    int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0) {
+    if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
         log_error("signalfd: %s", strerror(errno));
-        api_stop(api);
-        sign_keyring_free(keys);
-        store_close(st);
-        return 1;
+        goto out;
     }
     log_info("memberlinkd %s: store %s terminal %s, API on http://%s:%u, data in %s", ML_VERSION,
              cfg.store, cfg.terminal, cfg.api_host, (unsigned)cfg.api_port, cfg.data_dir);
 
-    int rc = 0;
+    int64_t recover_at = 0;
     for (;;) {
         struct pollfd fds[4] = {{.fd = api_poll_fd(api), .events = POLLIN},
                                 {.fd = sfd, .events = POLLIN},
@@ -174,11 +159,12 @@ int main(int argc, char **argv)
             if (timeout < 0 || lt < timeout)
                 timeout = lt;
         }
+        if (db_outcome_unknown(db) && (timeout < 0 || timeout > MAIN_RECOVER_EVERY_MS))
+            timeout = MAIN_RECOVER_EVERY_MS;
         int n = poll(fds, 4, timeout);
         if (n < 0 && errno != EINTR) {
             log_error("poll: %s", strerror(errno));
-            rc = 1;
-            break;
+            goto out;
         }
         if (fds[1].revents & POLLIN) {
             struct signalfd_siginfo si;
@@ -186,6 +172,14 @@ int main(int argc, char **argv)
                 log_info("signal %u: shutting down", si.ssi_signo);
                 break;
             }
+        }
+        /* A commit failed somewhere (an ack, a catch-up): find out before more is written. */
+        if (db_outcome_unknown(db) && clock_mono_ms() >= recover_at) {
+            if (db_recover(db) == ML_OK)
+                log_warn("database: reopened after a failed commit; it shows what reached the "
+                         "disk");
+            else
+                recover_at = clock_mono_ms() + MAIN_RECOVER_EVERY_MS;
         }
         api_run(api);
         if (ctx.link != NULL) {
@@ -196,11 +190,15 @@ int main(int argc, char **argv)
             link_tick(ctx.link);
         }
     }
+    rc = 0;
+out:
     link_stop(ctx.link);
     api_stop(api);
     sign_keyring_free(keys);
-    store_close(st);
-    close(sfd);
-    log_info("stopped");
+    db_close(db);
+    if (sfd >= 0) {
+        close(sfd);
+        log_info("stopped");
+    }
     return rc;
 }

@@ -1,65 +1,62 @@
-/* member: member and guide reads, points availability, the identify answer. */
+/* member: the members table (HQ's facts in, reads out), points availability and the identify
+ * answer; see member.h. */
 #include "member.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "coupon.h"
+#include "guide.h"
 #include "jsonutil.h"
+#include "ledger.h"
+#include "num.h"
 
 #define MEMBER_COLS                                                                                \
-    "m.member_id, m.phone_masked, m.tier, m.plan, m.plan_until, m.points_confirmed, "              \
-    "m.guide_id, m.guide_until, m.status, "                                                        \
-    "(SELECT coalesce(sum(delta), 0) FROM points_ledger p "                                        \
-    " WHERE p.member_id = m.member_id AND p.confirmed = 0) "
+    "member_id, phone_masked, tier, plan, plan_until, points_confirmed, guide_id, guide_until, "   \
+    "status "
 
-static void copy_col(sqlite3_stmt *s, int col, char *dst, size_t len)
+static ml_err read_member(struct db *db, sqlite3_stmt *s, int64_t now, struct member *ret)
 {
-    const unsigned char *v = sqlite3_column_text(s, col);
-    snprintf(dst, len, "%s", v ? (const char *)v : "");
-}
-
-static ml_err read_member(sqlite3_stmt *s, int64_t now, struct member *ret)
-{
-    int rc = sqlite3_step(s);
+    int rc = db_step(db, s);
     if (rc == SQLITE_ROW) {
         memset(ret, 0, sizeof(*ret));
-        copy_col(s, 0, ret->member_id, sizeof(ret->member_id));
-        copy_col(s, 1, ret->phone_masked, sizeof(ret->phone_masked));
-        copy_col(s, 2, ret->tier, sizeof(ret->tier));
-        copy_col(s, 3, ret->plan, sizeof(ret->plan));
+        db_col_copy(s, 0, ret->member_id, sizeof(ret->member_id));
+        db_col_copy(s, 1, ret->phone_masked, sizeof(ret->phone_masked));
+        db_col_copy(s, 2, ret->tier, sizeof(ret->tier));
+        db_col_copy(s, 3, ret->plan, sizeof(ret->plan));
         ret->plan_until = sqlite3_column_int64(s, 4);
         ret->plan_active = ret->plan[0] != '\0' && ret->plan_until > now;
         ret->points_confirmed = sqlite3_column_int64(s, 5);
-        copy_col(s, 6, ret->guide_id, sizeof(ret->guide_id));
+        db_col_copy(s, 6, ret->guide_id, sizeof(ret->guide_id));
         ret->guide_until = sqlite3_column_int64(s, 7);
         ret->blocked = strcmp((const char *)sqlite3_column_text(s, 8), "blocked") == 0;
-        ret->points_pending = sqlite3_column_int64(s, 9);
     }
     sqlite3_reset(s);
-    if (rc == SQLITE_ROW)
-        return ML_OK;
-    return rc == SQLITE_DONE ? ML_NOENTRY : ML_STORAGE;
+    if (rc == SQLITE_DONE)
+        return ML_NOENTRY;
+    if (rc != SQLITE_ROW)
+        return ML_STORAGE;
+    return ledger_points_pending(db, ret->member_id, &ret->points_pending);
 }
 
-ml_err member_get(struct store *st, const char *member_id, int64_t now, struct member *ret)
+ml_err member_get(struct db *db, const char *member_id, int64_t now, struct member *ret)
 {
-    static const char sql[] = "SELECT " MEMBER_COLS "FROM members m WHERE m.member_id = ?1";
-    sqlite3_stmt *s = store_stmt(st, sql);
+    static const char sql[] = "SELECT " MEMBER_COLS "FROM members WHERE member_id = ?1";
+    sqlite3_stmt *s = db_stmt(db, sql);
     if (s == NULL)
         return ML_STORAGE;
-    sqlite3_bind_text(s, 1, member_id, -1, SQLITE_TRANSIENT);
-    return read_member(s, now, ret);
+    db_bind_text(db, s, 1, member_id);
+    return read_member(db, s, now, ret);
 }
 
-ml_err member_find_by_phone(struct store *st, const uint8_t key[32], int64_t now,
-                            struct member *ret)
+ml_err member_find_by_phone(struct db *db, const uint8_t key[32], int64_t now, struct member *ret)
 {
-    static const char sql[] = "SELECT " MEMBER_COLS "FROM members m WHERE m.phone_key = ?1";
-    sqlite3_stmt *s = store_stmt(st, sql);
+    static const char sql[] = "SELECT " MEMBER_COLS "FROM members WHERE phone_key = ?1";
+    sqlite3_stmt *s = db_stmt(db, sql);
     if (s == NULL)
         return ML_STORAGE;
-    sqlite3_bind_blob(s, 1, key, 32, SQLITE_TRANSIENT);
-    return read_member(s, now, ret);
+    db_bind_blob(db, s, 1, key, 32);
+    return read_member(db, s, now, ret);
 }
 
 int64_t member_points_available(const struct member *m)
@@ -73,66 +70,7 @@ const char *member_bound_guide(const struct member *m, int64_t now)
     return m->guide_id[0] != '\0' && m->guide_until > now ? m->guide_id : NULL;
 }
 
-ml_err guide_get(struct store *st, const char *guide_id, struct guide *ret)
-{
-    static const char sql[] = "SELECT guide_id, name, status FROM guides WHERE guide_id = ?1";
-    sqlite3_stmt *s = store_stmt(st, sql);
-    if (s == NULL)
-        return ML_STORAGE;
-    sqlite3_bind_text(s, 1, guide_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        copy_col(s, 0, ret->guide_id, sizeof(ret->guide_id));
-        copy_col(s, 1, ret->name, sizeof(ret->name));
-        ret->active = strcmp((const char *)sqlite3_column_text(s, 2), "active") == 0;
-    }
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW)
-        return ML_OK;
-    return rc == SQLITE_DONE ? ML_NOENTRY : ML_STORAGE;
-}
-
-static cJSON *usable_coupons(struct store *st, const char *member_id, int64_t now)
-{
-    static const char sql[] =
-        "SELECT coupon_id, campaign_id, kind, value, max_off, min_spend, categories, valid_to, "
-        " uses_left, offline_ok FROM coupons WHERE member_id = ?1 AND state = 'available' "
-        " AND uses_left > 0 AND valid_from <= ?2 AND valid_to > ?2 "
-        "ORDER BY valid_to, coupon_id LIMIT 100";
-    cJSON *arr = cJSON_CreateArray();
-    sqlite3_stmt *s = store_stmt(st, sql);
-    if (arr == NULL || s == NULL) {
-        cJSON_Delete(arr);
-        return NULL;
-    }
-    sqlite3_bind_text(s, 1, member_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, now);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddItemToArray(arr, c);
-        cJSON_AddStringToObject(c, "coupon_id", (const char *)sqlite3_column_text(s, 0));
-        if (sqlite3_column_type(s, 1) == SQLITE_NULL)
-            cJSON_AddNullToObject(c, "campaign_id");
-        else
-            cJSON_AddStringToObject(c, "campaign_id", (const char *)sqlite3_column_text(s, 1));
-        cJSON_AddStringToObject(c, "kind", (const char *)sqlite3_column_text(s, 2));
-        json_add_i64(c, "value", sqlite3_column_int64(s, 3));
-        json_add_i64(c, "max_off", sqlite3_column_int64(s, 4));
-        json_add_i64(c, "min_spend", sqlite3_column_int64(s, 5));
-        if (sqlite3_column_type(s, 6) == SQLITE_NULL)
-            cJSON_AddNullToObject(c, "categories");
-        else
-            cJSON_AddItemToObject(c, "categories",
-                                  cJSON_Parse((const char *)sqlite3_column_text(s, 6)));
-        json_add_i64(c, "valid_to", sqlite3_column_int64(s, 7));
-        json_add_i64(c, "uses_left", sqlite3_column_int64(s, 8));
-        cJSON_AddBoolToObject(c, "offline_ok", sqlite3_column_int(s, 9));
-    }
-    sqlite3_reset(s);
-    return arr;
-}
-
-cJSON *member_identify_json(struct store *st, const struct member *m, int64_t now)
+cJSON *member_identify_json(struct db *db, const struct member *m, int64_t now)
 {
     cJSON *o = cJSON_CreateObject();
     if (o == NULL)
@@ -155,7 +93,7 @@ cJSON *member_identify_json(struct store *st, const struct member *m, int64_t no
     json_add_i64(pts, "available", member_points_available(m));
     const char *gid = member_bound_guide(m, now);
     struct guide g;
-    if (gid != NULL && guide_get(st, gid, &g) == ML_OK) {
+    if (gid != NULL && guide_get(db, gid, &g) == ML_OK) {
         cJSON *go = cJSON_AddObjectToObject(o, "guide");
         cJSON_AddStringToObject(go, "guide_id", g.guide_id);
         cJSON_AddStringToObject(go, "name", g.name);
@@ -163,11 +101,113 @@ cJSON *member_identify_json(struct store *st, const struct member *m, int64_t no
     } else {
         cJSON_AddNullToObject(o, "guide");
     }
-    cJSON *coupons = usable_coupons(st, m->member_id, now);
+    cJSON *coupons = coupon_usable_json(db, m->member_id, now);
     if (coupons == NULL) {
         cJSON_Delete(o);
         return NULL;
     }
     cJSON_AddItemToObject(o, "coupons", coupons);
     return o;
+}
+
+ml_err member_apply_upsert(struct db *db, const char *member_id, const struct fact_member *m,
+                           int64_t version, int *ret_applied)
+{
+    static const char sql[] =
+        "INSERT INTO members (member_id, phone_key, phone_masked, tier, plan, plan_until, "
+        " points_confirmed, points_version, status, version) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+        "ON CONFLICT (member_id) DO UPDATE SET phone_key = excluded.phone_key, "
+        " phone_masked = excluded.phone_masked, tier = excluded.tier, plan = excluded.plan, "
+        " plan_until = excluded.plan_until, status = excluded.status, version = excluded.version, "
+        " points_confirmed = CASE WHEN excluded.points_version > members.points_version "
+        "   THEN excluded.points_confirmed ELSE members.points_confirmed END, "
+        " points_version = max(members.points_version, excluded.points_version) "
+        "WHERE excluded.version > members.version";
+    static const char current[] = "SELECT version FROM members WHERE member_id = ?1";
+    static const char release_phone[] =
+        "UPDATE members SET phone_key = NULL WHERE phone_key = ?1 AND member_id <> ?2";
+    uint8_t key[32];
+    if (m->phone_hmac != NULL && num_hex_decode(m->phone_hmac, key, sizeof(key)) != 0)
+        return ML_PARSE; /* fact_parse() let through only 64 hex digits */
+    /* A phone number belongs to one member. When HQ gives it to another member (numbers are
+     * recycled), the newer fact takes it over; a stale fact changes nothing. */
+    sqlite3_stmt *s = db_stmt(db, current);
+    if (s == NULL)
+        return ML_STORAGE;
+    db_bind_text(db, s, 1, member_id);
+    int rc = db_step(db, s);
+    int stale = rc == SQLITE_ROW && sqlite3_column_int64(s, 0) >= version;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return ML_STORAGE;
+    if (stale) {
+        *ret_applied = 0;
+        return ML_OK;
+    }
+    if (m->phone_hmac != NULL) {
+        if ((s = db_stmt(db, release_phone)) == NULL)
+            return ML_STORAGE;
+        db_bind_blob(db, s, 1, key, sizeof(key));
+        db_bind_text(db, s, 2, member_id);
+        if (db_run(db, s) != ML_OK)
+            return ML_STORAGE;
+    }
+    if ((s = db_stmt(db, sql)) == NULL)
+        return ML_STORAGE;
+    db_bind_text(db, s, 1, member_id);
+    if (m->phone_hmac != NULL)
+        db_bind_blob(db, s, 2, key, sizeof(key));
+    else
+        db_bind_null(db, s, 2);
+    db_bind_text(db, s, 3, m->phone_masked);
+    db_bind_text(db, s, 4, m->tier);
+    db_bind_text(db, s, 5, m->plan);
+    if (m->plan != NULL)
+        db_bind_i64(db, s, 6, m->plan_until);
+    db_bind_i64(db, s, 7, m->points);
+    db_bind_i64(db, s, 8, m->points_version);
+    db_bind_text_static(db, s, 9, m->blocked ? "blocked" : "active");
+    db_bind_i64(db, s, 10, version);
+    if (db_run(db, s) != ML_OK)
+        return ML_STORAGE;
+    *ret_applied = db_changes(db) > 0;
+    return ML_OK;
+}
+
+ml_err member_apply_bind(struct db *db, const char *member_id, const struct fact_bind *b,
+                         int64_t version, int *ret_applied, struct ml_refusal *r)
+{
+    static const char sql[] = "UPDATE members SET guide_id = ?2, guide_until = ?3, "
+                              " guide_version = ?4 WHERE member_id = ?1 AND guide_version < ?4";
+    static const char exists[] = "SELECT 1 FROM members WHERE member_id = ?1";
+    sqlite3_stmt *e = db_stmt(db, exists);
+    if (e == NULL)
+        return ML_STORAGE;
+    db_bind_text(db, e, 1, member_id);
+    int rc = db_step(db, e);
+    sqlite3_reset(e);
+    if (rc == SQLITE_DONE)
+        return ml_refuse(r, ML_NOENTRY, 404, "member_not_found",
+                         "member %s is not known; send member.upsert first", member_id);
+    if (rc != SQLITE_ROW)
+        return ML_STORAGE;
+    sqlite3_stmt *s = db_stmt(db, sql);
+    if (s == NULL)
+        return ML_STORAGE;
+    db_bind_text(db, s, 1, member_id);
+    db_bind_text(db, s, 2, b->guide_id);
+    if (b->guide_id != NULL)
+        db_bind_i64(db, s, 3, b->until);
+    db_bind_i64(db, s, 4, version);
+    if (db_run(db, s) != ML_OK)
+        return ML_STORAGE;
+    *ret_applied = db_changes(db) > 0;
+    return ML_OK;
+}
+
+int64_t member_count(struct db *db)
+{
+    static const char sql[] = "SELECT count(*) FROM members";
+    return db_count(db, sql);
 }

@@ -1,7 +1,8 @@
 /*
- * member: read access to members and guides as HQ facts left them, plus the local
- * points ledger. Points available = HQ-confirmed balance + unconfirmed local deltas,
- * shown as zero when a refund reversal drives the sum below zero (HQ settles).
+ * member: the members table (the only module whose SQL names it): HQ's member.upsert and
+ * guide.bind facts in, members read back for identification and checkout. Points available =
+ * HQ-confirmed balance + unconfirmed local deltas (ledger.h), shown as zero when a refund
+ * reversal drives the sum below zero (HQ settles).
  */
 #ifndef ML_MEMBER_H
 #define ML_MEMBER_H
@@ -9,8 +10,9 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
+#include "db.h"
+#include "fact.h"
 #include "ml_err.h"
-#include "store.h"
 
 struct member {
     char member_id[65];
@@ -26,24 +28,29 @@ struct member {
     int blocked;
 };
 
-struct guide {
-    char guide_id[65];
-    char name[65];
-    int active;
-};
-
 /* ML_NOENTRY when unknown. */
-ml_err member_get(struct store *st, const char *member_id, int64_t now, struct member *ret);
-ml_err member_find_by_phone(struct store *st, const uint8_t key[32], int64_t now,
-                            struct member *ret);
+ml_err member_get(struct db *db, const char *member_id, int64_t now, struct member *ret);
+ml_err member_find_by_phone(struct db *db, const uint8_t key[32], int64_t now, struct member *ret);
 int64_t member_points_available(const struct member *m);
 
 /* The bound guide if the binding is in date at `now`, else NULL. */
 const char *member_bound_guide(const struct member *m, int64_t now);
 
-ml_err guide_get(struct store *st, const char *guide_id, struct guide *ret);
-
 /* The identify answer: member, points, bound guide and usable coupons. NULL on failure. */
-cJSON *member_identify_json(struct store *st, const struct member *m, int64_t now);
+cJSON *member_identify_json(struct db *db, const struct member *m, int64_t now);
+
+/* HQ's member.upsert, version-guarded (*ret_applied = 0: older or equal, nothing changed); a
+ * newer fact takes the phone key over from a member that held it. Inside the caller's
+ * transaction. ML_STORAGE. */
+ml_err member_apply_upsert(struct db *db, const char *member_id, const struct fact_member *m,
+                           int64_t version, int *ret_applied);
+
+/* HQ's guide.bind under the binding's own version. ML_NOENTRY member_not_found (404 in r) for
+ * a member this store does not know yet; ML_STORAGE. */
+ml_err member_apply_bind(struct db *db, const char *member_id, const struct fact_bind *b,
+                         int64_t version, int *ret_applied, struct ml_refusal *r);
+
+/* Members this store knows; -1 when it cannot be read. */
+int64_t member_count(struct db *db);
 
 #endif

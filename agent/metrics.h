@@ -29,8 +29,8 @@ void metrics_latency(struct metrics *m, double seconds);
 /* Values sampled by the caller when rendering. */
 struct metrics_gauges {
     int64_t outbox_depth, oldest_age_ms;
-    int outbox_warning; /* depth past [agent] outbox_warn_events */
-    int connected;      /* MQTT session with HQ up */
+    int outbox_warning;  /* depth past [agent] outbox_warn_events */
+    int connected;       /* MQTT session with HQ up */
     int64_t hq_rejected; /* signed HQ messages refused since start */
 };
 

@@ -4,61 +4,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "day.h"
+#include "ledger.h"
 #include "money.h"
-#include "rules.h"
 #include "trust.h"
-
-void risk_day_bounds(int64_t ms, int64_t *ret_start, int64_t *ret_end)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-    tm.tm_isdst = -1;
-    struct tm next = tm;
-    next.tm_mday++;
-    *ret_start = (int64_t)mktime(&tm) * 1000;
-    *ret_end = (int64_t)mktime(&next) * 1000;
-}
-
-static ml_err member_today(struct store *st, const char *member_id, int64_t trusted_ms,
-                           int64_t *ret)
-{
-    static const char sql[] =
-        "SELECT count(*) FROM sales s JOIN redemptions r ON r.sale_id = s.sale_id "
-        "WHERE s.member_id = ?1 AND r.offline = 1 AND r.restored = 0 "
-        " AND r.trusted_at >= ?2 AND r.trusted_at < ?3";
-    int64_t start, end;
-    risk_day_bounds(trusted_ms, &start, &end);
-    sqlite3_stmt *s = store_stmt(st, sql);
-    if (s == NULL)
-        return ML_STORAGE;
-    sqlite3_bind_text(s, 1, member_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, start);
-    sqlite3_bind_int64(s, 3, end);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *ret = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? ML_OK : ML_STORAGE;
-}
-
-/* Trusted time never goes back, so every redemption after the contact is at or past it;
- * one made in the contact's own millisecond counts too, on the safe side. */
-static ml_err terminal_value(struct store *st, int64_t contact_ms, int64_t *ret)
-{
-    static const char sql[] = "SELECT coalesce(sum(amount), 0) FROM redemptions "
-                              "WHERE offline = 1 AND restored = 0 AND trusted_at >= ?1";
-    sqlite3_stmt *s = store_stmt(st, sql);
-    if (s == NULL)
-        return ML_STORAGE;
-    sqlite3_bind_int64(s, 1, contact_ms);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *ret = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? ML_OK : ML_STORAGE;
-}
 
 ml_err risk_begin(struct risk *rk, const struct ml_ctx *ctx, const char *member_id)
 {
@@ -75,10 +24,14 @@ ml_err risk_begin(struct risk *rk, const struct ml_ctx *ctx, const char *member_
                             rd.since_contact_ms > rk->cfg.contact_window_s * INT64_C(1000));
     if (!rk->offline || !rk->trusted)
         return ML_OK;
-    if (terminal_value(ctx->st, rd.contact_ms, &rk->terminal_value) != ML_OK)
+    /* Trusted time never goes back, so every redemption after the contact is at or past it;
+     * one made in the contact's own millisecond counts too, on the safe side. */
+    if (ledger_offline_value_since(ctx->db, rd.contact_ms, &rk->terminal_value) != ML_OK)
         return ML_STORAGE;
+    int64_t start, end;
+    day_bounds(rd.now_ms, &start, &end);
     if (member_id != NULL &&
-        member_today(ctx->st, member_id, rd.now_ms, &rk->member_today) != ML_OK)
+        ledger_offline_redemptions(ctx->db, member_id, start, end, &rk->member_today) != ML_OK)
         return ML_STORAGE;
     return ML_OK;
 }
@@ -126,26 +79,4 @@ int64_t risk_points_limit(const struct risk *rk, int64_t available)
     if (!rk->offline || available <= 0)
         return available;
     return money_muldiv_floor(available, BP_ONE - rk->cfg.points_margin_bp, BP_ONE);
-}
-
-ml_err risk_record(struct store *st, const struct risk *rk, const char *coupon_id, int64_t use_no,
-                   const char *sale_id)
-{
-    static const char sql[] = "UPDATE redemptions SET offline = ?4, trusted_at = ?5 "
-                              "WHERE coupon_id = ?1 AND use_no = ?2 AND sale_id = ?3 "
-                              "AND restored = 0";
-    sqlite3_stmt *s = store_stmt(st, sql);
-    if (s == NULL)
-        return ML_STORAGE;
-    sqlite3_bind_text(s, 1, coupon_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, use_no);
-    sqlite3_bind_text(s, 3, sale_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(s, 4, rk->offline);
-    if (rk->trusted)
-        sqlite3_bind_int64(s, 5, rk->trusted_ms);
-    else
-        sqlite3_bind_null(s, 5);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE && sqlite3_changes(store_db(st)) == 1 ? ML_OK : ML_STORAGE;
 }

@@ -15,9 +15,9 @@
  * A refused coupon is left out of the sale; the sale goes on. Points spent offline are
  * capped at the known balance less points_margin_bp.
  *
- * The counters come from the redemptions table (offline = 1, trusted_at, not restored by
- * a refund), so they survive a crash; a sale adds its own coupons as they pass. A terminal
- * without [mqtt] host runs standalone and none of this applies.
+ * The counters come from the ledger's redemptions (offline = 1, trusted_at, not restored by
+ * a refund; ledger.h), so they survive a crash; a sale adds its own coupons as they pass. A
+ * terminal without [mqtt] host runs standalone and none of this applies.
  */
 #ifndef ML_RISK_H
 #define ML_RISK_H
@@ -28,7 +28,7 @@
 #include "coupon.h"
 #include "ctx.h"
 #include "ml_err.h"
-#include "store.h"
+#include "db.h"
 
 /* The offline picture for one sale. Filled by risk_begin(); tests may fill it by hand. */
 struct risk {
@@ -58,15 +58,5 @@ ml_err risk_coupon(struct risk *rk, const struct coupon *c, int64_t amount, stru
 /* The most points the member may spend in this sale out of `available`: all of them
  * online, available less points_margin_bp (rounded in the store's favour) offline. */
 int64_t risk_points_limit(const struct risk *rk, int64_t available);
-
-/*
- * Marks the redemption (coupon_id, use_no) of sale_id just written by coupon_redeem() with
- * this sale's offline flag and trusted time, in the caller's transaction. ML_STORAGE.
- */
-ml_err risk_record(struct store *st, const struct risk *rk, const char *coupon_id, int64_t use_no,
-                   const char *sale_id);
-
-/* Start and end (exclusive) in ms of the local calendar day holding `ms`. */
-void risk_day_bounds(int64_t ms, int64_t *ret_start, int64_t *ret_end);
 
 #endif

@@ -6,78 +6,7 @@
 #include <string.h>
 
 #include "jsonutil.h"
-
-static ml_err check_str_array(const cJSON *c, const char *name, struct ml_refusal *r)
-{
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(c, name);
-    if (a == NULL)
-        return ML_OK;
-    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > RULES_TARGETS_MAX)
-        goto bad;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, a) if (!cJSON_IsString(e) || strlen(e->valuestring) > 64) goto bad;
-    return ML_OK;
-bad:
-    return ml_refuse(r, ML_PARSE, 400, "invalid_request",
-                     "campaign field '%s' must be an array of up to %d strings", name,
-                     RULES_TARGETS_MAX);
-}
-
-static ml_err check_bp_map(const cJSON *obj, const char *name, int64_t max, struct ml_refusal *r)
-{
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (m == NULL)
-        return ML_OK;
-    if (!cJSON_IsObject(m) || cJSON_GetArraySize(m) > RULES_TARGETS_MAX)
-        goto bad;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, m)
-    {
-        int64_t v = 0;
-        if (json_i64(m, e->string, 1, 0, max, &v, NULL) != ML_OK)
-            goto bad;
-    }
-    return ML_OK;
-bad:
-    return ml_refuse(r, ML_PARSE, 400, "invalid_request",
-                     "campaign field '%s' must map names to basis points 0..%lld", name,
-                     (long long)max);
-}
-
-ml_err rules_validate(const cJSON *c, struct ml_refusal *r)
-{
-    int64_t v = 0;
-    if (check_str_array(c, "stores", r) || check_str_array(c, "tiers", r) ||
-        check_str_array(c, "plans", r))
-        return ML_PARSE;
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "points");
-    if (p != NULL) {
-        if (!cJSON_IsObject(p))
-            return ml_refuse(r, ML_PARSE, 400, "invalid_request", "'points' must be an object");
-        if (json_i64(p, "earn_per_yuan", 0, 0, RULES_EARN_PER_YUAN_MAX, &v, r) ||
-            json_i64(p, "redeem_points_per_yuan", 0, 0, 1000000, &v, r) ||
-            json_i64(p, "redeem_max_bp", 0, 0, BP_ONE, &v, r) ||
-            check_bp_map(p, "tier_multiplier_bp", RULES_MULTIPLIER_BP_MAX, r) ||
-            check_bp_map(p, "plan_multiplier_bp", RULES_MULTIPLIER_BP_MAX, r))
-            return ML_PARSE;
-    }
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "commission");
-    if (m != NULL) {
-        if (!cJSON_IsObject(m))
-            return ml_refuse(r, ML_PARSE, 400, "invalid_request", "'commission' must be an object");
-        if (json_i64(m, "default_bp", 0, 0, BP_ONE, &v, r) ||
-            check_bp_map(m, "categories", BP_ONE, r))
-            return ML_PARSE;
-    }
-    const cJSON *k = cJSON_GetObjectItemCaseSensitive(c, "coupons");
-    if (k != NULL) {
-        int b = 0;
-        if (!cJSON_IsObject(k) || json_bool(k, "restore_on_refund", &b, r) != ML_OK)
-            return ml_refuse(r, ML_PARSE, 400, "invalid_request",
-                             "'coupons' must be an object with a boolean restore_on_refund");
-    }
-    return ML_OK;
-}
+#include "money.h"
 
 /* Absent list = everyone; present list must contain `value` (NULL never matches). */
 static int targets(const cJSON *c, const char *name, const char *value)
@@ -107,7 +36,7 @@ static int64_t num(const cJSON *obj, const char *name, int64_t dflt)
     return cJSON_IsNumber(e) ? (int64_t)e->valuedouble : dflt;
 }
 
-ml_err rules_load(struct store *st, const char *store_id, int64_t now, const char *tier,
+ml_err rules_load(struct db *db, const char *store_id, int64_t now, const char *tier,
                   const char *plan, struct rules *ret)
 {
     /* Every campaign valid now is looked at, in precedence order, until both rule kinds
@@ -116,12 +45,12 @@ ml_err rules_load(struct store *st, const char *store_id, int64_t now, const cha
                               "WHERE valid_from <= ?1 AND valid_to > ?1 "
                               "ORDER BY priority DESC, valid_from DESC, campaign_id";
     memset(ret, 0, sizeof(*ret));
-    sqlite3_stmt *s = store_stmt(st, sql);
+    sqlite3_stmt *s = db_stmt(db, sql);
     if (s == NULL)
         return ML_STORAGE;
-    sqlite3_bind_int64(s, 1, now);
+    db_bind_i64(db, s, 1, now);
     int rc = SQLITE_DONE;
-    while (!(ret->has_points && ret->has_commission) && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while (!(ret->has_points && ret->has_commission) && (rc = db_step(db, s)) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(s, 0);
         cJSON *c = cJSON_Parse((const char *)sqlite3_column_text(s, 1));
         if (c == NULL)
@@ -170,17 +99,17 @@ int64_t rules_commission_bp(const struct rules *rl, const char *category)
     return cJSON_IsNumber(e) ? (int64_t)e->valuedouble : rl->commission_default_bp;
 }
 
-ml_err rules_coupon_restores(struct store *st, const char *campaign_id, int *ret_restores)
+ml_err rules_coupon_restores(struct db *db, const char *campaign_id, int *ret_restores)
 {
     static const char sql[] = "SELECT doc FROM campaigns WHERE campaign_id = ?1";
     *ret_restores = 0;
     if (campaign_id == NULL || campaign_id[0] == '\0')
         return ML_OK;
-    sqlite3_stmt *s = store_stmt(st, sql);
+    sqlite3_stmt *s = db_stmt(db, sql);
     if (s == NULL)
         return ML_STORAGE;
-    sqlite3_bind_text(s, 1, campaign_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
+    db_bind_text(db, s, 1, campaign_id);
+    int rc = db_step(db, s);
     if (rc == SQLITE_ROW) {
         cJSON *c = cJSON_Parse((const char *)sqlite3_column_text(s, 0));
         const cJSON *k = cJSON_GetObjectItemCaseSensitive(c, "coupons");
@@ -198,4 +127,62 @@ void rules_free(struct rules *rl)
     for (size_t i = 0; i < rl->ndocs; i++)
         cJSON_Delete(rl->docs[i]);
     memset(rl, 0, sizeof(*rl));
+}
+
+ml_err rules_apply_campaign(struct db *db, const char *campaign_id, const struct fact_campaign *c,
+                            const cJSON *doc, int64_t version, int *ret_applied)
+{
+    static const char sql[] =
+        "INSERT INTO campaigns (campaign_id, version, priority, valid_from, valid_to, doc) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+        "ON CONFLICT (campaign_id) DO UPDATE SET version = excluded.version, "
+        " priority = excluded.priority, valid_from = excluded.valid_from, "
+        " valid_to = excluded.valid_to, doc = excluded.doc "
+        "WHERE excluded.version > campaigns.version";
+    char *text = json_print(doc);
+    if (text == NULL)
+        return ML_NOMEM;
+    sqlite3_stmt *s = db_stmt(db, sql);
+    if (s == NULL) {
+        free(text);
+        return ML_STORAGE;
+    }
+    db_bind_text(db, s, 1, campaign_id);
+    db_bind_i64(db, s, 2, version);
+    db_bind_i64(db, s, 3, c->priority);
+    db_bind_i64(db, s, 4, c->valid_from);
+    db_bind_i64(db, s, 5, c->valid_to);
+    db_bind_text_owned(db, s, 6, text);
+    if (db_run(db, s) != ML_OK)
+        return ML_STORAGE;
+    *ret_applied = db_changes(db) > 0;
+    return ML_OK;
+}
+
+ml_err rules_apply_withdraw(struct db *db, const char *campaign_id, int64_t version,
+                            int *ret_applied)
+{
+    /* The window closes (valid_to = valid_from), the rules stay for refunds of its sales; an
+     * unknown campaign gets a closed tombstone, so an older upsert arriving later stays out. */
+    static const char sql[] =
+        "INSERT INTO campaigns (campaign_id, version, priority, valid_from, valid_to, doc) "
+        "VALUES (?1, ?2, 0, 0, 0, json_object('campaign_id', ?1, 'withdrawn', json('true'))) "
+        "ON CONFLICT (campaign_id) DO UPDATE SET version = excluded.version, "
+        " valid_to = campaigns.valid_from "
+        "WHERE excluded.version > campaigns.version";
+    sqlite3_stmt *s = db_stmt(db, sql);
+    if (s == NULL)
+        return ML_STORAGE;
+    db_bind_text(db, s, 1, campaign_id);
+    db_bind_i64(db, s, 2, version);
+    if (db_run(db, s) != ML_OK)
+        return ML_STORAGE;
+    *ret_applied = db_changes(db) > 0;
+    return ML_OK;
+}
+
+int64_t rules_campaign_count(struct db *db)
+{
+    static const char sql[] = "SELECT count(*) FROM campaigns WHERE valid_to > valid_from";
+    return db_count(db, sql);
 }

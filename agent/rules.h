@@ -5,7 +5,8 @@
  * Among the campaigns valid now that target this store, the member's tier and active
  * paid plan, the one with the highest priority wins for each rule kind (points,
  * commission); ties go to the later valid_from, then the smaller campaign_id.
- * The campaign JSON format is documented in docs/facts.md.
+ * The campaign JSON format is documented in docs/facts.md and checked by fact.h; this module
+ * owns the campaigns table.
  */
 #ifndef ML_RULES_H
 #define ML_RULES_H
@@ -13,16 +14,11 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
+#include "db.h"
+#include "fact.h"
 #include "ml_err.h"
-#include "store.h"
 
 #define RULES_CAMPAIGNS_MAX 2 /* documents kept per sale: the points and commission winners */
-#define RULES_TARGETS_MAX 64  /* entries in stores/tiers/plans/categories maps */
-#define BP_ONE 10000          /* basis points in 1 */
-/* Points bounds: the largest sale (CHECKOUT_SUBTOTAL_MAX) earns at most
- * 1e10 yuan x 100 x 5 x 5 = 2.5e13 points, exact in JSON and far from int64 limits. */
-#define RULES_EARN_PER_YUAN_MAX 100
-#define RULES_MULTIPLIER_BP_MAX 50000
 
 struct rules {
     int has_points;
@@ -41,15 +37,12 @@ struct rules {
     size_t ndocs;
 };
 
-/* Checks a campaign document; ML_PARSE with a 400 invalid_request refusal when wrong. */
-ml_err rules_validate(const cJSON *campaign, struct ml_refusal *r);
-
 /*
  * Picks the rules for a sale at `now` in `store_id` for a member of `tier` with the active
  * paid plan `plan` (either may be NULL: no member / no active plan). Fills *ret; release
  * with rules_free().
  */
-ml_err rules_load(struct store *st, const char *store_id, int64_t now, const char *tier,
+ml_err rules_load(struct db *db, const char *store_id, int64_t now, const char *tier,
                   const char *plan, struct rules *ret);
 
 /* Commission rate for a category: the category's rate, else the default, else 0. */
@@ -58,8 +51,19 @@ int64_t rules_commission_bp(const struct rules *rl, const char *category);
 /* Whether coupons of `campaign_id` are given back when every line they discounted is
  * refunded ("coupons": {"restore_on_refund": true}); unknown campaign: no. ML_STORAGE when
  * the answer cannot be read (the caller must not guess). */
-ml_err rules_coupon_restores(struct store *st, const char *campaign_id, int *ret_restores);
+ml_err rules_coupon_restores(struct db *db, const char *campaign_id, int *ret_restores);
 
 void rules_free(struct rules *rl);
+
+/* HQ's campaign.upsert (doc is the whole checked body, stored as the campaign's document) and
+ * campaign.withdraw, version-guarded (*ret_applied = 0: older or equal, nothing changed).
+ * Inside the caller's transaction. ML_STORAGE, ML_NOMEM. */
+ml_err rules_apply_campaign(struct db *db, const char *campaign_id, const struct fact_campaign *c,
+                            const cJSON *doc, int64_t version, int *ret_applied);
+ml_err rules_apply_withdraw(struct db *db, const char *campaign_id, int64_t version,
+                            int *ret_applied);
+
+/* Campaigns not withdrawn; -1 when it cannot be read. */
+int64_t rules_campaign_count(struct db *db);
 
 #endif

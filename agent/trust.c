@@ -5,18 +5,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+#include "state.h"
+
 #define TRUST_BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 
 static const char key_hq[] = "trust_hq_ms";
 static const char key_boot[] = "trust_boot_ms";
 static const char key_boot_id[] = "trust_boot_id";
-
-int64_t trust_boottime_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* 1 if v is a plausible boot id: 1..TRUST_BOOT_ID_MAX of [0-9a-f-]. */
 static int boot_id_valid(const char *v)
@@ -40,40 +36,17 @@ static void read_boot_id(char out[TRUST_BOOT_ID_MAX + 1])
         memcpy(out, buf, strlen(buf) + 1);
 }
 
-/* The stored boot id into out ("" when absent). */
-static ml_err load_boot_id(struct store *st, char out[TRUST_BOOT_ID_MAX + 1])
+/* The stored boot id into out ("" when absent or not a boot id). */
+static ml_err load_boot_id(struct db *db, char out[TRUST_BOOT_ID_MAX + 1])
 {
-    static const char sql[] = "SELECT value FROM sync_state WHERE key = ?1";
-    sqlite3_stmt *s = store_stmt(st, sql);
-    out[0] = '\0';
-    if (s == NULL)
+    if (state_get_text(db, key_boot_id, out, TRUST_BOOT_ID_MAX + 1) != ML_OK)
         return ML_STORAGE;
-    sqlite3_bind_text(s, 1, key_boot_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        const char *v = (const char *)sqlite3_column_text(s, 0);
-        if (v != NULL && boot_id_valid(v))
-            snprintf(out, TRUST_BOOT_ID_MAX + 1, "%s", v);
-    }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
+    if (!boot_id_valid(out))
+        out[0] = '\0';
+    return ML_OK;
 }
 
-static ml_err save_boot_id(struct store *st, const char *boot_id)
-{
-    static const char sql[] = "INSERT INTO sync_state (key, value) VALUES (?1, ?2) "
-                              "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
-    sqlite3_stmt *s = store_stmt(st, sql);
-    if (s == NULL)
-        return ML_STORAGE;
-    sqlite3_bind_text(s, 1, key_boot_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, boot_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
-}
-
-ml_err trust_open_with(struct trust *t, struct store *st, int64_t (*boot_ms)(void),
+ml_err trust_open_with(struct trust *t, struct db *db, int64_t (*boot_ms)(void),
                        const char *boot_id)
 {
     memset(t, 0, sizeof(*t));
@@ -82,8 +55,8 @@ ml_err trust_open_with(struct trust *t, struct store *st, int64_t (*boot_ms)(voi
         snprintf(t->boot_id, sizeof(t->boot_id), "%s", boot_id);
     char stored_id[TRUST_BOOT_ID_MAX + 1];
     int64_t hq = 0, at = -1;
-    if (store_state_get_i64(st, key_hq, 0, &hq) != ML_OK ||
-        store_state_get_i64(st, key_boot, -1, &at) != ML_OK || load_boot_id(st, stored_id) != ML_OK)
+    if (state_get_i64(db, key_hq, 0, &hq) != ML_OK ||
+        state_get_i64(db, key_boot, -1, &at) != ML_OK || load_boot_id(db, stored_id) != ML_OK)
         return ML_STORAGE;
     t->floor_ms = hq > 0 ? hq : 0;
     /* Same boot, and the boot clock has not gone backwards: the anchor still holds. */
@@ -96,14 +69,14 @@ ml_err trust_open_with(struct trust *t, struct store *st, int64_t (*boot_ms)(voi
     return ML_OK;
 }
 
-ml_err trust_open(struct trust *t, struct store *st)
+ml_err trust_open(struct trust *t, struct db *db)
 {
     char id[TRUST_BOOT_ID_MAX + 1];
     read_boot_id(id);
-    return trust_open_with(t, st, trust_boottime_ms, id);
+    return trust_open_with(t, db, clock_boot_ms, id);
 }
 
-ml_err trust_hq_time(struct trust *t, struct store *st, int64_t issued_ms)
+ml_err trust_hq_time(struct trust *t, struct db *db, int64_t issued_ms)
 {
     int64_t now = t->boot_ms(), hq;
     if (t->valid) {
@@ -116,8 +89,8 @@ ml_err trust_hq_time(struct trust *t, struct store *st, int64_t issued_ms)
             return ML_OK;
         hq = issued_ms;
     }
-    if (store_state_set_i64(st, key_hq, hq) != ML_OK ||
-        store_state_set_i64(st, key_boot, now) != ML_OK || save_boot_id(st, t->boot_id) != ML_OK)
+    if (state_set_i64(db, key_hq, hq) != ML_OK || state_set_i64(db, key_boot, now) != ML_OK ||
+        state_set_text(db, key_boot_id, t->boot_id) != ML_OK)
         return ML_STORAGE;
     t->valid = 1;
     t->hq_ms = hq;

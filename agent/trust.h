@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "ml_err.h"
-#include "store.h"
+#include "db.h"
 
 #define TRUST_BOOT_ID_MAX 64          /* /proc/sys/kernel/random/boot_id is 36 */
 #define TRUST_STALE_MS INT64_C(60000) /* older stamps are not HQ contact: two beacons */
@@ -49,10 +49,10 @@ struct trust_reading {
  * /proc/sys/kernel/random/boot_id (unreadable: nothing is restored). ML_STORAGE only if the
  * database cannot be read; *t is then usable and untrusted.
  */
-ml_err trust_open(struct trust *t, struct store *st);
+ml_err trust_open(struct trust *t, struct db *db);
 
 /* trust_open() with the boot clock and boot id given (tests). `boot_id` may be NULL. */
-ml_err trust_open_with(struct trust *t, struct store *st, int64_t (*boot_ms)(void),
+ml_err trust_open_with(struct trust *t, struct db *db, int64_t (*boot_ms)(void),
                        const char *boot_id);
 
 /*
@@ -62,7 +62,7 @@ ml_err trust_open_with(struct trust *t, struct store *st, int64_t (*boot_ms)(voi
  * caller's transaction leaves memory ahead of the database, which only loses a contact).
  * ML_STORAGE.
  */
-ml_err trust_hq_time(struct trust *t, struct store *st, int64_t issued_ms);
+ml_err trust_hq_time(struct trust *t, struct db *db, int64_t issued_ms);
 
 /* Reads the clock once. t may be NULL (untrusted). */
 void trust_read(const struct trust *t, struct trust_reading *ret);
@@ -72,8 +72,5 @@ int trust_now_ms(const struct trust *t, int64_t *ms);
 
 /* Monotonic ms since HQ was last heard in this boot; -1 if never or unknown. t may be NULL. */
 int64_t trust_since_contact_ms(const struct trust *t);
-
-/* CLOCK_BOOTTIME in ms. */
-int64_t trust_boottime_ms(void);
 
 #endif

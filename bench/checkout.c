@@ -39,7 +39,7 @@
 #include "../tests/integration/harness.h"
 #include "idem.h"
 #include "jsonutil.h"
-#include "store.h"
+#include "db.h"
 
 #define BENCH_N_DEFAULT 2000
 #define BENCH_N_MAX 1000000
@@ -76,7 +76,7 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* libml leaves the wall clock to the program (main.c defines ml_wall_ms for the daemon). */
+/* libml leaves the wall clock to the program (main.c defines clock_wall_ms for the daemon). */
 static int64_t bench_wall_ms(void)
 {
     struct timespec ts;
@@ -301,20 +301,20 @@ static int inproc_commit(struct ml_ctx *ctx, const char *key)
         checkout_parse(body, ctx->cfg->terminal, &req, &r) != ML_OK)
         goto out;
     idem_fingerprint("POST", path, commit_body, len, hash);
-    if (store_begin(ctx->st) != ML_OK)
+    if (db_begin(ctx->db) != ML_OK)
         goto out;
-    if (idem_lookup(ctx->st, key, hash, &status, &stored, &r) != ML_NOENTRY) {
+    if (idem_lookup(ctx->db, key, hash, &status, &stored, &r) != ML_NOENTRY) {
         snprintf(r.message, sizeof(r.message), "idempotency key %s already used", key);
         goto out;
     }
     if (checkout_run(ctx, req, &sale, &r) != ML_OK || (text = json_print(sale)) == NULL ||
-        idem_record(ctx->st, key, hash, 200, text, ctx->now_ms()) != ML_OK ||
-        store_commit(ctx->st) != ML_OK)
+        idem_record(ctx->db, key, hash, 200, text, ctx->now_ms()) != ML_OK ||
+        db_commit(ctx->db) != ML_OK)
         goto out;
     result = 0;
 out:
     if (result != 0) {
-        store_rollback(ctx->st);
+        db_rollback(ctx->db);
         fprintf(stderr, "bench: in-process commit %s failed: %s %s\n", key,
                 r.code ? r.code : "storage_error", r.message);
     }
@@ -331,7 +331,7 @@ static int bench_inproc(struct series *s, long *ret_rss_before, long *ret_rss_af
 {
     static struct config cfg;
     char dir[64] = "/tmp/memberlink-bench-XXXXXX", path[128], err[512], key[64];
-    struct store *st = NULL;
+    struct db *db = NULL;
     size_t applied = 0;
     int result = -1;
 
@@ -347,7 +347,7 @@ static int bench_inproc(struct series *s, long *ret_rss_before, long *ret_rss_af
         cfg.phone_key[i] = (uint8_t)(0x5a ^ i);
     cfg.has_phone_key = 1;
     snprintf(path, sizeof(path), "%s/memberlink.db", dir);
-    if (store_open(path, &st, err, sizeof(err)) != ML_OK ||
+    if (schema_open(path, &st, err, sizeof(err)) != ML_OK ||
         factfile_import(st, cfg.phone_key, BENCH_FACTS, &applied, err, sizeof(err)) != ML_OK) {
         fprintf(stderr, "bench: in-process setup: %s (run from the repository root)\n", err);
         goto out;
@@ -367,7 +367,7 @@ static int bench_inproc(struct series *s, long *ret_rss_before, long *ret_rss_af
     result = 0;
 out:
     *ret_rss_after = self_peak_rss_kb();
-    store_close(st);
+    db_close(st);
     temp_dir_remove(dir, "memberlink.db");
     return result;
 }

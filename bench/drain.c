@@ -27,7 +27,7 @@
 
 #include "../tests/integration/harness.h"
 #include "outbox.h"
-#include "store.h"
+#include "db.h"
 
 #include "sale_body.h"
 
@@ -74,13 +74,13 @@ static double proc_cpu_s(pid_t pid)
 static int fill_outbox(const char *dir, long n)
 {
     char path[400], err[256];
-    struct store *st = NULL;
+    struct db *db = NULL;
     snprintf(path, sizeof(path), "%s/memberlink.db", dir);
-    if (store_open(path, &st, err, sizeof(err)) != ML_OK) {
+    if (schema_open(path, &st, err, sizeof(err)) != ML_OK) {
         fprintf(stderr, "drain: %s\n", err);
         return -1;
     }
-    int rc = store_begin(st) == ML_OK ? 0 : -1;
+    int rc = db_begin(st) == ML_OK ? 0 : -1;
     char text[sizeof(SALE_BODY_FMT) + 16];
     for (long i = 0; rc == 0 && i < n; i++) {
         snprintf(text, sizeof(text), SALE_BODY_FMT, i + 1);
@@ -88,9 +88,9 @@ static int fill_outbox(const char *dir, long n)
         if (outbox_append(st, "S001", "T01", wall_ms(), "sale.completed", body) != ML_OK)
             rc = -1;
     }
-    if (rc == 0 && store_commit(st) != ML_OK)
+    if (rc == 0 && db_commit(st) != ML_OK)
         rc = -1;
-    store_close(st);
+    db_close(st);
     return rc;
 }
 

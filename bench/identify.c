@@ -49,7 +49,7 @@
 #include "phone.h"
 #include "qr.h"
 #include "sign.h"
-#include "store.h"
+#include "db.h"
 
 #define IDN_N_DEFAULT 1000000
 #define IDN_N_MAX 9999999 /* ids are M + 7 digits */
@@ -103,7 +103,7 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* libml leaves the wall clock to the program (main.c defines ml_wall_ms for the daemon). */
+/* libml leaves the wall clock to the program (main.c defines clock_wall_ms for the daemon). */
 static int64_t bench_wall_ms(void)
 {
     struct timespec ts;
@@ -274,23 +274,23 @@ static int fill_store(const struct config *cfg, const char *path, uint32_t n)
         " 1, 1, 1, 1)";
     static const char *const tiers[] = {"gold",  "gold",  "silver", "silver", "silver",
                                         "basic", "basic", "basic",  "basic",  "basic"};
-    struct store *st = NULL;
+    struct db *db = NULL;
     char err[512];
     size_t applied = 0;
     int result = -1, began = 0;
 
-    if (store_open(path, &st, err, sizeof(err)) != ML_OK ||
+    if (schema_open(path, &st, err, sizeof(err)) != ML_OK ||
         factfile_import(st, cfg->phone_key, IDN_FACTS, &applied, err, sizeof(err)) != ML_OK) {
         fprintf(stderr, "bench: fill: %s (run from the repository root)\n", err);
         goto out;
     }
-    sqlite3 *db = store_db(st);
+    sqlite3 *db = db_sqlite(st);
     /* 256 MB of page cache: the phone_key index takes its keys in random order. */
     if (sqlite3_exec(db, "PRAGMA cache_size=-262144", NULL, NULL, NULL) != SQLITE_OK ||
-        store_begin(st) != ML_OK)
+        db_begin(st) != ML_OK)
         goto out;
     began = 1;
-    sqlite3_stmt *m = store_stmt(st, member_sql), *c = store_stmt(st, coupon_sql);
+    sqlite3_stmt *m = db_stmt(st, member_sql), *c = db_stmt(st, coupon_sql);
     if (m == NULL || c == NULL)
         goto out;
     for (uint32_t i = 1; i <= n; i++) {
@@ -330,14 +330,14 @@ static int fill_store(const struct config *cfg, const char *path, uint32_t n)
             goto out;
         }
     }
-    if (store_commit(st) != ML_OK)
+    if (db_commit(st) != ML_OK)
         goto out;
     began = 0;
     result = 0;
 out:
     if (began)
-        store_rollback(st);
-    store_close(st);
+        db_rollback(st);
+    db_close(st);
     return result;
 }
 
@@ -455,7 +455,7 @@ static int op_verify(struct bench *b, const struct sample *s, double *ret_lat)
     if ((err = qr_parse(s->text, strlen(s->text), &c, &r)) == ML_OK &&
         (err = qr_verify_issuer(&c, b->keys, now_ms / 1000, &r)) == ML_OK &&
         (err = qr_verify_proof(&c, now_ms / 1000, (int)b->cfg.qr_time_window_s, &r)) == ML_OK)
-        err = member_get(b->ctx.st, c.id, now_ms, &m);
+        err = member_get(b->ctx.db, c.id, now_ms, &m);
     *ret_lat = mono_s() - t0;
     if (err != ML_OK) {
         fprintf(stderr, "bench: in-process check: %s %s %s\n", ml_strerror(err),
@@ -596,7 +596,7 @@ int main(void)
     long long n = 0, samples = 0;
     char pub[SIGN_PUB_B64_LEN + 1], extra[256], path[CONFIG_PATH_MAX + 32], err[512];
     char load_start[64], load_end[64];
-    struct store *st = NULL;
+    struct db *db = NULL;
     int rc = 1, have_daemon = 0;
 
     if (env_count("BENCH_IDENTIFY_N", IDN_N_MAX, IDN_N_DEFAULT, &n) != 0 ||
@@ -654,7 +654,7 @@ int main(void)
            (double)file_size(path) / 1048576.0);
     fflush(stdout);
 
-    if (store_open(path, &st, err, sizeof(err)) != ML_OK) {
+    if (schema_open(path, &st, err, sizeof(err)) != ML_OK) {
         fprintf(stderr, "bench: %s\n", err);
         goto out;
     }
@@ -668,7 +668,7 @@ int main(void)
         run_inproc(&b, 1, op_identify_qr, &s[S_IDENT_QR]) != 0 ||
         run_inproc(&b, 0, op_identify_phone, &s[S_IDENT_PHONE]) != 0)
         goto out;
-    store_close(st);
+    db_close(st);
     st = NULL;
 
     if (daemon_start(&d) != 0) {
@@ -710,7 +710,7 @@ int main(void)
            st_[S_API_PHONE].p99, verdict(st_[S_API_PHONE].p99 < IDN_GOAL_P99_MS));
     rc = 0;
 out:
-    store_close(st);
+    db_close(st);
     if (have_daemon && daemon_cleanup(&d) != 0)
         rc = 1;
     sign_keyring_free(b.keys);

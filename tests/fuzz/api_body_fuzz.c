@@ -38,7 +38,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "sign.h"
-#include "store.h"
+#include "db.h"
 #include "trust.h"
 
 #define BOOT_ID "0f0f0f0f-1d3f-4c7a-9e55-0dde0f000002"
@@ -120,7 +120,7 @@ static const char *const sales[] = {
 };
 
 static struct {
-    struct store *st;
+    struct db *db;
     struct config cfg, cfg_sync;
     struct ml_ctx ctx;
     struct sign_keyring *kr;
@@ -137,7 +137,7 @@ static int64_t boot_ms(void)
 
 static void close_store(void)
 {
-    store_close(fx.st);
+    db_close(fx.db);
     fx.kr = sign_keyring_free(fx.kr);
 }
 
@@ -148,11 +148,11 @@ static void seed(const char *dir_file)
     FILE *f = fopen(dir_file, "w");
     if (f == NULL || fputs(facts, f) == EOF || fclose(f) != 0)
         abort();
-    if (factfile_import(fx.st, fx.cfg.phone_key, dir_file, &applied, err, sizeof(err)) != ML_OK) {
+    if (factfile_import(fx.db, fx.cfg.phone_key, dir_file, &applied, err, sizeof(err)) != ML_OK) {
         fprintf(stderr, "fuzz: seed facts: %s\n", err);
         abort();
     }
-    if (store_begin(fx.st) != ML_OK)
+    if (db_begin(fx.db) != ML_OK)
         abort();
     for (size_t i = 0; i < sizeof(sales) / sizeof(sales[0]); i++) {
         struct ml_refusal r = {0, NULL, ""};
@@ -177,7 +177,7 @@ static void seed(const char *dir_file)
     cJSON_Delete(out);
     cJSON_Delete(body);
     /* HQ's time, heard at boot clock 0. */
-    if (trust_hq_time(&fx.trust, fx.st, FUZZ_NOW_MS) != ML_OK || store_commit(fx.st) != ML_OK)
+    if (trust_hq_time(&fx.trust, fx.db, FUZZ_NOW_MS) != ML_OK || db_commit(fx.db) != ML_OK)
         abort();
 }
 
@@ -194,12 +194,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     log_set_level(fx.verbose ? LOG_LVL_DEBUG : LOG_LVL_ERROR);
     fuzz_tmpfile("ml-fuzz-api", "agent.db", path, sizeof(path));
     fuzz_tmpfile("ml-fuzz-api", "facts.ndjson", facts_path, sizeof(facts_path));
-    if (store_open(path, &fx.st, err, sizeof(err)) != ML_OK) {
+    if (schema_open(path, &fx.db, err, sizeof(err)) != ML_OK) {
         fprintf(stderr, "fuzz: store_open: %s\n", err);
         abort();
     }
     atexit(close_store);
-    sqlite3_exec(store_db(fx.st), "PRAGMA synchronous=OFF", NULL, NULL, NULL);
+    sqlite3_exec(db_sqlite(fx.db), "PRAGMA synchronous=OFF", NULL, NULL, NULL);
     config_defaults(&fx.cfg);
     for (size_t i = 0; i < sizeof(fx.cfg.phone_key); i++)
         fx.cfg.phone_key[i] = (uint8_t)(0xa0 + i);
@@ -209,9 +209,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fx.kr = sign_keyring_new();
     if (fx.kr == NULL || sign_keyring_add(fx.kr, FUZZ_KID, FUZZ_PUB) != ML_OK)
         abort();
-    if (trust_open_with(&fx.trust, fx.st, boot_ms, BOOT_ID) != ML_OK)
+    if (trust_open_with(&fx.trust, fx.db, boot_ms, BOOT_ID) != ML_OK)
         abort();
-    fx.ctx.st = fx.st;
+    fx.ctx.db = fx.db;
     fx.ctx.cfg = &fx.cfg;
     fx.ctx.keys = fx.kr;
     fx.ctx.now_ms = fuzz_now_ms;
@@ -344,7 +344,7 @@ static void nth_sale(unsigned k, char out[PATH_ID_MAX + 1])
 {
     static const char sql[] = "SELECT sale_id FROM sales ORDER BY sale_id LIMIT 1 OFFSET "
                               "?1 % max(1, (SELECT count(*) FROM sales))";
-    sqlite3_stmt *s = store_stmt(fx.st, sql);
+    sqlite3_stmt *s = db_stmt(fx.db, sql);
     out[0] = '\0';
     if (s == NULL)
         abort();
@@ -400,10 +400,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_seg segs[FUZZ_SEGMENTS_MAX];
     size_t n = fuzz_split(data, size, segs);
-    if (store_begin(fx.st) != ML_OK)
+    if (db_begin(fx.db) != ML_OK)
         abort();
     for (size_t i = 0; i < n; i++)
         run_segment(&segs[i]);
-    store_rollback(fx.st);
+    db_rollback(fx.db);
     return 0;
 }

@@ -25,12 +25,12 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "hq/hq_config.h"
-#include "hq/hq_ingest.h"
-#include "hq/hq_log.h"
-#include "hq/hq_push.h"
-#include "hq/hq_settle.h"
-#include "hq/hq_store.h"
+#include "hq_config.h"
+#include "hq_ingest.h"
+#include "hq_log.h"
+#include "hq_push.h"
+#include "hq_settle.h"
+#include "hq_store.h"
 #include "sign.h"
 
 #define BRAND "demo"

@@ -33,7 +33,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "sign.h"
-#include "store.h"
+#include "db.h"
 #include "trust.h"
 
 #define BRAND "acme"
@@ -48,7 +48,7 @@ static const char *const topics[4] = {
 };
 
 static struct {
-    struct store *st;
+    struct db *db;
     struct config cfg;
     struct ml_ctx ctx;
     struct sign_keyring *kr;
@@ -64,7 +64,7 @@ static int64_t boot_ms(void)
 
 static void close_store(void)
 {
-    store_close(fx.st);
+    db_close(fx.db);
     fx.kr = sign_keyring_free(fx.kr);
     EVP_PKEY_free(fx.priv);
 }
@@ -81,13 +81,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fx.verbose = getenv("FUZZ_VERBOSE") != NULL;
     log_set_level(fx.verbose ? LOG_LVL_DEBUG : LOG_LVL_ERROR);
     fuzz_tmpfile("ml-fuzz-hq-msg", "agent.db", path, sizeof(path));
-    if (store_open(path, &fx.st, err, sizeof(err)) != ML_OK) {
+    if (schema_open(path, &fx.db, err, sizeof(err)) != ML_OK) {
         fprintf(stderr, "fuzz: store_open: %s\n", err);
         abort();
     }
     atexit(close_store);
     /* Every input is rolled back: durability buys nothing here. */
-    sqlite3_exec(store_db(fx.st), "PRAGMA synchronous=OFF", NULL, NULL, NULL);
+    sqlite3_exec(db_sqlite(fx.db), "PRAGMA synchronous=OFF", NULL, NULL, NULL);
     config_defaults(&fx.cfg);
     snprintf(fx.cfg.brand, sizeof(fx.cfg.brand), BRAND);
     snprintf(fx.cfg.store, sizeof(fx.cfg.store), STORE);
@@ -95,10 +95,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fx.priv = fuzz_test_key();
     if (fx.kr == NULL || sign_keyring_add(fx.kr, FUZZ_KID, FUZZ_PUB) != ML_OK)
         abort();
-    if (trust_open_with(&fx.trust, fx.st, boot_ms, BOOT_ID) != ML_OK)
+    if (trust_open_with(&fx.trust, fx.db, boot_ms, BOOT_ID) != ML_OK)
         abort();
     fx.trust_start = fx.trust;
-    fx.ctx.st = fx.st;
+    fx.ctx.db = fx.db;
     fx.ctx.cfg = &fx.cfg;
     fx.ctx.keys = fx.kr;
     fx.ctx.now_ms = fuzz_now_ms;
@@ -204,11 +204,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_seg segs[FUZZ_SEGMENTS_MAX];
     size_t n = fuzz_split(data, size, segs);
-    if (store_begin(fx.st) != ML_OK)
+    if (db_begin(fx.db) != ML_OK)
         abort();
     for (size_t i = 0; i < n; i++)
         run_segment(&segs[i]);
-    store_rollback(fx.st);
+    db_rollback(fx.db);
     fx.trust = fx.trust_start;
     return 0;
 }

@@ -14,10 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "deny.h"
 #include "harness.h"
-#include "store.h"
+#include "db.h"
+#include "clock.h"
+#include "schema.h"
 #include "trust.h"
 
 /* Extra facts: an expired coupon, a coupon of another member, a member with no points
@@ -448,7 +451,9 @@ static void outbox_past_its_warning_size_is_reported_and_sales_continue(void **s
 #define OFFLINE_SALE                                                                               \
     "{\"member\":\"M1001\",\"coupons\":[\"CPN-20OFF\",\"BEARER-5\"],\"items\":["                   \
     "{\"sku\":\"TS-01\",\"category\":\"apparel\",\"qty\":2,\"unit_price\":5990}]}"
-#define CONTACT_AGO_MS INT64_C(300000) /* HQ last heard 5 minutes ago */
+#define CONTACT_AGO_MS                                                                             \
+    INT64_C(300000) /* HQ last heard 5 minutes ago, if the machine is up as long */
+#define CONTACT_AGO_MIN_MS INT64_C(31000) /* past the tests' contact_window_s of 30 */
 
 static int64_t contact_boot_ms;
 
@@ -472,27 +477,36 @@ static int64_t wall_ms(void)
 static int seed_hq_state(struct daemon *d)
 {
     char path[320], err[256];
-    struct store *st = NULL;
+    struct db *db = NULL;
     struct trust now, then;
     struct ml_refusal r = {0};
     int applied = 0, rc = -1;
     snprintf(path, sizeof(path), "%s/memberlink.db", d->dir);
-    if (store_open(path, &st, err, sizeof(err)) != ML_OK)
+    if (schema_open(path, &db, err, sizeof(err)) != ML_OK)
         return -1;
     cJSON *coupon = cJSON_Parse("{\"subject\":\"coupon\",\"id\":\"CPN-10PCT\","
                                 "\"reason\":\"redeemed_elsewhere\",\"version\":1}");
     cJSON *member = cJSON_Parse("{\"subject\":\"member\",\"id\":\"M1002\","
                                 "\"reason\":\"blocked\",\"version\":1}");
-    contact_boot_ms = trust_boottime_ms() - CONTACT_AGO_MS;
-    if (contact_boot_ms > 0 && trust_open(&now, st) == ML_OK &&
-        trust_open_with(&then, st, contact_boot_clock, now.boot_id) == ML_OK &&
-        store_begin(st) == ML_OK && trust_hq_time(&then, st, wall_ms() - CONTACT_AGO_MS) == ML_OK &&
-        deny_upsert_fact(st, coupon, &applied, &r) == ML_OK &&
-        deny_upsert_fact(st, member, &applied, &r) == ML_OK && store_commit(st) == ML_OK)
+    /* HQ was heard in this boot, so no earlier than boot itself: on a machine up for less than
+     * CONTACT_AGO_MS the contact is at boot, and one up for less than CONTACT_AGO_MIN_MS waits
+     * until it has been up that long. The outcome never depends on the uptime. */
+    int64_t boot = clock_boot_ms();
+    if (boot < CONTACT_AGO_MIN_MS) {
+        usleep((useconds_t)(CONTACT_AGO_MIN_MS - boot) * 1000);
+        boot = clock_boot_ms();
+    }
+    int64_t ago = boot < CONTACT_AGO_MS ? boot : CONTACT_AGO_MS;
+    contact_boot_ms = boot - ago;
+    if (trust_open(&now, db) == ML_OK &&
+        trust_open_with(&then, db, contact_boot_clock, now.boot_id) == ML_OK &&
+        db_begin(db) == ML_OK && trust_hq_time(&then, db, wall_ms() - ago) == ML_OK &&
+        deny_upsert_fact(db, coupon, &applied, &r) == ML_OK &&
+        deny_upsert_fact(db, member, &applied, &r) == ML_OK && db_commit(db) == ML_OK)
         rc = 0;
     cJSON_Delete(coupon);
     cJSON_Delete(member);
-    store_close(st);
+    db_close(db);
     return rc;
 }
 

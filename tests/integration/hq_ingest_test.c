@@ -27,7 +27,7 @@
 #include <mosquitto.h>
 
 #include "harness.h"
-#include "hq/hq_ingest.h" /* HQ_BATCH_EVENTS_MAX, HQ_BATCH_BYTES_MAX */
+#include "hq_ingest.h" /* HQ_BATCH_EVENTS_MAX, HQ_BATCH_BYTES_MAX */
 
 #define WAIT_MS 10000
 #define ACKS_MAX 8192

@@ -31,7 +31,7 @@
 
 #include "canon.h"
 #include "harness.h"
-#include "hq/hq_http.h" /* HQ_CHANGES_LINES_MAX */
+#include "hq_http.h" /* HQ_CHANGES_LINES_MAX */
 #include "phone.h"
 #include "sign.h"
 

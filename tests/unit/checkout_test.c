@@ -5,12 +5,13 @@
  * Each test gets a fresh database (testdb.h) at a fixed "now". Expected figures are
  * computed by hand in the tables and comments, never by calling money.h, so a rounding or
  * allocation slip in the product shows up as a wrong number here. Commits run inside
- * store_begin()/store_commit() exactly as the API does; dry runs run outside a transaction,
+ * db_begin()/db_commit() exactly as the API does; dry runs run outside a transaction,
  * as the API runs them.
  */
 #include "testdb.h"
 
 #include "checkout.h"
+#include "refund.h"
 #include "coupon.h"
 #include "deny.h"
 #include "trust.h"
@@ -88,12 +89,12 @@ static ml_err co_run(struct testdb *t, const cJSON *body, cJSON **ret_sale, stru
     if (checkout_is_dry_run(req)) {
         err = checkout_run(&t->ctx, req, ret_sale, r);
     } else {
-        assert_int_equal(store_begin(t->st), ML_OK);
+        assert_int_equal(db_begin(t->db), ML_OK);
         err = checkout_run(&t->ctx, req, ret_sale, r);
         if (err == ML_OK)
-            assert_int_equal(store_commit(t->st), ML_OK);
+            assert_int_equal(db_commit(t->db), ML_OK);
         else
-            store_rollback(t->st);
+            db_rollback(t->db);
     }
     checkout_req_free(req);
     return err;
@@ -160,12 +161,12 @@ static ml_err refund_try(struct testdb *t, const char *sale_id, const char *json
     cJSON *body = json ? testdb_json(json) : NULL;
     memset(r, 0, sizeof(*r));
     *ret = NULL;
-    assert_int_equal(store_begin(t->st), ML_OK);
-    ml_err err = checkout_refund(&t->ctx, sale_id, body, ret, r);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    ml_err err = refund_run(&t->ctx, sale_id, body, ret, r);
     if (err == ML_OK)
-        assert_int_equal(store_commit(t->st), ML_OK);
+        assert_int_equal(db_commit(t->db), ML_OK);
     else
-        store_rollback(t->st);
+        db_rollback(t->db);
     cJSON_Delete(body);
     return err;
 }
@@ -958,7 +959,7 @@ static void assert_outbox_from(struct testdb *t, int64_t from, const struct even
                                size_t n)
 {
     sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_prepare_v2(store_db(t->st),
+    assert_int_equal(sqlite3_prepare_v2(db_sqlite(t->db),
                                         "SELECT seq, type, payload FROM outbox WHERE seq >= ?1 "
                                         "ORDER BY seq",
                                         -1, &s, NULL),
@@ -1485,7 +1486,7 @@ coupon_is_restored_only_when_all_its_lines_are_refunded_and_its_campaign_says_so
     /* The restored coupon passes the usability check again. */
     struct coupon c;
     struct ml_refusal r = {0};
-    assert_int_equal(coupon_get(t->st, "CY", &c), ML_OK);
+    assert_int_equal(coupon_get(t->db, "CY", &c), ML_OK);
     assert_int_equal(coupon_check_usable(&c, "MGV", testdb_clock, &r), ML_OK);
     coupon_release(&c);
     /* The not-restored ones do not. */
@@ -1649,10 +1650,10 @@ static void heard_hq_ago(struct testdb *t, struct trust *tr, int64_t since_ms)
 {
     snprintf(t->cfg.mqtt_host, sizeof(t->cfg.mqtt_host), "broker.local");
     boot_clock = 1000 * SEC;
-    assert_int_equal(trust_open_with(tr, t->st, fake_boot_ms, "0b0e6d1c-0ff1-4e00"), ML_OK);
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(trust_hq_time(tr, t->st, testdb_clock - since_ms), ML_OK);
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(trust_open_with(tr, t->db, fake_boot_ms, "0b0e6d1c-0ff1-4e00"), ML_OK);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(trust_hq_time(tr, t->db, testdb_clock - since_ms), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
     boot_clock += since_ms;
     t->ctx.trust = tr;
 }
@@ -1788,7 +1789,7 @@ static void coupon_not_offline_ok_is_left_out_offline_only(void **state)
     assert_string_equal(jstr(sale, "coupons_refused.0.code"), "offline_not_allowed");
     cJSON_Delete(sale);
     /* HQ heard again: the same coupon goes through. */
-    assert_int_equal(trust_hq_time(&tr, t->st, testdb_clock), ML_OK);
+    assert_int_equal(trust_hq_time(&tr, t->db, testdb_clock), ML_OK);
     sale = co_ok(t, "{\"coupons\":[\"ONLINE-ONLY\"]," ONE_LINE_50000 "}");
     assert_int_equal(jsize(sale, "coupons_refused"), 0);
     assert_int_equal(jint(sale, "discount"), 100);
@@ -1859,16 +1860,16 @@ static void terminal_value_cap_counts_since_contact_and_starts_over_at_contact(v
     cJSON_Delete(sale);
     /* A restart of the agent reads the count back from the database. */
     testdb_reopen(t);
-    t->ctx.st = t->st;
-    assert_int_equal(trust_open_with(&tr, t->st, fake_boot_ms, "0b0e6d1c-0ff1-4e00"), ML_OK);
+    t->ctx.db = t->db;
+    assert_int_equal(trust_open_with(&tr, t->db, fake_boot_ms, "0b0e6d1c-0ff1-4e00"), ML_OK);
     sale = co_ok(t, "{\"coupons\":[\"V3\"]," ONE_LINE_50000 "}");
     assert_string_equal(jstr(sale, "coupons_refused.0.code"), "offline_terminal_value");
     cJSON_Delete(sale);
     /* HQ heard a second later, then away again: the count starts over. */
     boot_clock += SEC;
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(trust_hq_time(&tr, t->st, testdb_clock), ML_OK);
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(trust_hq_time(&tr, t->db, testdb_clock), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
     boot_clock += 10 * MIN;
     sale = co_ok(t, "{\"coupons\":[\"V3\",\"V4\"]," ONE_LINE_50000 "}");
     assert_true(cJSON_IsTrue(jget(sale, "offline")));
@@ -1969,9 +1970,9 @@ static void deny(struct testdb *t, const char *subject, const char *id, const ch
     cJSON *body = testdb_json(json);
     struct ml_refusal r = {0};
     int applied = 0;
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(deny_upsert_fact(t->st, body, &applied, &r), ML_OK);
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(deny_upsert_fact(t->db, body, &applied, &r), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
     assert_int_equal(applied, 1);
     cJSON_Delete(body);
 }
@@ -2014,15 +2015,15 @@ static void peer_redemption_denies_a_single_use_coupon_not_a_multi_use_one(void 
     struct testdb *t = *state;
     seed_offline(t);
     grant(t, "MULTI", "\"kind\":\"amount_off\",\"value\":100,\"uses\":3");
-    assert_int_equal(deny_add_peer(t->st, "SMALL", "T02", testdb_clock), ML_OK);
-    assert_int_equal(deny_add_peer(t->st, "MULTI", "T02", testdb_clock), ML_OK);
+    assert_int_equal(deny_add_peer(t->db, "SMALL", "T02", testdb_clock), ML_OK);
+    assert_int_equal(deny_add_peer(t->db, "MULTI", "T02", testdb_clock), ML_OK);
     co_refused(t, ML_REFUSED, 409, "coupon_redeemed_elsewhere",
                "{\"coupons\":[\"SMALL\"]," ONE_LINE_50000 "}");
     cJSON *sale = co_ok(t, "{\"coupons\":[\"MULTI\"]," ONE_LINE_50000 "}");
     assert_int_equal(jint(sale, "discount"), 100);
     cJSON_Delete(sale);
     /* The peer gives it back: usable here. */
-    assert_int_equal(deny_lift_peer(t->st, "SMALL", "T02"), ML_OK);
+    assert_int_equal(deny_lift_peer(t->db, "SMALL", "T02"), ML_OK);
     sale = co_ok(t, "{\"coupons\":[\"SMALL\"]," ONE_LINE_50000 "}");
     assert_int_equal(jint(sale, "discount"), 500);
     cJSON_Delete(sale);

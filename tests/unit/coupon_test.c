@@ -164,12 +164,12 @@ static ml_err checkout(struct testdb *t, const char *json, cJSON **ret_sale, str
     cJSON_Delete(body);
     if (err != ML_OK)
         return err;
-    assert_int_equal(store_begin(t->st), ML_OK);
+    assert_int_equal(db_begin(t->db), ML_OK);
     err = checkout_run(&t->ctx, req, ret_sale, r);
     if (err == ML_OK)
-        assert_int_equal(store_commit(t->st), ML_OK);
+        assert_int_equal(db_commit(t->db), ML_OK);
     else
-        store_rollback(t->st);
+        db_rollback(t->db);
     checkout_req_free(req);
     return err;
 }
@@ -210,7 +210,7 @@ static void coupon_get_returns_the_granted_terms(void **state)
                 "{\"coupon_id\":\"BEARER\",\"kind\":\"amount_off\",\"value\":500," VALID
                 ",\"version\":1}");
     struct coupon c;
-    assert_int_equal(coupon_get(t->st, "FULL", &c), ML_OK);
+    assert_int_equal(coupon_get(t->db, "FULL", &c), ML_OK);
     assert_string_equal(c.coupon_id, "FULL");
     assert_string_equal(c.member_id, "M1");
     assert_string_equal(c.campaign_id, "camp");
@@ -228,7 +228,7 @@ static void coupon_get_returns_the_granted_terms(void **state)
     assert_string_equal(c.state, "available");
     coupon_release(&c);
 
-    assert_int_equal(coupon_get(t->st, "BEARER", &c), ML_OK);
+    assert_int_equal(coupon_get(t->db, "BEARER", &c), ML_OK);
     assert_string_equal(c.member_id, "");
     assert_string_equal(c.campaign_id, "");
     assert_int_equal(c.percent, 0);
@@ -237,7 +237,7 @@ static void coupon_get_returns_the_granted_terms(void **state)
     assert_int_equal(c.offline_ok, 1);
     coupon_release(&c);
 
-    assert_int_equal(coupon_get(t->st, "NOPE", &c), ML_NOENTRY);
+    assert_int_equal(coupon_get(t->db, "NOPE", &c), ML_NOENTRY);
 }
 
 static void revoked_by_hq_is_coupon_revoked(void **state)
@@ -249,7 +249,7 @@ static void revoked_by_hq_is_coupon_revoked(void **state)
     testdb_fact(t, "coupon.revoke", "{\"coupon_id\":\"R\",\"version\":2}");
     struct coupon c;
     struct ml_refusal r = {0};
-    assert_int_equal(coupon_get(t->st, "R", &c), ML_OK);
+    assert_int_equal(coupon_get(t->db, "R", &c), ML_OK);
     assert_int_equal(coupon_check_usable(&c, NULL, testdb_clock, &r), ML_REFUSED);
     assert_string_equal(r.code, "coupon_revoked");
     coupon_release(&c);
@@ -391,42 +391,42 @@ static void redeem_twice_single_use_refuses_the_second_and_keeps_one_row(void **
                 ",\"version\":1}");
     /* Two requests that both read the coupon as available, as concurrent ones would. */
     struct coupon c;
-    assert_int_equal(coupon_get(t->st, "ONCE", &c), ML_OK);
+    assert_int_equal(coupon_get(t->db, "ONCE", &c), ML_OK);
     struct ml_refusal r = {0};
     assert_int_equal(coupon_check_usable(&c, NULL, testdb_clock, &r), ML_OK);
 
     int64_t use_no = -1;
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(coupon_redeem(t->st, &c, "SALE-A", 100, "[1]", testdb_clock, &use_no, &r),
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(coupon_redeem(t->db, &c, "SALE-A", 100, "[1]", testdb_clock, &use_no, &r),
                      ML_OK);
     assert_int_equal(use_no, 1);
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
 
     int64_t second = -1;
     memset(&r, 0, sizeof(r));
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(coupon_redeem(t->st, &c, "SALE-B", 100, "[1]", testdb_clock, &second, &r),
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(coupon_redeem(t->db, &c, "SALE-B", 100, "[1]", testdb_clock, &second, &r),
                      ML_REFUSED);
     assert_string_equal(r.code, "coupon_already_redeemed");
     assert_int_equal(r.http_status, 409);
     assert_int_equal(second, -1);
     /* Even committed, the refused attempt left nothing behind. */
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
 
     /* And again inside one transaction with the first. */
     testdb_fact(t, "coupon.grant",
                 "{\"coupon_id\":\"ONCE2\",\"kind\":\"amount_off\",\"value\":100," VALID
                 ",\"version\":1}");
     struct coupon c2;
-    assert_int_equal(coupon_get(t->st, "ONCE2", &c2), ML_OK);
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(coupon_redeem(t->st, &c2, "SALE-C", 100, "[1]", testdb_clock, &use_no, &r),
+    assert_int_equal(coupon_get(t->db, "ONCE2", &c2), ML_OK);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(coupon_redeem(t->db, &c2, "SALE-C", 100, "[1]", testdb_clock, &use_no, &r),
                      ML_OK);
     memset(&r, 0, sizeof(r));
-    assert_int_equal(coupon_redeem(t->st, &c2, "SALE-D", 100, "[1]", testdb_clock, &use_no, &r),
+    assert_int_equal(coupon_redeem(t->db, &c2, "SALE-D", 100, "[1]", testdb_clock, &use_no, &r),
                      ML_REFUSED);
     assert_string_equal(r.code, "coupon_already_redeemed");
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
 
     assert_int_equal(testdb_i64(t, "SELECT count(*) FROM redemptions WHERE coupon_id = 'ONCE'"), 1);
     assert_int_equal(
@@ -441,7 +441,7 @@ static void redeem_twice_single_use_refuses_the_second_and_keeps_one_row(void **
 
     /* The state now reads as redeemed. */
     coupon_release(&c);
-    assert_int_equal(coupon_get(t->st, "ONCE", &c), ML_OK);
+    assert_int_equal(coupon_get(t->db, "ONCE", &c), ML_OK);
     assert_int_equal(coupon_check_usable(&c, NULL, testdb_clock, &r), ML_REFUSED);
     assert_string_equal(r.code, "coupon_already_redeemed");
     coupon_release(&c);
@@ -454,31 +454,31 @@ static void two_connections_redeeming_one_use_take_it_once(void **state)
     testdb_fact(t, "coupon.grant",
                 "{\"coupon_id\":\"ONCE\",\"kind\":\"amount_off\",\"value\":100," VALID
                 ",\"version\":1}");
-    struct store *other = NULL;
+    struct db *other = NULL;
     char err[256];
-    assert_int_equal(store_open(t->path, &other, err, sizeof(err)), ML_OK);
+    assert_int_equal(schema_open(t->path, &other, err, sizeof(err)), ML_OK);
     /* Both read the coupon as usable before either redeems. */
     struct coupon a, b;
     struct ml_refusal r = {0};
-    assert_int_equal(coupon_get(t->st, "ONCE", &a), ML_OK);
+    assert_int_equal(coupon_get(t->db, "ONCE", &a), ML_OK);
     assert_int_equal(coupon_get(other, "ONCE", &b), ML_OK);
     assert_int_equal(coupon_check_usable(&a, NULL, testdb_clock, &r), ML_OK);
     assert_int_equal(coupon_check_usable(&b, NULL, testdb_clock, &r), ML_OK);
 
     int64_t use_no = 0;
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(coupon_redeem(t->st, &a, "SALE-A", 100, "[1]", testdb_clock, &use_no, &r),
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(coupon_redeem(t->db, &a, "SALE-A", 100, "[1]", testdb_clock, &use_no, &r),
                      ML_OK);
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
 
-    assert_int_equal(store_begin(other), ML_OK);
+    assert_int_equal(db_begin(other), ML_OK);
     assert_int_equal(coupon_redeem(other, &b, "SALE-B", 100, "[1]", testdb_clock, &use_no, &r),
                      ML_REFUSED);
     assert_string_equal(r.code, "coupon_already_redeemed");
-    assert_int_equal(store_commit(other), ML_OK);
+    assert_int_equal(db_commit(other), ML_OK);
     coupon_release(&a);
     coupon_release(&b);
-    store_close(other);
+    db_close(other);
     assert_int_equal(testdb_i64(t, "SELECT count(*) FROM redemptions"), 1);
     assert_int_equal(testdb_i64(t, "SELECT sale_id = 'SALE-A' FROM redemptions"), 1);
 }

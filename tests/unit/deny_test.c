@@ -15,12 +15,12 @@ static ml_err upsert(struct testdb *t, const char *json, int *ret_applied, struc
 {
     cJSON *body = testdb_json(json);
     memset(r, 0, sizeof(*r));
-    assert_int_equal(store_begin(t->st), ML_OK);
-    ml_err err = deny_upsert_fact(t->st, body, ret_applied, r);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    ml_err err = deny_upsert_fact(t->db, body, ret_applied, r);
     if (err == ML_OK)
-        assert_int_equal(store_commit(t->st), ML_OK);
+        assert_int_equal(db_commit(t->db), ML_OK);
     else
-        store_rollback(t->st);
+        db_rollback(t->db);
     cJSON_Delete(body);
     return err;
 }
@@ -40,7 +40,7 @@ static int upsert_ok(struct testdb *t, const char *json)
 static int denied(struct testdb *t, const char *subject, const char *id, char *reason)
 {
     char buf[DENY_REASON_MAX + 1] = "";
-    int found = deny_find(t->st, subject, id, buf, sizeof(buf));
+    int found = deny_find(t->db, subject, id, buf, sizeof(buf));
     assert_true(found >= 0);
     if (reason != NULL)
         snprintf(reason, DENY_REASON_MAX + 1, "%s", buf);
@@ -65,7 +65,7 @@ static void hq_deny_denies_member_and_coupon_with_its_reason(void **state)
     assert_int_equal(denied(t, "coupon", "M1", NULL), 0);
     assert_int_equal(denied(t, "member", "C1", NULL), 0);
     struct deny_entry e;
-    assert_int_equal(deny_get(t->st, "coupon", "C1", &e), 1);
+    assert_int_equal(deny_get(t->db, "coupon", "C1", &e), 1);
     assert_string_equal(e.source, "hq");
     assert_int_equal(e.peer, 0);
     assert_int_equal(e.version, 1);
@@ -170,23 +170,23 @@ static void peer_redemption_denies_until_that_peer_restores_it(void **state)
 {
     struct testdb *t = *state;
     char reason[DENY_REASON_MAX + 1];
-    assert_int_equal(deny_add_peer(t->st, "C1", "T02", TESTDB_T0), ML_OK);
+    assert_int_equal(deny_add_peer(t->db, "C1", "T02", TESTDB_T0), ML_OK);
     assert_int_equal(denied(t, "coupon", "C1", reason), 1);
     assert_string_equal(reason, "redeemed_elsewhere");
     struct deny_entry e;
-    assert_int_equal(deny_get(t->st, "coupon", "C1", &e), 1);
+    assert_int_equal(deny_get(t->db, "coupon", "C1", &e), 1);
     assert_int_equal(e.peer, 1);
     assert_string_equal(e.source, "peer:T02");
     assert_int_equal(testdb_i64(t, "SELECT peer_at FROM deny_list"), TESTDB_T0);
     /* Another peer's restore is not this redemption's. */
-    assert_int_equal(deny_lift_peer(t->st, "C1", "T03"), ML_OK);
+    assert_int_equal(deny_lift_peer(t->db, "C1", "T03"), ML_OK);
     assert_int_equal(denied(t, "coupon", "C1", NULL), 1);
-    assert_int_equal(deny_lift_peer(t->st, "C1", "T02"), ML_OK);
+    assert_int_equal(deny_lift_peer(t->db, "C1", "T02"), ML_OK);
     assert_int_equal(denied(t, "coupon", "C1", NULL), 0);
     /* Redeemed again later: denied again. */
-    assert_int_equal(deny_add_peer(t->st, "C1", "T03", TESTDB_T0 + 1), ML_OK);
+    assert_int_equal(deny_add_peer(t->db, "C1", "T03", TESTDB_T0 + 1), ML_OK);
     assert_int_equal(denied(t, "coupon", "C1", NULL), 1);
-    assert_int_equal(deny_get(t->st, "coupon", "C1", &e), 1);
+    assert_int_equal(deny_get(t->db, "coupon", "C1", &e), 1);
     assert_string_equal(e.source, "peer:T03");
 }
 
@@ -197,8 +197,8 @@ static void peer_never_replaces_or_lifts_a_live_hq_entry(void **state)
         upsert_ok(t, "{\"subject\":\"coupon\",\"id\":\"C1\",\"reason\":\"revoked\",\"version\":2}"),
         1);
     char *before = testdb_dump(t, "SELECT * FROM deny_list");
-    assert_int_equal(deny_add_peer(t->st, "C1", "T02", TESTDB_T0), ML_OK);
-    assert_int_equal(deny_lift_peer(t->st, "C1", "T02"), ML_OK);
+    assert_int_equal(deny_add_peer(t->db, "C1", "T02", TESTDB_T0), ML_OK);
+    assert_int_equal(deny_lift_peer(t->db, "C1", "T02"), ML_OK);
     char *after = testdb_dump(t, "SELECT * FROM deny_list");
     assert_string_equal(before, after);
     free(before);
@@ -212,7 +212,7 @@ static void peer_entry_over_a_lifted_hq_entry_keeps_the_hq_version(void **state)
     assert_int_equal(upsert_ok(t, "{\"subject\":\"coupon\",\"id\":\"C1\",\"reason\":\"revoked\","
                                   "\"lifted\":true,\"version\":3}"),
                      1);
-    assert_int_equal(deny_add_peer(t->st, "C1", "T02", TESTDB_T0), ML_OK);
+    assert_int_equal(deny_add_peer(t->db, "C1", "T02", TESTDB_T0), ML_OK);
     assert_int_equal(denied(t, "coupon", "C1", reason), 1);
     assert_string_equal(reason, "redeemed_elsewhere");
     assert_int_equal(testdb_i64(t, "SELECT version FROM deny_list"), 3);
@@ -231,17 +231,17 @@ static void peer_entry_over_a_lifted_hq_entry_keeps_the_hq_version(void **state)
 static void peer_ids_are_checked_at_and_past_their_limits(void **state)
 {
     struct testdb *t = *state;
-    assert_int_equal(deny_add_peer(t->st, ID_64, TERM_32, TESTDB_T0), ML_OK);
+    assert_int_equal(deny_add_peer(t->db, ID_64, TERM_32, TESTDB_T0), ML_OK);
     assert_int_equal(denied(t, "coupon", ID_64, NULL), 1);
-    assert_int_equal(deny_add_peer(t->st, ID_64 "x", "T02", TESTDB_T0), ML_PARSE);
-    assert_int_equal(deny_add_peer(t->st, "", "T02", TESTDB_T0), ML_PARSE);
-    assert_int_equal(deny_add_peer(t->st, "C2", TERM_32 "1", TESTDB_T0), ML_PARSE);
-    assert_int_equal(deny_add_peer(t->st, "C2", "", TESTDB_T0), ML_PARSE);
-    assert_int_equal(deny_add_peer(t->st, "C2", "T/2", TESTDB_T0), ML_PARSE);
-    assert_int_equal(deny_add_peer(t->st, "C2", NULL, TESTDB_T0), ML_PARSE);
-    assert_int_equal(deny_lift_peer(t->st, ID_64 "x", "T02"), ML_PARSE);
-    assert_int_equal(deny_lift_peer(t->st, "C2", TERM_32 "1"), ML_PARSE);
-    assert_int_equal(deny_lift_peer(t->st, ID_64, TERM_32), ML_OK);
+    assert_int_equal(deny_add_peer(t->db, ID_64 "x", "T02", TESTDB_T0), ML_PARSE);
+    assert_int_equal(deny_add_peer(t->db, "", "T02", TESTDB_T0), ML_PARSE);
+    assert_int_equal(deny_add_peer(t->db, "C2", TERM_32 "1", TESTDB_T0), ML_PARSE);
+    assert_int_equal(deny_add_peer(t->db, "C2", "", TESTDB_T0), ML_PARSE);
+    assert_int_equal(deny_add_peer(t->db, "C2", "T/2", TESTDB_T0), ML_PARSE);
+    assert_int_equal(deny_add_peer(t->db, "C2", NULL, TESTDB_T0), ML_PARSE);
+    assert_int_equal(deny_lift_peer(t->db, ID_64 "x", "T02"), ML_PARSE);
+    assert_int_equal(deny_lift_peer(t->db, "C2", TERM_32 "1"), ML_PARSE);
+    assert_int_equal(deny_lift_peer(t->db, ID_64, TERM_32), ML_OK);
     assert_int_equal(denied(t, "coupon", ID_64, NULL), 0);
     assert_int_equal(testdb_i64(t, "SELECT count(*) FROM deny_list"), 1);
 }
@@ -261,9 +261,9 @@ static void deny_entries_survive_a_restart(void **state)
     assert_int_equal(
         upsert_ok(t, "{\"subject\":\"member\",\"id\":\"M1\",\"reason\":\"blocked\",\"version\":1}"),
         1);
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(deny_add_peer(t->st, "C1", "T02", TESTDB_T0), ML_OK);
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(deny_add_peer(t->db, "C1", "T02", TESTDB_T0), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
     testdb_reopen(t);
     assert_int_equal(denied(t, "member", "M1", NULL), 1);
     assert_int_equal(denied(t, "coupon", "C1", NULL), 1);

@@ -37,9 +37,9 @@ static ml_err apply_and_commit(struct testdb *t, const char *kind, const char *j
 {
     cJSON *body = testdb_json(json);
     memset(r, 0, sizeof(*r));
-    assert_int_equal(store_begin(t->st), ML_OK);
-    ml_err err = facts_apply(t->st, kind, body, ret_applied, r);
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    ml_err err = facts_apply(t->db, kind, body, ret_applied, r);
+    assert_int_equal(db_commit(t->db), ML_OK);
     cJSON_Delete(body);
     return err;
 }
@@ -285,11 +285,11 @@ static void coupon_grant_replayed_after_redemption_does_not_make_it_available(vo
     struct coupon c;
     struct ml_refusal r = {0};
     int64_t use_no = 0;
-    assert_int_equal(coupon_get(t->st, "K", &c), ML_OK);
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(coupon_redeem(t->st, &c, "SALE-1", 100, "[1]", testdb_clock, &use_no, &r),
+    assert_int_equal(coupon_get(t->db, "K", &c), ML_OK);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(coupon_redeem(t->db, &c, "SALE-1", 100, "[1]", testdb_clock, &use_no, &r),
                      ML_OK);
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
     coupon_release(&c);
 
     /* The same grant again (a replay). */
@@ -306,7 +306,7 @@ static void coupon_grant_replayed_after_redemption_does_not_make_it_available(vo
     got = testdb_dump(t, "SELECT state, uses_left, value, version FROM coupons");
     assert_string_equal(got, "redeemed|0|300|2\n");
     free(got);
-    assert_int_equal(coupon_get(t->st, "K", &c), ML_OK);
+    assert_int_equal(coupon_get(t->db, "K", &c), ML_OK);
     assert_int_equal(coupon_check_usable(&c, NULL, testdb_clock, &r), ML_REFUSED);
     assert_string_equal(r.code, "coupon_already_redeemed");
     coupon_release(&c);

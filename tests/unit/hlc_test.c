@@ -128,9 +128,9 @@ static void format_is_wall_dash_counter(void **state)
 static struct hlc tick(struct testdb *t, int64_t now)
 {
     struct hlc h = {-1, -1};
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(hlc_tick(t->st, now, &h), ML_OK);
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(hlc_tick(t->db, now, &h), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
     return h;
 }
 
@@ -167,10 +167,10 @@ static void tick_in_a_rolled_back_transaction_is_not_kept(void **state)
     const int64_t t0 = TESTDB_T0;
     assert_hlc(tick(t, t0), t0, 0);
     struct hlc h;
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(hlc_tick(t->st, t0 + 100, &h), ML_OK);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(hlc_tick(t->db, t0 + 100, &h), ML_OK);
     assert_hlc(h, t0 + 100, 0);
-    store_rollback(t->st);
+    db_rollback(t->db);
     assert_hlc(tick(t, t0), t0, 1);
 }
 
@@ -181,18 +181,18 @@ static void outbox_stamps_increase_even_when_the_clock_goes_back(void **state)
         TESTDB_T0,     TESTDB_T0,    TESTDB_T0 - TESTDB_DAY, TESTDB_T0 - TESTDB_DAY,
         TESTDB_T0 + 1, TESTDB_T0 - 1};
     for (size_t i = 0; i < ARRAY_LEN(clock); i++) {
-        assert_int_equal(store_begin(t->st), ML_OK);
+        assert_int_equal(db_begin(t->db), ML_OK);
         assert_int_equal(
-            outbox_append(t->st, "S001", "T01", clock[i], "test.event", cJSON_CreateObject()),
+            outbox_append(t->db, "S001", "T01", clock[i], "test.event", cJSON_CreateObject()),
             ML_OK);
-        assert_int_equal(store_commit(t->st), ML_OK);
+        assert_int_equal(db_commit(t->db), ML_OK);
         if (i == 2)
             testdb_reopen(t);
     }
     static const char *const want[] = {"1767225600000-0", "1767225600000-1", "1767225600000-2",
                                        "1767225600000-3", "1767225600001-0", "1767225600001-1"};
     sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_prepare_v2(store_db(t->st),
+    assert_int_equal(sqlite3_prepare_v2(db_sqlite(t->db),
                                         "SELECT seq, hlc, at, json_extract(payload, '$.hlc') "
                                         "FROM outbox ORDER BY seq",
                                         -1, &s, NULL),

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hq/hq_config.h"
+#include "hq_config.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -22,8 +22,9 @@
 #include <unistd.h>
 
 #include "canon.h"
-#include "hq/hq_fact.h"
-#include "hq/hq_push.h"
+#include "hq_fact.h"
+#include "topic.h"
+#include "hq_push.h"
 #include "phone.h"
 #include "sign.h"
 
@@ -67,8 +68,8 @@ static void per_store_kinds_are_the_five_inbox_kinds(void **state)
         {"Member.upsert", 0},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++)
-        if (hq_fact_per_store(cases[i].kind) != cases[i].want)
-            fail_msg("hq_fact_per_store(\"%s\") != %d", cases[i].kind, cases[i].want);
+        if (fact_per_store(cases[i].kind) != cases[i].want)
+            fail_msg("fact_per_store(\"%s\") != %d", cases[i].kind, cases[i].want);
 }
 
 static void topic_id_is_1_to_64_of_the_topic_safe_characters(void **state)
@@ -84,8 +85,8 @@ static void topic_id_is_1_to_64_of_the_topic_safe_characters(void **state)
         {"a b", 0}, {"\xE7\x8E\x8B", 0}, {"$share", 0},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++)
-        if (hq_fact_topic_id(cases[i].id) != cases[i].want)
-            fail_msg("hq_fact_topic_id(\"%s\") != %d", cases[i].id, cases[i].want);
+        if (topic_id_valid(cases[i].id, FACT_ID_MAX, 1) != cases[i].want)
+            fail_msg("topic_id_valid(\"%s\") != %d", cases[i].id, cases[i].want);
 }
 
 /* ---- hq_fact_check ------------------------------------------------------------------- */
@@ -270,7 +271,7 @@ static void key_phone_replaces_the_number_by_its_hmac_and_mask(void **state)
                  spellings[i]);
         cJSON *body = json(text);
         struct ml_refusal r = {0};
-        if (hq_fact_key_phone(body, phone_key_bytes, &r) != ML_OK)
+        if (phone_key_fact(body, phone_key_bytes, &r) != ML_OK)
             fail_msg("%s: %s", spellings[i], r.message);
         assert_null(cJSON_GetObjectItemCaseSensitive(body, "phone"));
         assert_string_equal(str_of(body, "phone_hmac"), want);
@@ -305,7 +306,7 @@ static void key_phone_refuses_without_key_or_for_a_bad_number(void **state)
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         cJSON *body = json(cases[i].body);
         struct ml_refusal r = {0};
-        ml_err rc = hq_fact_key_phone(body, cases[i].with_key ? phone_key_bytes : NULL, &r);
+        ml_err rc = phone_key_fact(body, cases[i].with_key ? phone_key_bytes : NULL, &r);
         if (rc != cases[i].want)
             ROW_FAIL("case %zu (%s): %s, want %s", i, cases[i].body, ml_strerror(rc),
                      ml_strerror(cases[i].want));
@@ -322,7 +323,7 @@ static void key_phone_leaves_a_body_without_phone_alone(void **state)
     const char *text = "{\"member_id\":\"M1\",\"phone_hmac\":\"" HEX_64 "\",\"tier\":\"gold\"}";
     cJSON *body = json(text);
     struct ml_refusal r = {0};
-    assert_int_equal(hq_fact_key_phone(body, NULL, &r), ML_OK);
+    assert_int_equal(phone_key_fact(body, NULL, &r), ML_OK);
     char *out = cJSON_PrintUnformatted(body);
     assert_string_equal(out, text);
     free(out);

@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hq/hq_ingest.h"
-#include "hq/hq_log.h"
+#include "hq_ingest.h"
+#include "hq_log.h"
 #include "sqlread.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hq/hq_report.h"
+#include "hq_report.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define T0 INT64_C(1767225600000) /* 2026-01-01T00:00:00Z */

@@ -26,11 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hq/hq_config.h"
-#include "hq/hq_ingest.h"
-#include "hq/hq_log.h"
-#include "hq/hq_push.h"
-#include "hq/hq_settle.h"
+#include "hq_config.h"
+#include "hq_ingest.h"
+#include "hq_log.h"
+#include "hq_push.h"
+#include "hq_settle.h"
 #include "sign.h"
 #include "sqlread.h"
 

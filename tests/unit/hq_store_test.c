@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hq/hq_store.h"
+#include "hq_store.h"
 #include "sqlread.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

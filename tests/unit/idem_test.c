@@ -105,9 +105,9 @@ static void fingerprint_differs_by_method_path_and_body(void **state)
 static void record(struct testdb *t, const char *key, const uint8_t *hash, int status,
                    const char *body)
 {
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(idem_record(t->st, key, hash, status, body, testdb_clock), ML_OK);
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(idem_record(t->db, key, hash, status, body, testdb_clock), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
 }
 
 static void lookup_with_the_same_request_returns_the_first_answer(void **state)
@@ -121,7 +121,7 @@ static void lookup_with_the_same_request_returns_the_first_answer(void **state)
     int status = -1;
     char *body = NULL;
     struct ml_refusal r = {0};
-    assert_int_equal(idem_lookup(t->st, "key-1", h, &status, &body, &r), ML_OK);
+    assert_int_equal(idem_lookup(t->db, "key-1", h, &status, &body, &r), ML_OK);
     assert_int_equal(status, 200);
     assert_string_equal(body, answer);
     assert_null(r.code);
@@ -130,7 +130,7 @@ static void lookup_with_the_same_request_returns_the_first_answer(void **state)
     /* It survives a restart. */
     testdb_reopen(t);
     body = NULL;
-    assert_int_equal(idem_lookup(t->st, "key-1", h, &status, &body, &r), ML_OK);
+    assert_int_equal(idem_lookup(t->db, "key-1", h, &status, &body, &r), ML_OK);
     assert_string_equal(body, answer);
     free(body);
 }
@@ -146,7 +146,7 @@ static void lookup_with_a_different_request_is_idempotency_key_reused(void **sta
     int status = -7;
     char *body = NULL;
     struct ml_refusal r = {0};
-    assert_int_equal(idem_lookup(t->st, "key-1", h2, &status, &body, &r), ML_REFUSED);
+    assert_int_equal(idem_lookup(t->db, "key-1", h2, &status, &body, &r), ML_REFUSED);
     assert_string_equal(r.code, "idempotency_key_reused");
     assert_int_equal(r.http_status, 422);
     assert_int_equal(status, -7); /* outputs untouched */
@@ -161,15 +161,15 @@ static void lookup_of_an_unknown_key_is_noentry(void **state)
     int status = -7;
     char *body = NULL;
     struct ml_refusal r = {0};
-    assert_int_equal(idem_lookup(t->st, "never", h, &status, &body, &r), ML_NOENTRY);
+    assert_int_equal(idem_lookup(t->db, "never", h, &status, &body, &r), ML_NOENTRY);
     assert_int_equal(status, -7);
     assert_null(body);
     assert_null(r.code);
 
     /* Keys are exact: another key, even a prefix, is not the recorded one. */
     record(t, "key-10", h, 200, "{}");
-    assert_int_equal(idem_lookup(t->st, "key-1", h, &status, &body, &r), ML_NOENTRY);
-    assert_int_equal(idem_lookup(t->st, "KEY-10", h, &status, &body, &r), ML_NOENTRY);
+    assert_int_equal(idem_lookup(t->db, "key-1", h, &status, &body, &r), ML_NOENTRY);
+    assert_int_equal(idem_lookup(t->db, "KEY-10", h, &status, &body, &r), ML_NOENTRY);
 }
 
 static void answer_recorded_in_a_rolled_back_transaction_is_not_kept(void **state)
@@ -177,16 +177,16 @@ static void answer_recorded_in_a_rolled_back_transaction_is_not_kept(void **stat
     struct testdb *t = *state;
     uint8_t h[IDEM_HASH_LEN];
     idem_fingerprint("POST", "/v1/checkout", "{}", 2, h);
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(idem_record(t->st, "key-1", h, 200, "{}", testdb_clock), ML_OK);
-    store_rollback(t->st);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(idem_record(t->db, "key-1", h, 200, "{}", testdb_clock), ML_OK);
+    db_rollback(t->db);
     int status = 0;
     char *body = NULL;
     struct ml_refusal r = {0};
-    assert_int_equal(idem_lookup(t->st, "key-1", h, &status, &body, &r), ML_NOENTRY);
+    assert_int_equal(idem_lookup(t->db, "key-1", h, &status, &body, &r), ML_NOENTRY);
     /* The key can then be used. */
     record(t, "key-1", h, 200, "{\"ok\":true}");
-    assert_int_equal(idem_lookup(t->st, "key-1", h, &status, &body, &r), ML_OK);
+    assert_int_equal(idem_lookup(t->db, "key-1", h, &status, &body, &r), ML_OK);
     assert_string_equal(body, "{\"ok\":true}");
     free(body);
 }
@@ -197,14 +197,14 @@ static void a_key_is_recorded_once(void **state)
     uint8_t h[IDEM_HASH_LEN];
     idem_fingerprint("POST", "/v1/checkout", "{}", 2, h);
     record(t, "key-1", h, 200, "{\"first\":1}");
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_not_equal(idem_record(t->st, "key-1", h, 200, "{\"second\":2}", testdb_clock),
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_not_equal(idem_record(t->db, "key-1", h, 200, "{\"second\":2}", testdb_clock),
                          ML_OK);
-    store_rollback(t->st);
+    db_rollback(t->db);
     int status = 0;
     char *body = NULL;
     struct ml_refusal r = {0};
-    assert_int_equal(idem_lookup(t->st, "key-1", h, &status, &body, &r), ML_OK);
+    assert_int_equal(idem_lookup(t->db, "key-1", h, &status, &body, &r), ML_OK);
     assert_string_equal(body, "{\"first\":1}");
     free(body);
 }

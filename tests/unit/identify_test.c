@@ -161,17 +161,17 @@ static int fx_setup(void **state)
  * hq_ms and moves with boot_clock. */
 static void hear_hq(struct testdb *t, int64_t hq_ms)
 {
-    assert_int_equal(trust_open_with(&trust_clock, t->st, fake_boot_ms, BOOT_ID), ML_OK);
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(trust_hq_time(&trust_clock, t->st, hq_ms), ML_OK);
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(trust_open_with(&trust_clock, t->db, fake_boot_ms, BOOT_ID), ML_OK);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(trust_hq_time(&trust_clock, t->db, hq_ms), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
     t->ctx.trust = &trust_clock;
 }
 
 /* A trust clock that has not heard HQ since boot: no trusted time. */
 static void never_heard_hq(struct testdb *t)
 {
-    assert_int_equal(trust_open_with(&trust_clock, t->st, fake_boot_ms, BOOT_ID), ML_OK);
+    assert_int_equal(trust_open_with(&trust_clock, t->db, fake_boot_ms, BOOT_ID), ML_OK);
     t->ctx.trust = &trust_clock;
     struct trust_reading rd;
     trust_read(&trust_clock, &rd);
@@ -424,7 +424,7 @@ static void replay_cache_survives_closing_and_reopening_the_store(void **state)
     testdb_reopen(t);
     /* The restarted agent restores its trusted clock from the same boot. */
     memset(&trust_clock, 0, sizeof(trust_clock));
-    assert_int_equal(trust_open_with(&trust_clock, t->st, fake_boot_ms, BOOT_ID), ML_OK);
+    assert_int_equal(trust_open_with(&trust_clock, t->db, fake_boot_ms, BOOT_ID), ML_OK);
     boot_clock += 2 * SEC;
     qr_refused(t, text, ML_REFUSED, 409, "qr_replayed");
 }

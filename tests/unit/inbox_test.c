@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "canon.h"
+#include "hqlink.h"
 #include "inbox.h"
 #include "outbox.h"
 #include "sign.h"
@@ -70,11 +71,23 @@ static char *hq_msg(const char *topic, const char *id, const char *store, int64_
     "{\"member_id\":\"M1\",\"tier\":\"" tier "\",\"status\":\"active\",\"version\":" #v "}"
 #define LATER (TESTDB_T0 + TESTDB_DAY)
 
+/* Hands one text to the inbox the agent runs: its fact, trust and peer handler (hqlink.h). */
+static ml_err handle_len(struct testdb *t, const char *topic, const char *text, size_t len,
+                         enum inbox_result *res)
+{
+    struct inbox_site site = {t->cfg.brand, t->cfg.store, t->cfg.terminal};
+    struct inbox *ib = NULL;
+    assert_int_equal(
+        inbox_new(t->db, keys, &site, testdb_now, &hqlink_handler(&t->ctx)->inbox, &ib), ML_OK);
+    ml_err err = inbox_handle(ib, topic, text, len, res);
+    inbox_free(ib);
+    return err;
+}
+
 static enum inbox_result handle(struct testdb *t, const char *topic, const char *text)
 {
-    struct inbox_stats stats = {0};
     enum inbox_result res = INBOX_REJECTED;
-    assert_int_equal(inbox_handle(&t->ctx, keys, topic, text, strlen(text), &res, &stats), ML_OK);
+    assert_int_equal(handle_len(t, topic, text, strlen(text), &res), ML_OK);
     return res;
 }
 
@@ -89,7 +102,7 @@ static void valid_message_is_applied_once_and_moves_the_cursor(void **state)
     char *m = hq_msg(INBOX, "msg-1", "S001", 1, "member.upsert", 1, LATER, MEMBER(1, "gold"));
     assert_int_equal(handle(t, INBOX, m), INBOX_APPLIED);
     assert_int_equal(handle(t, INBOX, m), INBOX_DUPLICATE);
-    assert_int_equal(inbox_cursor(t->st), 1);
+    assert_int_equal(inbox_cursor(t->db), 1);
     char *got = testdb_dump(t, "SELECT member_id, tier FROM members");
     assert_string_equal(got, "M1|gold\n");
     free(got);
@@ -155,7 +168,7 @@ static void attacks_are_rejected_and_last_good_state_kept(void **state)
     char *got = testdb_dump(t, "SELECT tier FROM members");
     assert_string_equal(got, "gold\n");
     free(got);
-    assert_int_equal(inbox_cursor(t->st), 1);
+    assert_int_equal(inbox_cursor(t->db), 1);
     free(good);
     free(forged);
     free(expired);
@@ -178,7 +191,7 @@ static void older_version_after_newer_is_rejected_and_newer_kept(void **state)
                          "WHERE type = 'security.rejected'");
     assert_string_equal(got, "msg_old_version\n");
     free(got);
-    assert_int_equal(inbox_cursor(t->st), 2); /* the stream goes on */
+    assert_int_equal(inbox_cursor(t->db), 2); /* the stream goes on */
     free(newer);
     free(older);
 }
@@ -191,11 +204,11 @@ static void cursor_gap_applies_nothing_until_caught_up(void **state)
     char *m3 = hq_msg(INBOX, "msg-3", "S001", 3, "member.upsert", 3, LATER, MEMBER(3, "gold"));
     assert_int_equal(handle(t, INBOX, m1), INBOX_APPLIED);
     assert_int_equal(handle(t, INBOX, m3), INBOX_GAP); /* m2 was lost on the broker */
-    assert_int_equal(inbox_cursor(t->st), 1);
+    assert_int_equal(inbox_cursor(t->db), 1);
     /* The catch-up brings m2 and m3 again, in order. */
     assert_int_equal(handle(t, INBOX, m2), INBOX_APPLIED);
     assert_int_equal(handle(t, INBOX, m3), INBOX_APPLIED);
-    assert_int_equal(inbox_cursor(t->st), 3);
+    assert_int_equal(inbox_cursor(t->db), 3);
     char *got = testdb_dump(t, "SELECT tier FROM members");
     assert_string_equal(got, "gold\n");
     free(got);
@@ -225,15 +238,13 @@ static void message_at_the_size_limit_passes_the_size_check_one_past_is_refused(
     big[INBOX_MSG_MAX + 1] = '\0';
     big[0] = '{';
     big[INBOX_MSG_MAX - 1] = '}'; /* exactly INBOX_MSG_MAX bytes of JSON */
-    struct inbox_stats stats = {0};
     enum inbox_result res;
-    assert_int_equal(inbox_handle(&t->ctx, keys, INBOX, big, INBOX_MSG_MAX, &res, &stats), ML_OK);
+    assert_int_equal(handle_len(t, INBOX, big, INBOX_MSG_MAX, &res), ML_OK);
     char *code = testdb_dump(t, "SELECT json_extract(payload, '$.body.code') FROM outbox "
                                 "ORDER BY seq DESC LIMIT 1");
     assert_string_equal(code, "msg_malformed\n"); /* parsed: refused for its content */
     free(code);
-    assert_int_equal(inbox_handle(&t->ctx, keys, INBOX, big, INBOX_MSG_MAX + 1, &res, &stats),
-                     ML_OK);
+    assert_int_equal(handle_len(t, INBOX, big, INBOX_MSG_MAX + 1, &res), ML_OK);
     code = testdb_dump(t, "SELECT json_extract(payload, '$.body.code') FROM outbox "
                           "ORDER BY seq DESC LIMIT 1");
     assert_string_equal(code, "msg_too_large\n");
@@ -257,11 +268,11 @@ static void hq_issued_time_moves_the_hlc_forward(void **state)
     cJSON_Delete(msg);
     assert_int_equal(handle(t, INBOX, signed_text), INBOX_APPLIED);
     free(signed_text);
-    assert_int_equal(store_begin(t->st), ML_OK);
+    assert_int_equal(db_begin(t->db), ML_OK);
     assert_int_equal(
-        outbox_append(t->st, "S001", "T01", TESTDB_T0, "sale.completed", cJSON_CreateObject()),
+        outbox_append(t->db, "S001", "T01", TESTDB_T0, "sale.completed", cJSON_CreateObject()),
         ML_OK);
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
     char *hlc = testdb_dump(t, "SELECT hlc FROM outbox WHERE type = 'sale.completed'");
     char want[64];
     /* merge: (T0+1h, 1); the local event after it: (T0+1h, 2) */
@@ -350,7 +361,7 @@ static void signed_message_without_store_cursor_or_version_names_the_missing_fie
                      (int)strcspn(reason, "\n"), reason);
         free(reason);
     }
-    assert_int_equal(inbox_cursor(t->st), 0);
+    assert_int_equal(inbox_cursor(t->db), 0);
     assert_int_equal(testdb_i64(t, "SELECT count(*) FROM members"), 0);
     assert_int_equal(testdb_i64(t, "SELECT count(*) FROM inbox_applied"), 0);
 }

@@ -28,7 +28,7 @@
 #include <zlib.h>
 
 #include "base45.h"
-#include "hq/hq_qr.h"
+#include "hq_qr.h"
 #include "ml_err.h"
 #include "qr.h"
 #include "sign.h"

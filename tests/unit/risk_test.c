@@ -11,6 +11,8 @@
 
 #include <time.h>
 
+#include "day.h"
+#include "coupon.h"
 #include "risk.h"
 #include "trust.h"
 
@@ -228,12 +230,12 @@ static void day_bounds_are_the_local_calendar_day(void **state)
 {
     (void)state;
     int64_t start, end;
-    risk_day_bounds(NOON, &start, &end);
+    day_bounds(NOON, &start, &end);
     assert_int_equal(start, DAY_START);
     assert_int_equal(end, DAY_END);
-    risk_day_bounds(DAY_START, &start, &end);
+    day_bounds(DAY_START, &start, &end);
     assert_int_equal(start, DAY_START);
-    risk_day_bounds(DAY_START - 1, &start, &end);
+    day_bounds(DAY_START - 1, &start, &end);
     assert_int_equal(start, DAY_START - TESTDB_DAY);
     assert_int_equal(end, DAY_START);
 }
@@ -253,8 +255,8 @@ static void heard_ago(struct testdb *t, struct trust *tr, int64_t since_ms)
 {
     snprintf(t->cfg.mqtt_host, sizeof(t->cfg.mqtt_host), "broker.local");
     boot_clock = 1000 * SEC;
-    assert_int_equal(trust_open_with(tr, t->st, fake_boot_ms, "3f1c2a9e-0000"), ML_OK);
-    assert_int_equal(trust_hq_time(tr, t->st, NOON - since_ms), ML_OK);
+    assert_int_equal(trust_open_with(tr, t->db, fake_boot_ms, "3f1c2a9e-0000"), ML_OK);
+    assert_int_equal(trust_hq_time(tr, t->db, NOON - since_ms), ML_OK);
     boot_clock += since_ms;
     t->ctx.trust = tr;
 }
@@ -262,7 +264,7 @@ static void heard_ago(struct testdb *t, struct trust *tr, int64_t since_ms)
 static void exec(struct testdb *t, const char *sql)
 {
     char *msg = NULL;
-    if (sqlite3_exec(store_db(t->st), sql, NULL, NULL, &msg) != SQLITE_OK)
+    if (sqlite3_exec(db_sqlite(t->db), sql, NULL, NULL, &msg) != SQLITE_OK)
         fail_msg("%s: %s", sql, msg);
 }
 
@@ -358,29 +360,36 @@ static void terminal_value_is_live_offline_redemptions_since_contact(void **stat
     assert_int_equal(risk_begin(&rk, &t->ctx, "M9"), ML_OK);
     assert_int_equal(rk.terminal_value, 1200);
     /* HQ heard again, then offline again: the count starts over. */
-    assert_int_equal(trust_hq_time(&tr, t->st, NOON), ML_OK);
+    assert_int_equal(trust_hq_time(&tr, t->db, NOON), ML_OK);
     boot_clock += 121 * SEC;
     assert_int_equal(risk_begin(&rk, &t->ctx, "M9"), ML_OK);
     assert_int_equal(rk.offline, 1);
     assert_int_equal(rk.terminal_value, 0);
 }
 
+/* The redemption a sale writes carries its offline flag and trusted time, which the counters
+ * above read; an online redemption without trusted time carries neither. */
 static void record_marks_the_redemption_offline_with_trusted_time(void **state)
 {
     struct testdb *t = *state;
-    redemption(t, "S1", "M1", 0, 0, 100, 0);
-    exec(t, "UPDATE redemptions SET trusted_at = NULL");
+    struct ml_refusal r = {0};
+    int64_t use_no = 0;
+    testdb_fact(t, "coupon.grant",
+                "{\"coupon_id\":\"C-S1\",\"kind\":\"amount_off\",\"value\":100,"
+                "\"valid_from\":0,\"valid_to\":4102444800000,\"uses\":2,\"version\":1}");
+    struct coupon c;
+    assert_int_equal(coupon_get(t->db, "C-S1", &c), ML_OK);
     struct risk rk = offline_risk();
-    assert_int_equal(risk_record(t->st, &rk, "C-S1", 1, "S1"), ML_OK);
-    assert_int_equal(testdb_i64(t, "SELECT offline FROM redemptions"), 1);
-    assert_int_equal(testdb_i64(t, "SELECT trusted_at FROM redemptions"), NOON);
-    rk.offline = 0;
-    rk.trusted = 0;
-    assert_int_equal(risk_record(t->st, &rk, "C-S1", 1, "S1"), ML_OK);
-    assert_int_equal(testdb_i64(t, "SELECT offline FROM redemptions"), 0);
-    assert_int_equal(testdb_i64(t, "SELECT trusted_at IS NULL FROM redemptions"), 1);
-    /* No such redemption: a storage error, never a silent no-op. */
-    assert_int_equal(risk_record(t->st, &rk, "C-S1", 2, "S1"), ML_STORAGE);
+    assert_int_equal(coupon_redeem_offline(t->db, &c, "S1", 100, "[1]", NOON, rk.offline,
+                                           rk.trusted_ms, &use_no, &r),
+                     ML_OK);
+    assert_int_equal(testdb_i64(t, "SELECT offline FROM redemptions WHERE use_no = 1"), 1);
+    assert_int_equal(testdb_i64(t, "SELECT trusted_at FROM redemptions WHERE use_no = 1"), NOON);
+    assert_int_equal(coupon_redeem(t->db, &c, "S2", 100, "[1]", NOON, &use_no, &r), ML_OK);
+    assert_int_equal(testdb_i64(t, "SELECT offline FROM redemptions WHERE use_no = 2"), 0);
+    assert_int_equal(testdb_i64(t, "SELECT trusted_at IS NULL FROM redemptions WHERE use_no = 2"),
+                     1);
+    coupon_release(&c);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, testdb_setup, testdb_teardown)

@@ -1,6 +1,6 @@
 /*
  * testdb: the fixture the store-backed unit tests share: a fresh temporary directory under
- * /tmp holding a real SQLite database opened with store_open(), a struct ml_ctx whose clock
+ * /tmp holding a real SQLite database opened with schema_open(), a struct ml_ctx whose clock
  * is a variable the test sets, and helpers that seed data through facts_apply() (the
  * product's only data entry path) and read tables back with plain SQL.
  *
@@ -30,7 +30,8 @@
 #include "log.h"
 #include "sqlread.h"
 #include "ml_err.h"
-#include "store.h"
+#include "db.h"
+#include "schema.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -50,7 +51,7 @@ static inline int64_t testdb_now(void)
 struct testdb {
     char dir[64];
     char path[128];
-    struct store *st;
+    struct db *db;
     struct config cfg;
     struct ml_ctx ctx;
 };
@@ -58,10 +59,10 @@ struct testdb {
 static inline void testdb_open(struct testdb *t)
 {
     char err[256] = "";
-    ml_err rc = store_open(t->path, &t->st, err, sizeof(err));
+    ml_err rc = schema_open(t->path, &t->db, err, sizeof(err));
     if (rc != ML_OK)
-        fail_msg("store_open(%s): %s: %s", t->path, ml_strerror(rc), err);
-    t->ctx.st = t->st;
+        fail_msg("schema_open(%s): %s: %s", t->path, ml_strerror(rc), err);
+    t->ctx.db = t->db;
 }
 
 /* cmocka setup: a new database in a new directory, clock at TESTDB_T0. */
@@ -90,8 +91,8 @@ static inline int testdb_teardown(void **state)
     char p[160];
     if (t == NULL)
         return 0;
-    store_rollback(t->st);
-    store_close(t->st);
+    db_rollback(t->db);
+    db_close(t->db);
     static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
     for (size_t i = 0; i < ARRAY_LEN(suffixes); i++) {
         snprintf(p, sizeof(p), "%s%s", t->path, suffixes[i]);
@@ -106,8 +107,8 @@ static inline int testdb_teardown(void **state)
 /* Closes and reopens the database file, as a restart of the agent would. */
 static inline void testdb_reopen(struct testdb *t)
 {
-    store_close(t->st);
-    t->st = NULL;
+    db_close(t->db);
+    t->db = NULL;
     testdb_open(t);
 }
 
@@ -127,12 +128,12 @@ static inline ml_err testdb_fact_try(struct testdb *t, const char *kind, const c
                                      int *ret_applied, struct ml_refusal *r)
 {
     cJSON *body = testdb_json(json);
-    assert_int_equal(store_begin(t->st), ML_OK);
-    ml_err err = facts_apply(t->st, kind, body, ret_applied, r);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    ml_err err = facts_apply(t->db, kind, body, ret_applied, r);
     if (err == ML_OK)
-        assert_int_equal(store_commit(t->st), ML_OK);
+        assert_int_equal(db_commit(t->db), ML_OK);
     else
-        store_rollback(t->st);
+        db_rollback(t->db);
     cJSON_Delete(body);
     return err;
 }
@@ -166,7 +167,7 @@ static inline void testdb_factf(struct testdb *t, const char *kind, const char *
 /* The first column of the only row of `sql` as an integer (NULL reads as 0). */
 static inline int64_t testdb_i64(struct testdb *t, const char *sql)
 {
-    return sqlread_i64(store_db(t->st), sql);
+    return sqlread_i64(db_sqlite(t->db), sql);
 }
 
 static inline int64_t testdb_i64f(struct testdb *t, const char *fmt, ...)
@@ -189,7 +190,7 @@ static inline int64_t testdb_i64f(struct testdb *t, const char *fmt, ...)
  */
 static inline char *testdb_dump(struct testdb *t, const char *sql)
 {
-    return sqlread_dump(store_db(t->st), sql);
+    return sqlread_dump(db_sqlite(t->db), sql);
 }
 
 static inline char *testdb_dumpf(struct testdb *t, const char *fmt, ...)

@@ -5,6 +5,7 @@
  */
 #include "testdb.h"
 
+#include "clock.h"
 #include "trust.h"
 
 #define BOOT_A "3f1c2a9e-5b7d-4c1e-9a2b-0d6e8f7a1b2c"
@@ -21,15 +22,15 @@ static int64_t fake_boot_ms(void)
 
 static void open_trust(struct testdb *t, struct trust *tr, const char *boot_id)
 {
-    assert_int_equal(trust_open_with(tr, t->st, fake_boot_ms, boot_id), ML_OK);
+    assert_int_equal(trust_open_with(tr, t->db, fake_boot_ms, boot_id), ML_OK);
 }
 
 /* trust_hq_time in its own transaction, as the inbox applies a message. */
 static void heard(struct testdb *t, struct trust *tr, int64_t issued)
 {
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(trust_hq_time(tr, t->st, issued), ML_OK);
-    assert_int_equal(store_commit(t->st), ML_OK);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(trust_hq_time(tr, t->db, issued), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
 }
 
 static int64_t now_of(const struct trust *tr)
@@ -224,9 +225,9 @@ static void contact_rolled_back_with_its_transaction_is_not_restored(void **stat
     struct trust tr;
     boot_clock = 100 * SEC;
     open_trust(t, &tr, BOOT_A);
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(trust_hq_time(&tr, t->st, HQ_T), ML_OK);
-    store_rollback(t->st);
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(trust_hq_time(&tr, t->db, HQ_T), ML_OK);
+    db_rollback(t->db);
     struct trust again;
     open_trust(t, &again, BOOT_A);
     assert_int_equal(trust_since_contact_ms(&again), -1);
@@ -236,18 +237,18 @@ static void real_boot_clock_and_boot_id_keep_trust_across_a_reopen(void **state)
 {
     struct testdb *t = *state;
     struct trust tr;
-    assert_int_equal(trust_open(&tr, t->st), ML_OK);
+    assert_int_equal(trust_open(&tr, t->db), ML_OK);
     assert_true(tr.boot_id[0] != '\0'); /* Linux always has one */
-    assert_int_equal(store_begin(t->st), ML_OK);
-    assert_int_equal(trust_hq_time(&tr, t->st, HQ_T), ML_OK);
-    assert_int_equal(store_commit(t->st), ML_OK);
-    int64_t b0 = trust_boottime_ms();
+    assert_int_equal(db_begin(t->db), ML_OK);
+    assert_int_equal(trust_hq_time(&tr, t->db, HQ_T), ML_OK);
+    assert_int_equal(db_commit(t->db), ML_OK);
+    int64_t b0 = clock_boot_ms();
     testdb_reopen(t);
     struct trust again;
-    assert_int_equal(trust_open(&again, t->st), ML_OK);
+    assert_int_equal(trust_open(&again, t->db), ML_OK);
     int64_t ms = 0, since = trust_since_contact_ms(&again);
     assert_int_equal(trust_now_ms(&again, &ms), 1);
-    assert_true(since >= 0 && since <= trust_boottime_ms() - b0 + 1000);
+    assert_true(since >= 0 && since <= clock_boot_ms() - b0 + 1000);
     assert_true(ms >= HQ_T && ms <= HQ_T + since + 1000);
 }
 

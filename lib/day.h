@@ -1,0 +1,36 @@
+/*
+ * day: calendar days and times written as text. Days are local (the TZ of the process: the
+ * terminal's, HQ's), "YYYY-MM-DD"; times given on a command line are UTC unless they say
+ * otherwise.
+ */
+#ifndef ML_DAY_H
+#define ML_DAY_H
+
+#include <stdint.h>
+
+#define DAY_TEXT_LEN 10 /* "YYYY-MM-DD" */
+
+/* The local calendar day holding ms; "0000-00-00" for a time the C library cannot convert. */
+void day_of(int64_t ms, char out[DAY_TEXT_LEN + 1]);
+
+/* Start and end (exclusive) in ms of the local calendar day holding ms. */
+void day_bounds(int64_t ms, int64_t *ret_start, int64_t *ret_end);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12, day 1..31). */
+int64_t day_from_civil(int64_t year, int64_t month, int64_t day);
+
+/*
+ * Parses "YYYY-MM-DD" strictly: exactly that shape, ASCII digits, a date that exists, a year
+ * in [min_year, max_year]. 0 and *ret_days (days since the epoch; may be NULL) on success,
+ * -1 otherwise (nothing written).
+ */
+int day_parse(const char *s, int min_year, int max_year, int64_t *ret_days);
+
+/*
+ * Parses a time into ms since the epoch: plain digits are ms; else ISO 8601
+ * YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|(+|-)HH[:MM]], UTC when no offset is given. 0 and
+ * *ret_ms when the result is within [0, max_ms]; -1 otherwise.
+ */
+int day_parse_time(const char *s, int64_t max_ms, int64_t *ret_ms);
+
+#endif
