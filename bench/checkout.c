@@ -40,6 +40,7 @@
 #include "idem.h"
 #include "jsonutil.h"
 #include "db.h"
+#include "schema.h"
 
 #define BENCH_N_DEFAULT 2000
 #define BENCH_N_MAX 1000000
@@ -120,25 +121,25 @@ static void series_drift(const struct series *s, double *ret_first, double *ret_
 /* Sorts s->lat in place. */
 static struct stats series_stats(struct series *s)
 {
-    struct stats st = {0};
+    struct stats db = {0};
     if (s->n == 0)
-        return st;
+        return db;
     double sum = 0;
     for (size_t i = 0; i < s->n; i++)
         sum += s->lat[i];
     qsort(s->lat, s->n, sizeof(s->lat[0]), cmp_double);
-    st.p50 = percentile(s->lat, s->n, 50) * 1e3;
-    st.p99 = percentile(s->lat, s->n, 99) * 1e3;
-    st.max = s->lat[s->n - 1] * 1e3;
-    st.mean = sum / (double)s->n * 1e3;
-    st.ops = s->wall > 0 ? (double)s->n / s->wall : 0;
-    return st;
+    db.p50 = percentile(s->lat, s->n, 50) * 1e3;
+    db.p99 = percentile(s->lat, s->n, 99) * 1e3;
+    db.max = s->lat[s->n - 1] * 1e3;
+    db.mean = sum / (double)s->n * 1e3;
+    db.ops = s->wall > 0 ? (double)s->n / s->wall : 0;
+    return db;
 }
 
-static void print_row(const char *name, const struct stats *st, const char *rss)
+static void print_row(const char *name, const struct stats *db, const char *rss)
 {
-    printf("%-26s %8.3f %8.3f %8.3f %8.3f %8.0f   %s\n", name, st->p50, st->p99, st->mean, st->max,
-           st->ops, rss);
+    printf("%-26s %8.3f %8.3f %8.3f %8.3f %8.0f   %s\n", name, db->p50, db->p99, db->mean, db->max,
+           db->ops, rss);
 }
 
 static long self_peak_rss_kb(void)
@@ -347,12 +348,12 @@ static int bench_inproc(struct series *s, long *ret_rss_before, long *ret_rss_af
         cfg.phone_key[i] = (uint8_t)(0x5a ^ i);
     cfg.has_phone_key = 1;
     snprintf(path, sizeof(path), "%s/memberlink.db", dir);
-    if (schema_open(path, &st, err, sizeof(err)) != ML_OK ||
-        factfile_import(st, cfg.phone_key, BENCH_FACTS, &applied, err, sizeof(err)) != ML_OK) {
+    if (schema_open(path, &db, err, sizeof(err)) != ML_OK ||
+        factfile_import(db, cfg.phone_key, BENCH_FACTS, &applied, err, sizeof(err)) != ML_OK) {
         fprintf(stderr, "bench: in-process setup: %s (run from the repository root)\n", err);
         goto out;
     }
-    struct ml_ctx ctx = {.st = st, .cfg = &cfg, .metrics = NULL, .now_ms = bench_wall_ms};
+    struct ml_ctx ctx = {.db = db, .cfg = &cfg, .metrics = NULL, .now_ms = bench_wall_ms};
     ctx.started_ms = bench_wall_ms();
 
     double t0 = mono_s();
@@ -367,7 +368,7 @@ static int bench_inproc(struct series *s, long *ret_rss_before, long *ret_rss_af
     result = 0;
 out:
     *ret_rss_after = self_peak_rss_kb();
-    db_close(st);
+    db_close(db);
     temp_dir_remove(dir, "memberlink.db");
     return result;
 }

@@ -28,6 +28,7 @@
 #include "../tests/integration/harness.h"
 #include "outbox.h"
 #include "db.h"
+#include "schema.h"
 
 #include "sale_body.h"
 
@@ -64,11 +65,11 @@ static double proc_cpu_s(pid_t pid)
     fclose(f);
     buf[n] = '\0';
     const char *p = strrchr(buf, ')');
-    unsigned long long ut = 0, st = 0;
+    unsigned long long ut = 0, db = 0;
     if (p == NULL ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &db) != 2)
         return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    return (double)(ut + db) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static int fill_outbox(const char *dir, long n)
@@ -76,21 +77,21 @@ static int fill_outbox(const char *dir, long n)
     char path[400], err[256];
     struct db *db = NULL;
     snprintf(path, sizeof(path), "%s/memberlink.db", dir);
-    if (schema_open(path, &st, err, sizeof(err)) != ML_OK) {
+    if (schema_open(path, &db, err, sizeof(err)) != ML_OK) {
         fprintf(stderr, "drain: %s\n", err);
         return -1;
     }
-    int rc = db_begin(st) == ML_OK ? 0 : -1;
+    int rc = db_begin(db) == ML_OK ? 0 : -1;
     char text[sizeof(SALE_BODY_FMT) + 16];
     for (long i = 0; rc == 0 && i < n; i++) {
         snprintf(text, sizeof(text), SALE_BODY_FMT, i + 1);
         cJSON *body = cJSON_CreateRaw(text);
-        if (outbox_append(st, "S001", "T01", wall_ms(), "sale.completed", body) != ML_OK)
+        if (outbox_append(db, "S001", "T01", wall_ms(), "sale.completed", body) != ML_OK)
             rc = -1;
     }
-    if (rc == 0 && db_commit(st) != ML_OK)
+    if (rc == 0 && db_commit(db) != ML_OK)
         rc = -1;
-    db_close(st);
+    db_close(db);
     return rc;
 }
 

@@ -50,6 +50,7 @@
 #include "qr.h"
 #include "sign.h"
 #include "db.h"
+#include "schema.h"
 
 #define IDN_N_DEFAULT 1000000
 #define IDN_N_MAX 9999999 /* ids are M + 7 digits */
@@ -155,19 +156,19 @@ static double percentile(const double *sorted, size_t n, size_t pct)
 /* Sorts s->lat in place. */
 static struct stats series_stats(struct series *s)
 {
-    struct stats st = {0};
+    struct stats db = {0};
     if (s->n == 0)
-        return st;
+        return db;
     double sum = 0;
     for (size_t i = 0; i < s->n; i++)
         sum += s->lat[i];
     qsort(s->lat, s->n, sizeof(s->lat[0]), cmp_double);
-    st.p50 = percentile(s->lat, s->n, 50) * 1e3;
-    st.p99 = percentile(s->lat, s->n, 99) * 1e3;
-    st.max = s->lat[s->n - 1] * 1e3;
-    st.mean = sum / (double)s->n * 1e3;
-    st.ops = s->wall > 0 ? (double)s->n / s->wall : 0;
-    return st;
+    db.p50 = percentile(s->lat, s->n, 50) * 1e3;
+    db.p99 = percentile(s->lat, s->n, 99) * 1e3;
+    db.max = s->lat[s->n - 1] * 1e3;
+    db.mean = sum / (double)s->n * 1e3;
+    db.ops = s->wall > 0 ? (double)s->n / s->wall : 0;
+    return db;
 }
 
 static long self_peak_rss_kb(void)
@@ -279,18 +280,18 @@ static int fill_store(const struct config *cfg, const char *path, uint32_t n)
     size_t applied = 0;
     int result = -1, began = 0;
 
-    if (schema_open(path, &st, err, sizeof(err)) != ML_OK ||
-        factfile_import(st, cfg->phone_key, IDN_FACTS, &applied, err, sizeof(err)) != ML_OK) {
+    if (schema_open(path, &db, err, sizeof(err)) != ML_OK ||
+        factfile_import(db, cfg->phone_key, IDN_FACTS, &applied, err, sizeof(err)) != ML_OK) {
         fprintf(stderr, "bench: fill: %s (run from the repository root)\n", err);
         goto out;
     }
-    sqlite3 *db = db_sqlite(st);
+    sqlite3 *raw = db_sqlite(db);
     /* 256 MB of page cache: the phone_key index takes its keys in random order. */
-    if (sqlite3_exec(db, "PRAGMA cache_size=-262144", NULL, NULL, NULL) != SQLITE_OK ||
-        db_begin(st) != ML_OK)
+    if (sqlite3_exec(raw, "PRAGMA cache_size=-262144", NULL, NULL, NULL) != SQLITE_OK ||
+        db_begin(db) != ML_OK)
         goto out;
     began = 1;
-    sqlite3_stmt *m = db_stmt(st, member_sql), *c = db_stmt(st, coupon_sql);
+    sqlite3_stmt *m = db_stmt(db, member_sql), *c = db_stmt(db, coupon_sql);
     if (m == NULL || c == NULL)
         goto out;
     for (uint32_t i = 1; i <= n; i++) {
@@ -314,7 +315,7 @@ static int fill_store(const struct config *cfg, const char *path, uint32_t n)
             sqlite3_bind_int64(m, 9, IDN_FAR_MS);
         }
         if (!step_done(m)) {
-            fprintf(stderr, "bench: fill: member %s: %s\n", id, sqlite3_errmsg(db));
+            fprintf(stderr, "bench: fill: member %s: %s\n", id, sqlite3_errmsg(raw));
             goto out;
         }
         sqlite3_clear_bindings(m);
@@ -326,18 +327,18 @@ static int fill_store(const struct config *cfg, const char *path, uint32_t n)
         sqlite3_bind_int64(c, 3, IDN_VALID_FROM_MS);
         sqlite3_bind_int64(c, 4, IDN_FAR_MS);
         if (!step_done(c)) {
-            fprintf(stderr, "bench: fill: coupon %s: %s\n", cid, sqlite3_errmsg(db));
+            fprintf(stderr, "bench: fill: coupon %s: %s\n", cid, sqlite3_errmsg(raw));
             goto out;
         }
     }
-    if (db_commit(st) != ML_OK)
+    if (db_commit(db) != ML_OK)
         goto out;
     began = 0;
     result = 0;
 out:
     if (began)
-        db_rollback(st);
-    db_close(st);
+        db_rollback(db);
+    db_close(db);
     return result;
 }
 
@@ -654,11 +655,11 @@ int main(void)
            (double)file_size(path) / 1048576.0);
     fflush(stdout);
 
-    if (schema_open(path, &st, err, sizeof(err)) != ML_OK) {
+    if (schema_open(path, &db, err, sizeof(err)) != ML_OK) {
         fprintf(stderr, "bench: %s\n", err);
         goto out;
     }
-    b.ctx = (struct ml_ctx){.st = st,
+    b.ctx = (struct ml_ctx){.db = db,
                             .cfg = &b.cfg,
                             .keys = b.keys,
                             .now_ms = bench_wall_ms,
@@ -668,8 +669,8 @@ int main(void)
         run_inproc(&b, 1, op_identify_qr, &s[S_IDENT_QR]) != 0 ||
         run_inproc(&b, 0, op_identify_phone, &s[S_IDENT_PHONE]) != 0)
         goto out;
-    db_close(st);
-    st = NULL;
+    db_close(db);
+    db = NULL;
 
     if (daemon_start(&d) != 0) {
         fprintf(stderr, "bench: could not start memberlinkd (ML_BIN=%s; log %s)\n",
@@ -710,7 +711,7 @@ int main(void)
            st_[S_API_PHONE].p99, verdict(st_[S_API_PHONE].p99 < IDN_GOAL_P99_MS));
     rc = 0;
 out:
-    db_close(st);
+    db_close(db);
     if (have_daemon && daemon_cleanup(&d) != 0)
         rc = 1;
     sign_keyring_free(b.keys);

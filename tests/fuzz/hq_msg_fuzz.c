@@ -28,12 +28,14 @@
 #include "canon.h"
 #include "config.h"
 #include "ctx.h"
+#include "hqlink.h"
 #include "fuzz_common.h"
 #include "inbox.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "sign.h"
 #include "db.h"
+#include "schema.h"
 #include "trust.h"
 
 #define BRAND "acme"
@@ -82,7 +84,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     log_set_level(fx.verbose ? LOG_LVL_DEBUG : LOG_LVL_ERROR);
     fuzz_tmpfile("ml-fuzz-hq-msg", "agent.db", path, sizeof(path));
     if (schema_open(path, &fx.db, err, sizeof(err)) != ML_OK) {
-        fprintf(stderr, "fuzz: store_open: %s\n", err);
+        fprintf(stderr, "fuzz: schema_open: %s\n", err);
         abort();
     }
     atexit(close_store);
@@ -184,10 +186,16 @@ static void run_segment(const struct fuzz_seg *s)
     }
     fx.ctx.trust = (s->ctl & 8) ? &fx.trust : NULL;
     enum inbox_result res = INBOX_REJECTED;
-    struct inbox_stats stats = {0};
     const char *text = signed_text ? signed_text : s->p;
     size_t len = signed_text ? strlen(signed_text) : s->n;
-    ml_err err = inbox_handle(&fx.ctx, fx.kr, topic, text, len, &res, &stats);
+    struct inbox_site site = {fx.cfg.brand, fx.cfg.store, fx.cfg.terminal};
+    struct inbox *ib = NULL;
+    fuzz_expect(inbox_new(fx.db, fx.kr, &site, fuzz_now_ms, &hqlink_handler(&fx.ctx)->inbox, &ib) ==
+                    ML_OK,
+                "an inbox is made");
+    ml_err err = inbox_handle(ib, topic, text, len, &res);
+    struct inbox_stats stats = *inbox_stats(ib);
+    inbox_free(ib);
     fuzz_expect(err == ML_OK, "inbox_handle does not fail on storage");
     fuzz_expect(res == INBOX_APPLIED || res == INBOX_DUPLICATE || res == INBOX_GAP ||
                     res == INBOX_REJECTED,
