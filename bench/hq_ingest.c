@@ -20,8 +20,8 @@
 
 #include "hq_ingest.h"
 #include "hq_store.h"
-#include "outbox.h"
 #include "sale_body.h"
+#include "uuid.h"
 
 #define HQ_BENCH_N_DEFAULT 100000
 #define HQ_BENCH_BATCH 200
@@ -49,11 +49,11 @@ static char *make_batch(long first, int count, int64_t at)
     char *buf = malloc(cap), id[UUID_TEXT_LEN + 1];
     if (buf == NULL)
         return NULL;
-    outbox_uuid_v7(at, id);
+    uuid_v7(at, id);
     len += (size_t)snprintf(buf + len, cap - len, "{\"v\":1,\"batch\":\"%s\",\"events\":[", id);
     for (int i = 0; i < count; i++) {
         long seq = first + i;
-        outbox_uuid_v7(at, id);
+        uuid_v7(at, id);
         len += (size_t)snprintf(buf + len, cap - len,
                                 "%s{\"id\":\"%s\",\"seq\":%ld,\"type\":\"sale.completed\","
                                 "\"store\":\"S001\",\"terminal\":\"T01\",\"hlc\":\"%lld-0\","
