@@ -160,7 +160,8 @@ unit-test: deps $(UNIT_TESTS)
 	@sh tests/run.sh unit $(UNIT_TESTS)
 
 integration-test: deps all $(INTEG_TESTS) $(FAULT_SHIM)
-	@ML_BIN=$(abspath $(BUILD)) sh tests/run.sh integration $(INTEG_TESTS) tests/integration/docs_test.sh
+	@ML_BIN=$(abspath $(BUILD)) sh tests/run.sh integration $(INTEG_TESTS) \
+	  tests/integration/docs_test.sh tests/integration/fresh_boot_test.sh
 
 # The layers, banned functions and formatting (tests/check/check.sh); then unit tests plain and
 # under ASan+UBSan; integration tests against the plain daemon and against the ASan+UBSan

@@ -7,11 +7,15 @@
  *
  *     <call> <errno> <count>        e.g.  fdatasync EIO 1
  *
- * Each of the next <count> calls of <call> (fdatasync or fsync) then fails with that errno
- * (EIO, ENOSPC) without reaching the kernel, and the line's count goes down in the file; a
- * missing or empty file fails nothing. The file is read at every intercepted call, so a test
- * arms a fault while the program runs. Calls are counted under a lock (the agent's checkpoint
- * thread flushes too).
+ * Each of the next <count> calls of <call> (fdatasync, fsync or signalfd) then fails with that
+ * errno (EIO, ENOSPC, EMFILE) without reaching the kernel, and the line's count goes down in
+ * the file; a missing or empty file fails nothing. The file is read at every intercepted
+ * call, so a test arms a fault while the program runs. Calls are counted under a lock (the
+ * agent's checkpoint thread flushes too).
+ *
+ * ML_BOOT_SHIFT_MS=N makes CLOCK_BOOTTIME read N ms less than it is (never below 0): a
+ * machine that booted moments ago, for tests that must not depend on the uptime. Every
+ * process with the shim and the same N reads the same boot clock.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -21,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FAULT_FILE_MAX 1024
@@ -58,6 +64,8 @@ static int errno_of(const char *name)
         return EIO;
     if (strcmp(name, "ENOSPC") == 0)
         return ENOSPC;
+    if (strcmp(name, "EMFILE") == 0)
+        return EMFILE;
     return 0;
 }
 
@@ -120,4 +128,38 @@ int fsync(int fd)
     if (real == NULL)
         *(void **)&real = dlsym(RTLD_NEXT, "fsync");
     return real(fd);
+}
+
+int signalfd(int fd, const sigset_t *mask, int flags)
+{
+    static int (*real)(int, const sigset_t *, int);
+    int e = take_fault("signalfd");
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "signalfd");
+    return real(fd, mask, flags);
+}
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+    static int (*real)(clockid_t, struct timespec *);
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "clock_gettime");
+    int rc = real(id, ts);
+    const char *shift = id == CLOCK_BOOTTIME ? getenv("ML_BOOT_SHIFT_MS") : NULL;
+    if (rc != 0 || shift == NULL)
+        return rc;
+    char *end = NULL;
+    long long by = strtoll(shift, &end, 10);
+    if (end == shift || *end != '\0' || by < 0)
+        return rc;
+    long long ms = (long long)ts->tv_sec * 1000 + ts->tv_nsec / 1000000 - by;
+    if (ms < 0)
+        ms = 0;
+    ts->tv_sec = (time_t)(ms / 1000);
+    ts->tv_nsec = (long)(ms % 1000) * 1000000;
+    return 0;
 }

@@ -2029,6 +2029,26 @@ static void peer_redemption_denies_a_single_use_coupon_not_a_multi_use_one(void 
     cJSON_Delete(sale);
 }
 
+/* The same peer redemptions heard before the grants: decided as identify decides. */
+static void
+peer_redemption_before_the_grant_denies_a_single_use_coupon_not_a_multi_use_one(void **state)
+{
+    struct testdb *t = *state;
+    int written = 0;
+    seed_offline(t);
+    assert_int_equal(deny_peer_redeemed(t->db, "LATE-MULTI", "T02", testdb_clock, &written), ML_OK);
+    assert_int_equal(written, 1);
+    assert_int_equal(deny_peer_redeemed(t->db, "LATE-ONE", "T02", testdb_clock, &written), ML_OK);
+    assert_int_equal(written, 1);
+    grant(t, "LATE-MULTI", "\"kind\":\"amount_off\",\"value\":100,\"uses\":3");
+    grant(t, "LATE-ONE", "\"kind\":\"amount_off\",\"value\":100");
+    co_refused(t, ML_REFUSED, 409, "coupon_redeemed_elsewhere",
+               "{\"coupons\":[\"LATE-ONE\"]," ONE_LINE_50000 "}");
+    cJSON *sale = co_ok(t, "{\"coupons\":[\"LATE-MULTI\"]," ONE_LINE_50000 "}");
+    assert_int_equal(jint(sale, "discount"), 100);
+    cJSON_Delete(sale);
+}
+
 static void denied_member_is_refused_as_member_blocked(void **state)
 {
     struct testdb *t = *state;
@@ -2094,6 +2114,7 @@ int main(void)
         T(offline_points_are_capped_by_the_margin_and_say_so),
         T(denied_coupon_is_refused_with_its_reason_and_nothing_is_written),
         T(peer_redemption_denies_a_single_use_coupon_not_a_multi_use_one),
+        T(peer_redemption_before_the_grant_denies_a_single_use_coupon_not_a_multi_use_one),
         T(denied_member_is_refused_as_member_blocked),
     };
 #undef T

@@ -6,6 +6,7 @@
 #include "testdb.h"
 
 #include "deny.h"
+#include "hqlink.h"
 
 #define ID_64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define TERM_32 "T0123456789012345678901234567890"
@@ -190,6 +191,87 @@ static void peer_redemption_denies_until_that_peer_restores_it(void **state)
     assert_string_equal(e.source, "peer:T03");
 }
 
+/* The one rule for store peers, used by the link's writer and by identify and checkout. */
+static void peer_takes_the_last_use_of_a_single_use_or_unknown_coupon_only(void **state)
+{
+    (void)state;
+    struct coupon one = {.uses_total = 1, .uses_left = 1};
+    struct coupon three = {.uses_total = 3, .uses_left = 3};
+    struct coupon three_last = {.uses_total = 3, .uses_left = 0};
+    assert_int_equal(deny_peer_takes_last_use(NULL), 1);
+    assert_int_equal(deny_peer_takes_last_use(&one), 1);
+    assert_int_equal(deny_peer_takes_last_use(&three), 0);
+    /* Judged by the coupon's kind, not the local count: HQ settles what runs out. */
+    assert_int_equal(deny_peer_takes_last_use(&three_last), 0);
+}
+
+static void peer_redemption_is_written_only_when_it_takes_the_last_use(void **state)
+{
+    struct testdb *t = *state;
+    int written = -1;
+    testdb_fact(t, "coupon.grant",
+                "{\"coupon_id\":\"C3\",\"kind\":\"amount_off\",\"value\":100,\"uses\":3,"
+                "\"valid_from\":0,\"valid_to\":4102444800000,\"version\":1}");
+    testdb_fact(t, "coupon.grant",
+                "{\"coupon_id\":\"C1\",\"kind\":\"amount_off\",\"value\":100,"
+                "\"valid_from\":0,\"valid_to\":4102444800000,\"version\":1}");
+    assert_int_equal(deny_peer_redeemed(t->db, "C3", "T02", TESTDB_T0, &written), ML_OK);
+    assert_int_equal(written, 0);
+    assert_int_equal(deny_peer_redeemed(t->db, "C1", "T02", TESTDB_T0, &written), ML_OK);
+    assert_int_equal(written, 1);
+    assert_int_equal(deny_peer_redeemed(t->db, "UNKNOWN", "T02", TESTDB_T0, &written), ML_OK);
+    assert_int_equal(written, 1);
+    assert_int_equal(testdb_i64(t, "SELECT count(*) FROM deny_list"), 2);
+    /* An id out of form is refused, never written. */
+    assert_int_equal(deny_peer_redeemed(t->db, "C9", "T 2", TESTDB_T0, &written), ML_PARSE);
+    assert_int_equal(testdb_i64(t, "SELECT count(*) FROM deny_list"), 2);
+}
+
+/* What the link hands the agent for each event of a peer's batch (hqlink.h): the same rule. */
+static void link_peer_events_apply_the_rule_and_restores_lift_it(void **state)
+{
+    struct testdb *t = *state;
+    const struct link_handler *h = hqlink_handler(&t->ctx);
+    testdb_fact(t, "coupon.grant",
+                "{\"coupon_id\":\"C3\",\"kind\":\"amount_off\",\"value\":100,\"uses\":3,"
+                "\"valid_from\":0,\"valid_to\":4102444800000,\"version\":1}");
+    testdb_fact(t, "coupon.grant",
+                "{\"coupon_id\":\"C1\",\"kind\":\"amount_off\",\"value\":100,"
+                "\"valid_from\":0,\"valid_to\":4102444800000,\"version\":1}");
+    cJSON *multi = testdb_json("{\"coupon_id\":\"C3\",\"use_no\":1}");
+    cJSON *single = testdb_json("{\"coupon_id\":\"C1\",\"use_no\":1}");
+    cJSON *sale = testdb_json("{\"sale_id\":\"S001-T02-000001\"}");
+    assert_int_equal(h->peer_event(h->inbox.arg, "T02", "coupon.redeemed", multi, TESTDB_T0),
+                     ML_OK);
+    assert_int_equal(h->peer_event(h->inbox.arg, "T02", "coupon.redeemed", single, TESTDB_T0),
+                     ML_OK);
+    assert_int_equal(h->peer_event(h->inbox.arg, "T02", "sale.completed", sale, TESTDB_T0), ML_OK);
+    assert_int_equal(denied(t, "coupon", "C3", NULL), 0);
+    assert_int_equal(denied(t, "coupon", "C1", NULL), 1);
+    assert_int_equal(h->peer_event(h->inbox.arg, "T02", "coupon.restored", single, TESTDB_T0),
+                     ML_OK);
+    assert_int_equal(denied(t, "coupon", "C1", NULL), 0);
+    cJSON_Delete(multi);
+    cJSON_Delete(single);
+    cJSON_Delete(sale);
+}
+
+static void check_coupon_applies_the_rule_to_peer_entries_only(void **state)
+{
+    struct testdb *t = *state;
+    struct ml_refusal r = {0};
+    struct coupon three = {.uses_total = 3, .uses_left = 3};
+    assert_int_equal(deny_add_peer(t->db, "P", "T02", TESTDB_T0), ML_OK);
+    upsert_ok(t, "{\"subject\":\"coupon\",\"id\":\"H\",\"reason\":\"revoked\",\"version\":1}");
+    assert_int_equal(deny_check_coupon(t->db, "P", NULL, &r), ML_REFUSED);
+    assert_string_equal(r.code, "coupon_redeemed_elsewhere");
+    assert_int_equal(deny_check_coupon(t->db, "P", &three, &r), ML_OK);
+    /* HQ's entry refuses whatever the coupon is. */
+    assert_int_equal(deny_check_coupon(t->db, "H", &three, &r), ML_REFUSED);
+    assert_string_equal(r.code, "coupon_revoked");
+    assert_int_equal(deny_check_coupon(t->db, "NONE", NULL, &r), ML_OK);
+}
+
 static void peer_never_replaces_or_lifts_a_live_hq_entry(void **state)
 {
     struct testdb *t = *state;
@@ -280,6 +362,10 @@ int main(void)
         T(malformed_bodies_are_invalid_request_and_change_nothing),
         T(id_reason_and_version_are_accepted_at_their_limits),
         T(peer_redemption_denies_until_that_peer_restores_it),
+        T(peer_takes_the_last_use_of_a_single_use_or_unknown_coupon_only),
+        T(peer_redemption_is_written_only_when_it_takes_the_last_use),
+        T(check_coupon_applies_the_rule_to_peer_entries_only),
+        T(link_peer_events_apply_the_rule_and_restores_lift_it),
         T(peer_never_replaces_or_lifts_a_live_hq_entry),
         T(peer_entry_over_a_lifted_hq_entry_keeps_the_hq_version),
         T(peer_ids_are_checked_at_and_past_their_limits),

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "base45.h"
+#include "deny.h"
 #include "identify.h"
 #include "phone.h"
 #include "qr.h"
@@ -927,6 +928,36 @@ static void bearer_coupon_code_answers_the_coupon_and_redeems_nothing(void **sta
     free(after);
 }
 
+/* A peer terminal redeemed two bearer coupons before this store heard of either; HQ then
+ * granted one with three uses and one with a single use. The peer took one use of the first
+ * (two are left) and the last use of the second: identify decides as checkout does. */
+static void
+peer_redemption_before_the_grant_denies_a_single_use_code_not_a_multi_use_one(void **state)
+{
+    struct testdb *t = *state;
+    char text[TEXT_BUF];
+    int written = 0;
+    hear_hq(t, TRUSTED_MS);
+    assert_int_equal(deny_peer_redeemed(t->db, "CPN-MULTI", "T02", TRUSTED_MS, &written), ML_OK);
+    assert_int_equal(written, 1); /* unknown here: it may have been its last use */
+    assert_int_equal(deny_peer_redeemed(t->db, "CPN-ONE", "T02", TRUSTED_MS, &written), ML_OK);
+    assert_int_equal(written, 1);
+    testdb_fact(
+        t, "coupon.grant",
+        "{\"coupon_id\":\"CPN-MULTI\",\"kind\":\"amount_off\",\"value\":300,\"uses\":3," VALID
+        ",\"version\":1}");
+    testdb_fact(t, "coupon.grant",
+                "{\"coupon_id\":\"CPN-ONE\",\"kind\":\"amount_off\",\"value\":300," VALID
+                ",\"version\":1}");
+    coupon_text("CPN-MULTI", text);
+    cJSON *cp = qr_ok(t, text);
+    assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(cp, "coupon"), "coupon_id"),
+                        "CPN-MULTI");
+    cJSON_Delete(cp);
+    coupon_text("CPN-ONE", text);
+    qr_refused(t, text, ML_REFUSED, 409, "coupon_redeemed_elsewhere");
+}
+
 static void
 coupon_code_without_trusted_time_on_a_syncing_terminal_is_qr_clock_untrusted(void **state)
 {
@@ -1103,6 +1134,7 @@ int main(void)
         T(guide_card_answers_the_guide_via_qr),
         T(guide_card_of_an_unknown_or_inactive_guide_is_refused),
         T(bearer_coupon_code_answers_the_coupon_and_redeems_nothing),
+        T(peer_redemption_before_the_grant_denies_a_single_use_code_not_a_multi_use_one),
         T(coupon_code_without_trusted_time_on_a_syncing_terminal_is_qr_clock_untrusted),
         T(coupon_code_without_trusted_time_on_a_standalone_terminal_is_accepted),
         T(coupon_code_refusals_carry_the_coupons_code_and_change_nothing),
