@@ -2,10 +2,12 @@
 #include "trust.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "clock.h"
+#include "fileutil.h"
 #include "state.h"
 
 #define TRUST_BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
@@ -23,17 +25,15 @@ static int boot_id_valid(const char *v)
 
 static void read_boot_id(char out[TRUST_BOOT_ID_MAX + 1])
 {
-    char buf[TRUST_BOOT_ID_MAX + 8] = "";
+    char *text = NULL;
+    size_t n = 0;
     out[0] = '\0';
-    FILE *f = fopen(TRUST_BOOT_ID_PATH, "re");
-    if (f == NULL)
+    if (file_read_small(TRUST_BOOT_ID_PATH, TRUST_BOOT_ID_MAX + 1, &text, &n) != ML_OK)
         return;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-    if (boot_id_valid(buf))
-        memcpy(out, buf, strlen(buf) + 1);
+    text[strcspn(text, "\n")] = '\0';
+    if (boot_id_valid(text))
+        memcpy(out, text, strlen(text) + 1);
+    free(text);
 }
 
 /* The stored boot id into out ("" when absent or not a boot id). */

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include "fileutil.h"
 #include "inifile.h"
 #include "num.h"
 
@@ -280,15 +281,23 @@ ml_err config_load(struct config *cfg, const char *path, char *errbuf, size_t er
     return inifile_load(path, sections, apply, cfg, errbuf, errlen);
 }
 
-/* Reads up to len-1 bytes of a small secret file, trimming the trailing newline. */
+/* Reads a small secret file of at most len - 1 bytes into buf, trimming the trailing
+ * newline; the copy read is cleared before it is freed. 0, or -1 with errno set. */
 static int read_secret(const char *path, char *buf, size_t len)
 {
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
+    char *text = NULL;
+    size_t n = 0;
+    ml_err err = file_read_small(path, len - 1, &text, &n);
+    if (err != ML_OK) {
+        if (err == ML_LIMIT)
+            errno = EFBIG;
+        else if (err == ML_NOENTRY)
+            errno = ENOENT;
         return -1;
-    size_t n = fread(buf, 1, len - 1, f);
-    fclose(f);
-    buf[n] = '\0';
+    }
+    memcpy(buf, text, n + 1);
+    explicit_bzero(text, n);
+    free(text);
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
     return 0;
@@ -324,8 +333,7 @@ static int random_hex(char *out, size_t nbytes)
     fclose(f);
     if (got != nbytes)
         return -1;
-    for (size_t i = 0; i < nbytes; i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    num_hex_encode(raw, nbytes, out);
     return 0;
 }
 
