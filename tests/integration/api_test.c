@@ -64,15 +64,6 @@ static int teardown(void **state)
     return rc;
 }
 
-static double status_num(struct daemon *d, const char *path)
-{
-    struct http_resp r;
-    assert_int_equal(http_call(d, "GET", "/v1/status", NULL, NULL, &r), 0);
-    double v = json_num_at(r.json, path);
-    http_resp_free(&r);
-    return v;
-}
-
 static int has_coupon(const cJSON *identify, const char *id)
 {
     const cJSON *c;
@@ -107,13 +98,13 @@ static void full_offline_day_identify_quote_commit_refund(void **state)
     http_resp_free(&r);
 
     /* Quote: prices everything, changes nothing. */
-    double depth0 = status_num(d, "outbox.depth"), sales0 = status_num(d, "sales");
+    double depth0 = daemon_status_num(d, "outbox.depth"), sales0 = daemon_status_num(d, "sales");
     assert_int_equal(http_call(d, "POST", "/v1/checkout", NULL, SALE_BODY ",\"dry_run\":true}", &q),
                      0);
     assert_int_equal(q.status, 200);
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(q.json, "sale_id")));
-    assert_true(status_num(d, "outbox.depth") == depth0);
-    assert_true(status_num(d, "sales") == sales0);
+    assert_true(daemon_status_num(d, "outbox.depth") == depth0);
+    assert_true(daemon_status_num(d, "sales") == sales0);
 
     /* Commit: same figures as the quote. 51880 - 2000 coupon - 500 points = 49380. */
     assert_int_equal(http_call(d, "POST", "/v1/checkout", "day-sale-1", SALE_BODY "}", &c), 0);
@@ -131,7 +122,7 @@ static void full_offline_day_identify_quote_commit_refund(void **state)
     const char *sale_id = cJSON_GetObjectItem(c.json, "sale_id")->valuestring;
     assert_string_equal(sale_id, "S001-T01-000001");
     /* sale.completed, coupon.redeemed, points.changed, commission.recorded */
-    assert_true(status_num(d, "outbox.depth") == depth0 + 4);
+    assert_true(daemon_status_num(d, "outbox.depth") == depth0 + 4);
     http_resp_free(&q);
 
     /* The coupon is used, the points moved. */
@@ -274,7 +265,7 @@ static const struct err_case err_cases[] = {
 static void every_error_has_its_code_and_changes_nothing(void **state)
 {
     struct daemon *d = *state;
-    double depth0 = status_num(d, "outbox.depth"), sales0 = status_num(d, "sales");
+    double depth0 = daemon_status_num(d, "outbox.depth"), sales0 = daemon_status_num(d, "sales");
     for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
         const struct err_case *e = &err_cases[i];
         struct http_resp r;
@@ -289,8 +280,8 @@ static void every_error_has_its_code_and_changes_nothing(void **state)
         assert_true(cJSON_IsString(msg) && msg->valuestring[0] != '\0');
         http_resp_free(&r);
     }
-    assert_true(status_num(d, "outbox.depth") == depth0);
-    assert_true(status_num(d, "sales") == sales0);
+    assert_true(daemon_status_num(d, "outbox.depth") == depth0);
+    assert_true(daemon_status_num(d, "sales") == sales0);
 }
 
 /* A body of `len` bytes: {"phone":"13800138000"} padded with spaces. */
@@ -357,17 +348,17 @@ static void idempotency_repeat_returns_first_answer_other_body_refused(void **st
     struct daemon *d = *state;
     struct http_resp a, b, c;
     const char *body = "{\"coupons\":[\"BEARER-5\"]," ITEMS "}";
-    double sales0 = status_num(d, "sales");
+    double sales0 = daemon_status_num(d, "sales");
     assert_int_equal(http_call(d, "POST", "/v1/checkout", "idem-1", body, &a), 0);
     assert_int_equal(a.status, 200);
     assert_int_equal(http_call(d, "POST", "/v1/checkout", "idem-1", body, &b), 0);
     assert_int_equal(b.status, 200);
     assert_string_equal(a.body, b.body);
-    assert_true(status_num(d, "sales") == sales0 + 1);
+    assert_true(daemon_status_num(d, "sales") == sales0 + 1);
     assert_int_equal(http_call(d, "POST", "/v1/checkout", "idem-1", "{" ITEMS "}", &c), 0);
     assert_int_equal(c.status, 422);
     assert_string_equal(http_error_code(&c), "idempotency_key_reused");
-    assert_true(status_num(d, "sales") == sales0 + 1);
+    assert_true(daemon_status_num(d, "sales") == sales0 + 1);
     http_resp_free(&a);
     http_resp_free(&b);
     http_resp_free(&c);
@@ -382,12 +373,12 @@ static void single_use_coupon_second_redemption_is_refused(void **state)
     assert_int_equal(r.status, 200);
     assert_true(json_num_at(r.json, "discount") == 100); /* 10% of 1000 */
     http_resp_free(&r);
-    double depth = status_num(d, "outbox.depth");
+    double depth = daemon_status_num(d, "outbox.depth");
     assert_int_equal(http_call(d, "POST", "/v1/checkout", "once-2", body, &r), 0);
     assert_int_equal(r.status, 409);
     assert_string_equal(http_error_code(&r), "coupon_already_redeemed");
     http_resp_free(&r);
-    assert_true(status_num(d, "outbox.depth") == depth);
+    assert_true(daemon_status_num(d, "outbox.depth") == depth);
 }
 
 static void refund_twice_is_already_refunded(void **state)
@@ -403,7 +394,7 @@ static void refund_twice_is_already_refunded(void **state)
     assert_int_equal(http_call(d, "POST", path, "rf-1", "{}", &r), 0);
     assert_int_equal(r.status, 200);
     http_resp_free(&r);
-    double depth = status_num(d, "outbox.depth");
+    double depth = daemon_status_num(d, "outbox.depth");
     assert_int_equal(http_call(d, "POST", path, "rf-2", "{}", &r), 0);
     assert_int_equal(r.status, 409);
     assert_string_equal(http_error_code(&r), "already_refunded");
@@ -412,7 +403,7 @@ static void refund_twice_is_already_refunded(void **state)
     assert_int_equal(r.status, 400);
     assert_string_equal(http_error_code(&r), "invalid_request");
     http_resp_free(&r);
-    assert_true(status_num(d, "outbox.depth") == depth);
+    assert_true(daemon_status_num(d, "outbox.depth") == depth);
 }
 
 static int setup_warn(void **state)
@@ -565,7 +556,7 @@ static void offline_without_trusted_time_sells_without_coupons_and_replays_its_a
     assert_int_equal(http_call(d, "POST", "/v1/checkout", "off-1", OFFLINE_SALE, &b), 0);
     assert_int_equal(b.status, 200);
     assert_string_equal(a.body, b.body);
-    assert_true(status_num(d, "sales") == 1);
+    assert_true(daemon_status_num(d, "sales") == 1);
     http_resp_free(&a);
     http_resp_free(&b);
 }
@@ -601,7 +592,7 @@ static void offline_caps_apply_with_trusted_time_and_replays_keep_the_first_answ
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(c.json, "offline")));
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(c.json, "coupons_refused")), 0);
     assert_true(json_num_at(c.json, "discount") == 2500);
-    assert_true(status_num(d, "sales") == 2);
+    assert_true(daemon_status_num(d, "sales") == 2);
     http_resp_free(&a);
     http_resp_free(&b);
     http_resp_free(&c);
@@ -622,7 +613,7 @@ static void denied_coupon_and_member_are_refused_at_checkout(void **state)
     assert_int_equal(r.status, 403);
     assert_string_equal(http_error_code(&r), "member_blocked");
     http_resp_free(&r);
-    assert_true(status_num(d, "sales") == 0);
+    assert_true(daemon_status_num(d, "sales") == 0);
 }
 
 int main(void)

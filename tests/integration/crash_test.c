@@ -40,15 +40,6 @@ static int teardown(void **state)
     return rc;
 }
 
-static double status_num(struct daemon *d, const char *path)
-{
-    struct http_resp r;
-    assert_int_equal(http_call(d, "GET", "/v1/status", NULL, NULL, &r), 0);
-    double v = json_num_at(r.json, path);
-    http_resp_free(&r);
-    return v;
-}
-
 static void kill9_after_commit_keeps_sale_and_key_returns_it(void **state)
 {
     struct daemon *d = *state;
@@ -68,8 +59,8 @@ static void kill9_after_commit_keeps_sale_and_key_returns_it(void **state)
     assert_int_equal(http_call(d, "POST", "/v1/checkout", "crash-1", BODY, &b), 0);
     assert_int_equal(b.status, 200);
     assert_string_equal(a.body, b.body); /* the first answer, byte for byte */
-    assert_true(status_num(d, "sales") == 1);
-    assert_true(status_num(d, "outbox.depth") == EVENTS_PER_SALE);
+    assert_true(daemon_status_num(d, "sales") == 1);
+    assert_true(daemon_status_num(d, "outbox.depth") == EVENTS_PER_SALE);
     http_resp_free(&a);
     http_resp_free(&b);
     http_resp_free(&s);
@@ -105,8 +96,8 @@ static void kill9_mid_stream_then_replay_all_keys_makes_no_duplicates(void **sta
         assert_string_equal(cJSON_GetObjectItem(r.json, "sale_id")->valuestring, first[i]);
         http_resp_free(&r);
     }
-    assert_true(status_num(d, "sales") == N);
-    assert_true(status_num(d, "outbox.depth") == N * EVENTS_PER_SALE);
+    assert_true(daemon_status_num(d, "sales") == N);
+    assert_true(daemon_status_num(d, "outbox.depth") == N * EVENTS_PER_SALE);
 }
 
 static void restart_mid_day_keeps_state_refund_restores_coupon_for_reuse(void **state)

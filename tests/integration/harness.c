@@ -374,6 +374,16 @@ void broker_cleanup(struct broker *b)
     }
 }
 
+double daemon_status_num(const struct daemon *d, const char *path)
+{
+    struct http_resp r;
+    double v = -1;
+    if (http_call(d, "GET", "/v1/status", NULL, NULL, &r) == 0 && r.status == 200)
+        v = json_num_at(r.json, path);
+    http_resp_free(&r);
+    return v;
+}
+
 int wait_status_num(const struct daemon *d, const char *path, double want, int timeout_ms)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 50) {

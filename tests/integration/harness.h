@@ -142,6 +142,10 @@ int broker_start(struct broker *b);
 void broker_stop(struct broker *b);
 void broker_cleanup(struct broker *b);
 
+/* The number at `path` of one GET /v1/status answer (json_num_at()); -1 when the call fails or
+ * the field is absent. */
+double daemon_status_num(const struct daemon *d, const char *path);
+
 /* Polls GET /v1/status until the number at `path` equals `want` (timeout ms). 0 if it did. */
 int wait_status_num(const struct daemon *d, const char *path, double want, int timeout_ms);
 

@@ -77,15 +77,6 @@ static int teardown(void **state)
     return rc;
 }
 
-static double status_num(struct daemon *d, const char *path)
-{
-    struct http_resp r;
-    assert_int_equal(http_call(d, "GET", "/v1/status", NULL, NULL, &r), 0);
-    double v = json_num_at(r.json, path);
-    http_resp_free(&r);
-    return v;
-}
-
 /* The fault rules left in the control file, to show the armed fault was used. */
 static void assert_ctl(struct fx *f, const char *want)
 {
@@ -130,8 +121,8 @@ static void failed_flush_at_commit_is_outcome_unknown_and_the_retry_tells_the_tr
     assert_int_equal(b.status, 200);
     assert_string_equal(json_str_at(b.json, "sale_id"), "S001-T01-000002");
     assert_true(created_at(&b) >= before && created_at(&b) < retried);
-    assert_true(status_num(&f->d, "sales") == 2);
-    assert_true(status_num(&f->d, "outbox.depth") == 2 * EVENTS_PER_SALE);
+    assert_true(daemon_status_num(&f->d, "sales") == 2);
+    assert_true(daemon_status_num(&f->d, "outbox.depth") == 2 * EVENTS_PER_SALE);
 
     /* A crash right now keeps exactly that: two sales, the same answer for the same key. */
     daemon_signal(&f->d, SIGKILL);
@@ -141,7 +132,7 @@ static void failed_flush_at_commit_is_outcome_unknown_and_the_retry_tells_the_tr
     assert_int_equal(http_call(&f->d, "POST", "/v1/checkout", "disk-1", BODY, &c), 0);
     assert_int_equal(c.status, 200);
     assert_string_equal(b.body, c.body);
-    assert_true(status_num(&f->d, "outbox.depth") == 2 * EVENTS_PER_SALE);
+    assert_true(daemon_status_num(&f->d, "outbox.depth") == 2 * EVENTS_PER_SALE);
 
     /* Logged once, where it was handled, with what SQLite said. */
     assert_int_equal(harness_count_in_file(f->d.log, "storage_outcome_unknown"), 1);
@@ -168,8 +159,8 @@ static void failed_flush_of_a_new_log_is_not_recorded_and_the_retry_records_it_o
     assert_int_equal(b.status, 200);
     assert_string_equal(json_str_at(b.json, "sale_id"), "S001-T01-000001");
     assert_true(created_at(&b) >= retried); /* made by the retry: nothing had been recorded */
-    assert_true(status_num(&f->d, "sales") == 1);
-    assert_true(status_num(&f->d, "outbox.depth") == EVENTS_PER_SALE);
+    assert_true(daemon_status_num(&f->d, "sales") == 1);
+    assert_true(daemon_status_num(&f->d, "outbox.depth") == EVENTS_PER_SALE);
     http_resp_free(&a);
     http_resp_free(&b);
 }
@@ -187,7 +178,7 @@ static void writes_wait_until_the_database_is_read_back(void **state)
     assert_ctl(f, "fdatasync EIO 0\n");
     assert_int_equal(harness_count_in_file(f->d.log, "cannot be reopened"), 1);
     /* Reads go on meanwhile. */
-    assert_true(status_num(&f->d, "sales") >= 1);
+    assert_true(daemon_status_num(&f->d, "sales") >= 1);
     /* The next write reopens first, then answers truthfully. */
     assert_int_equal(http_call(&f->d, "POST", "/v1/checkout", "disk-2", BODY, &b), 0);
     assert_int_equal(b.status, 200);
@@ -195,7 +186,7 @@ static void writes_wait_until_the_database_is_read_back(void **state)
     assert_int_equal(http_call(&f->d, "POST", "/v1/checkout", "disk-3", BODY, &n), 0);
     assert_int_equal(n.status, 200);
     assert_string_equal(json_str_at(n.json, "sale_id"), "S001-T01-000003");
-    assert_true(status_num(&f->d, "sales") == 3);
+    assert_true(daemon_status_num(&f->d, "sales") == 3);
     http_resp_free(&a);
     http_resp_free(&b);
     http_resp_free(&n);
