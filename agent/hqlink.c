@@ -44,38 +44,35 @@ static ml_err peer_event(void *arg, const char *terminal, const char *type, cons
     return err == ML_STORAGE || err == ML_NOMEM ? err : ML_OK;
 }
 
-const struct link_handler *hqlink_handler(struct ml_ctx *ctx)
+void hqlink_handler(struct ml_ctx *ctx, struct link_handler *ret)
 {
-    /* One agent per process: the handler is built once, for the one ctx. */
-    static struct link_handler h;
-    h = (struct link_handler){
+    *ret = (struct link_handler){
         .inbox = {.arg = ctx, .apply = apply_fact, .hq_time = hq_time},
         .peer_event = peer_event,
     };
-    return &h;
 }
 
-ml_err hqlink_start(struct ml_ctx *ctx, char *errbuf, size_t errlen)
+ml_err hqlink_start(struct ml_ctx *ctx, struct link_handler *h, char *errbuf, size_t errlen)
 {
-    static struct link_config lc;
     const struct config *cfg = ctx->cfg;
-    lc = (struct link_config){.brand = cfg->brand,
-                              .store = cfg->store,
-                              .terminal = cfg->terminal,
-                              .version = ML_VERSION,
-                              .host = cfg->mqtt_host,
-                              .port = cfg->mqtt_port,
-                              .client_id = cfg->mqtt_client_id,
-                              .keepalive = cfg->mqtt_keepalive,
-                              .tls_ca = cfg->mqtt_tls_ca,
-                              .tls_cert = cfg->mqtt_tls_cert,
-                              .tls_key = cfg->mqtt_tls_key,
-                              .batch_events = cfg->mqtt_batch_events,
-                              .batch_bytes = cfg->mqtt_batch_bytes,
-                              .inflight = cfg->mqtt_inflight,
-                              .ack_timeout_s = cfg->mqtt_ack_timeout_s,
-                              .hq_url = cfg->hq_url,
-                              .outbox_warn_events = cfg->outbox_warn_events};
-    return link_start(&lc, ctx->db, ctx->keys, ctx->now_ms, hqlink_handler(ctx), &ctx->link, errbuf,
-                      errlen);
+    /* Copied by link_start(); its strings are ctx->cfg's, which outlives the link. */
+    struct link_config lc = {.brand = cfg->brand,
+                             .store = cfg->store,
+                             .terminal = cfg->terminal,
+                             .version = ML_VERSION,
+                             .host = cfg->mqtt_host,
+                             .port = cfg->mqtt_port,
+                             .client_id = cfg->mqtt_client_id,
+                             .keepalive = cfg->mqtt_keepalive,
+                             .tls_ca = cfg->mqtt_tls_ca,
+                             .tls_cert = cfg->mqtt_tls_cert,
+                             .tls_key = cfg->mqtt_tls_key,
+                             .batch_events = cfg->mqtt_batch_events,
+                             .batch_bytes = cfg->mqtt_batch_bytes,
+                             .inflight = cfg->mqtt_inflight,
+                             .ack_timeout_s = cfg->mqtt_ack_timeout_s,
+                             .hq_url = cfg->hq_url,
+                             .outbox_warn_events = cfg->outbox_warn_events};
+    hqlink_handler(ctx, h);
+    return link_start(&lc, ctx->db, ctx->keys, ctx->now_ms, h, &ctx->link, errbuf, errlen);
 }

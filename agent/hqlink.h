@@ -16,10 +16,11 @@
 #include "link.h"
 #include "ml_err.h"
 
-/* The handler for ctx (borrowed; must outlive every user of the handler). */
-const struct link_handler *hqlink_handler(struct ml_ctx *ctx);
+/* Fills *ret with the agent's handler for ctx (borrowed: ctx must outlive every use). */
+void hqlink_handler(struct ml_ctx *ctx, struct link_handler *ret);
 
-/* Starts the link described by ctx->cfg into ctx->link. Borrows ctx. errbuf as link_start(). */
-ml_err hqlink_start(struct ml_ctx *ctx, char *errbuf, size_t errlen);
+/* Fills *h (hqlink_handler) and starts the link described by ctx->cfg into ctx->link. The
+ * link borrows ctx and h: both must outlive it. errbuf as link_start(). */
+ml_err hqlink_start(struct ml_ctx *ctx, struct link_handler *h, char *errbuf, size_t errlen);
 
 #endif

@@ -190,8 +190,9 @@ static void run_segment(const struct fuzz_seg *s)
     size_t len = signed_text ? strlen(signed_text) : s->n;
     struct inbox_site site = {fx.cfg.brand, fx.cfg.store, fx.cfg.terminal};
     struct inbox *ib = NULL;
-    fuzz_expect(inbox_new(fx.db, fx.kr, &site, fuzz_now_ms, &hqlink_handler(&fx.ctx)->inbox, &ib) ==
-                    ML_OK,
+    struct link_handler h;
+    hqlink_handler(&fx.ctx, &h);
+    fuzz_expect(inbox_new(fx.db, fx.kr, &site, fuzz_now_ms, &h.inbox, &ib) == ML_OK,
                 "an inbox is made");
     ml_err err = inbox_handle(ib, topic, text, len, &res);
     struct inbox_stats stats = *inbox_stats(ib);

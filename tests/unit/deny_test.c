@@ -231,7 +231,9 @@ static void peer_redemption_is_written_only_when_it_takes_the_last_use(void **st
 static void link_peer_events_apply_the_rule_and_restores_lift_it(void **state)
 {
     struct testdb *t = *state;
-    const struct link_handler *h = hqlink_handler(&t->ctx);
+    struct link_handler hl;
+    hqlink_handler(&t->ctx, &hl);
+    const struct link_handler *h = &hl;
     testdb_fact(t, "coupon.grant",
                 "{\"coupon_id\":\"C3\",\"kind\":\"amount_off\",\"value\":100,\"uses\":3,"
                 "\"valid_from\":0,\"valid_to\":4102444800000,\"version\":1}");

@@ -77,8 +77,9 @@ static ml_err handle_len(struct testdb *t, const char *topic, const char *text, 
 {
     struct inbox_site site = {t->cfg.brand, t->cfg.store, t->cfg.terminal};
     struct inbox *ib = NULL;
-    assert_int_equal(
-        inbox_new(t->db, keys, &site, testdb_now, &hqlink_handler(&t->ctx)->inbox, &ib), ML_OK);
+    struct link_handler h;
+    hqlink_handler(&t->ctx, &h);
+    assert_int_equal(inbox_new(t->db, keys, &site, testdb_now, &h.inbox, &ib), ML_OK);
     ml_err err = inbox_handle(ib, topic, text, len, res);
     inbox_free(ib);
     return err;
