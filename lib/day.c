@@ -7,9 +7,15 @@
 
 #include "num.h"
 
+/* Whole seconds of ms, rounded down (a time before the epoch is in the second before). */
+static time_t seconds(int64_t ms)
+{
+    return (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+}
+
 void day_of(int64_t ms, char out[DAY_TEXT_LEN + 1])
 {
-    time_t t = (time_t)(ms / 1000);
+    time_t t = seconds(ms);
     struct tm tm;
     if (localtime_r(&t, &tm) == NULL || strftime(out, DAY_TEXT_LEN + 1, "%Y-%m-%d", &tm) == 0)
         snprintf(out, DAY_TEXT_LEN + 1, "0000-00-00");
@@ -17,7 +23,7 @@ void day_of(int64_t ms, char out[DAY_TEXT_LEN + 1])
 
 void day_bounds(int64_t ms, int64_t *ret_start, int64_t *ret_end)
 {
-    time_t t = (time_t)(ms / 1000);
+    time_t t = seconds(ms);
     struct tm tm;
     localtime_r(&t, &tm);
     tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
@@ -114,10 +120,14 @@ int day_parse_time(const char *v, int64_t max_ms, int64_t *ret)
             sign = *p++ == '-' ? -1 : 1;
             if (take_digits(&p, 2, &oh))
                 return -1;
-            if (*p == ':')
+            /* +HH, +HHMM or +HH:MM; a colon needs its minutes. */
+            if (*p == ':') {
                 p++;
-            if (*p != '\0' && take_digits(&p, 2, &om))
+                if (take_digits(&p, 2, &om))
+                    return -1;
+            } else if (*p >= '0' && *p <= '9' && take_digits(&p, 2, &om)) {
                 return -1;
+            }
         }
     }
     if (*p != '\0' || y < 1970 || !valid_date(y, mo, d) || h > 23 || mi > 59 || s > 59 || oh > 23 ||

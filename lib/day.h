@@ -28,8 +28,9 @@ int day_parse(const char *s, int min_year, int max_year, int64_t *ret_days);
 
 /*
  * Parses a time into ms since the epoch: plain digits are ms; else ISO 8601
- * YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|(+|-)HH[:MM]], UTC when no offset is given. 0 and
- * *ret_ms when the result is within [0, max_ms]; -1 otherwise.
+ * YYYY-MM-DD[(T| )HH:MM[:SS[.f]][Z|(+|-)HH[[:]MM]]] (a fraction of 1 to 9 digits, of which
+ * the first 3 count; a zone only after a time), UTC when no zone is given. 0 and *ret_ms when
+ * the result is within [0, max_ms]; -1 otherwise (nothing written).
  */
 int day_parse_time(const char *s, int64_t max_ms, int64_t *ret_ms);
 

@@ -264,6 +264,7 @@ static ml_err parse_settlement(const cJSON *b, struct fact *f, struct ml_refusal
     if (json_str(b, "notice_id", 1, FACT_ID_MAX, &f->id, r) ||
         json_str(b, "coupon_id", 1, FACT_ID_MAX, &s->coupon_id, r) ||
         json_str(b, "sale_id", 1, FACT_ID_MAX, &s->sale_id, r) ||
+        /* An overage may exceed one coupon's value (FACT_MONEY_MAX): HQ sums what it books. */
         json_i64(b, "amount", 1, 0, FACT_TIME_MAX, &s->amount, r))
         return ML_PARSE;
     return ML_OK;

@@ -89,5 +89,6 @@ const char *topic_campaign_id(const char *topic, const char *brand)
     if (strncmp(topic, "ml/", 3) != 0 || strncmp(topic + 3, brand, bl) != 0 ||
         strncmp(topic + 3 + bl, "/hq/campaign/", 13) != 0)
         return NULL;
-    return topic + 3 + bl + 13;
+    const char *id = topic + 3 + bl + 13;
+    return topic_id_valid(id, TOPIC_ID_MAX, 1) ? id : NULL;
 }

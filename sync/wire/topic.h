@@ -44,7 +44,8 @@ int topic_id_valid(const char *id, size_t max, int dots);
 int topic_parse_events(const char *topic, const char *brand, size_t id_max, char *store,
                        char *terminal);
 
-/* The campaign id of ml/<brand>/hq/campaign/<id>, borrowed from topic; NULL for other topics. */
+/* The campaign id of ml/<brand>/hq/campaign/<id> (a valid id: topic_id_valid with dots),
+ * borrowed from topic; NULL for any other topic. */
 const char *topic_campaign_id(const char *topic, const char *brand);
 
 #endif
