@@ -3,8 +3,8 @@
  * compact text per answer: money in yuan, times in local time, durations, tables. Every
  * string from the server is stripped of control characters before it reaches the
  * terminal; a field that is missing or of the wrong type prints as "-" (or 0 for counts),
- * never fails. All functions borrow their arguments, write to stdout unless they take a
- * FILE, and report nothing: a failed write shows at the caller's fflush(stdout).
+ * never fails. All functions borrow their arguments; the print_ functions of an answer
+ * write to stdout and report nothing: a failed write shows at the caller's fflush(stdout).
  */
 #ifndef ML_CLI_PRINT_H
 #define ML_CLI_PRINT_H

@@ -4,11 +4,11 @@
  * (agent/config/config.h) or the --url/--token options. A request has a bounded answer
  * (CLI_RESPONSE_MAX), a connect and total timeout (CLI_TIMEOUT_S) and no proxy.
  *
- * Every function reports its own failure once, on stderr ("memberlink: ..."), or for an
- * answer of the API with an error, as "error: CODE: MESSAGE" (the error object on stdout
- * with --json), and returns the exit status (cli_exit.h) the command ends with:
- * CLI_EXIT_API for an API error, CLI_EXIT_UNREACHABLE for no usable answer,
- * CLI_EXIT_USAGE for a local or configuration error. Nothing here knows the commands.
+ * A function that returns an exit status (cli_exit.h) has reported its failure once: on
+ * stderr ("memberlink: ..."), or for an API error as "error: CODE: MESSAGE" (the error
+ * object on stdout with --json). It is CLI_EXIT_API for an API error, CLI_EXIT_UNREACHABLE
+ * for no usable answer, CLI_EXIT_USAGE for a local or configuration error, and the command
+ * ends with it. Nothing here knows the commands.
  */
 #ifndef ML_CLI_TRANSPORT_H
 #define ML_CLI_TRANSPORT_H
