@@ -24,8 +24,6 @@ void hq_config_defaults(struct hq_config *cfg)
     cfg->time_beacon_s = 30;
 }
 
-/* A whole number in [min, max], ASCII digits only (strtoll alone takes " 8" and "+8"). */
-
 /* [hq] stores: a comma-separated list of store ids, appended to what earlier lines gave. */
 static int add_stores(struct hq_config *cfg, const char *value, const char **why)
 {

@@ -1,8 +1,9 @@
 /*
  * hq_http: GET /v1/stores/<store>/changes; see hq_http.h. One MHD polling thread, one
- * read-only SQLite connection used only by that thread; each response is built in memory
- * (bounded by HQ_CHANGES_BYTES_MAX plus the campaigns, which hq_push bounds) and handed to
- * MHD whole.
+ * read-only connection (hq_store_open() READONLY: db_open() with DB_READONLY) used only by
+ * that thread, on which the messages are read through hq_outgoing.h, their owner; each
+ * response is built in memory (bounded by HQ_CHANGES_BYTES_MAX plus the campaigns, which
+ * hq_push bounds) and handed to MHD whole.
  */
 #include "hq_http.h"
 
@@ -16,28 +17,18 @@
 #include <sys/socket.h>
 
 #include "canon.h"
-#include "sign.h"
-#include "hq_cli.h"
+#include "clock.h"
 #include "hq_key.h"
 #include "hq_log.h"
+#include "hq_outgoing.h"
 #include "hq_push.h"
 #include "hq_store.h"
+#include "num.h"
+#include "sign.h"
+#include "topic.h"
 
 #define STORES_PREFIX "/v1/stores/"
 #define CHANGES_SUFFIX "/changes"
-
-enum { Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CAMPAIGNS, Q_CHANGES, Q_KNOWN, Q_COUNT };
-
-static const char *const query_sql[Q_COUNT] = {
-    [Q_BEGIN] = "BEGIN",
-    [Q_COMMIT] = "COMMIT",
-    [Q_ROLLBACK] = "ROLLBACK",
-    [Q_CAMPAIGNS] = "SELECT text FROM outgoing_campaigns WHERE expires > ?1"
-                    " ORDER BY campaign_id LIMIT ?2",
-    [Q_CHANGES] = "SELECT text FROM outgoing WHERE store = ?1 AND cursor > ?2"
-                  " ORDER BY cursor LIMIT ?3",
-    [Q_KNOWN] = "SELECT 1 FROM outgoing WHERE store = ?1 LIMIT 1",
-};
 
 /*
  * Per-store messages are kept as signed; one served after (or close to) its expiry is
@@ -51,8 +42,7 @@ struct hq_http {
     EVP_PKEY *key; /* NULL without a signing key: messages are served as stored */
     char kid[SIGN_KID_MAX + 1];
     const struct hq_config *cfg;
-    struct hq_store *st;
-    sqlite3_stmt *q[Q_COUNT];
+    struct hq_store *st; /* read-only, this thread's */
     struct MHD_Daemon *mhd;
 };
 
@@ -87,11 +77,11 @@ static char *resign_if_stale(struct hq_http *h, const char *store, const char *t
         return NULL;
     cJSON *msg = cJSON_ParseWithLength(text, n);
     const cJSON *exp = cJSON_GetObjectItemCaseSensitive(msg, "expires");
-    int64_t now = hq_cli_wall_ms();
+    int64_t now = clock_wall_ms();
     char *out = NULL;
     if (cJSON_IsNumber(exp) && (int64_t)exp->valuedouble < now + HQ_RESIGN_MARGIN_MS) {
-        char topic[256];
-        hq_push_inbox_topic(h->cfg->brand, store, topic, sizeof(topic));
+        char topic[TOPIC_MAX];
+        topic_inbox(topic, sizeof(topic), h->cfg->brand, store);
         cJSON_ReplaceItemInObjectCaseSensitive(msg, "issued", cJSON_CreateNumber((double)now));
         cJSON_ReplaceItemInObjectCaseSensitive(
             msg, "expires", cJSON_CreateNumber((double)(now + HQ_RESIGN_LIFETIME_MS)));
@@ -135,19 +125,6 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned int stat
     return send_text(conn, status, "application/json", buf, (size_t)n, 0);
 }
 
-/* since: decimal digits only, 0..2^53. */
-static int parse_since(const char *v, int64_t *ret)
-{
-    size_t n = v ? strlen(v) : 0;
-    if (n == 0 || n > 16 || strspn(v, "0123456789") != n)
-        return -1;
-    long long x = strtoll(v, NULL, 10);
-    if (x < 0 || x > CANON_INT_MAX)
-        return -1;
-    *ret = x;
-    return 0;
-}
-
 /* The store id of /v1/stores/<store>/changes into store; -1 for any other path. */
 static int parse_path(const char *url, char store[HQ_CONFIG_ID_MAX + 1])
 {
@@ -174,20 +151,37 @@ static int configured(const struct hq_config *cfg, const char *store)
     return 0;
 }
 
-static sqlite3_stmt *query(struct hq_http *h, int id)
+/* A response being collected: the store's lines after its campaigns. */
+struct collect {
+    struct hq_http *h;
+    const char *store;
+    struct body *b;
+    size_t start, lines; /* where the store's own lines begin, and how many */
+    int more;            /* lines were left out */
+};
+
+static enum hq_walk add_campaign(void *arg, const struct hq_outgoing_text *m)
 {
-    sqlite3_stmt *s = h->q[id];
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return s;
+    struct collect *c = arg;
+    return body_add_line(c->b, m->text, m->len) == 0 ? HQ_WALK_NEXT : HQ_WALK_FAIL;
 }
 
-static int exec_q(struct hq_http *h, int id)
+static enum hq_walk add_change(void *arg, const struct hq_outgoing_text *m)
 {
-    sqlite3_stmt *s = query(h, id);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : -1;
+    struct collect *c = arg;
+    struct body *b = c->b;
+    if (c->lines == HQ_CHANGES_LINES_MAX ||
+        (c->lines > 0 && b->len - c->start + m->len + 1 > HQ_CHANGES_BYTES_MAX)) {
+        c->more = 1;
+        return HQ_WALK_STOP;
+    }
+    char *fresh = resign_if_stale(c->h, c->store, m->text, m->len);
+    int added = fresh ? body_add_line(b, fresh, strlen(fresh)) : body_add_line(b, m->text, m->len);
+    free(fresh);
+    if (added != 0)
+        return HQ_WALK_FAIL;
+    c->lines++;
+    return HQ_WALK_NEXT;
 }
 
 /*
@@ -197,64 +191,23 @@ static int exec_q(struct hq_http *h, int id)
 static int collect(struct hq_http *h, const char *store, int64_t since, struct body *b,
                    int *ret_more)
 {
-    int result = -1, rc;
+    struct collect c = {.h = h, .store = store, .b = b};
+    int known = 0;
     *ret_more = 0;
-    if (exec_q(h, Q_BEGIN) != 0)
+    if (hq_store_read_begin(h->st) != ML_OK)
         return -1;
-    sqlite3_stmt *s = query(h, Q_KNOWN);
-    sqlite3_bind_text(s, 1, store, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    ml_err err = hq_outgoing_known(h->st, store, &known);
+    if (err != ML_OK || (!known && !configured(h->cfg, store)))
+        goto out; /* unknown store: nothing, not even campaigns */
+    if (since == 0 && (err = hq_outgoing_campaigns(h->st, clock_wall_ms(), HQ_CAMPAIGNS_LIVE_MAX,
+                                                   add_campaign, &c)) != ML_OK)
         goto out;
-    if (rc == SQLITE_DONE && !configured(h->cfg, store)) {
-        result = 0; /* unknown store: nothing, not even campaigns */
-        goto out;
-    }
-    if (since == 0) {
-        s = query(h, Q_CAMPAIGNS);
-        sqlite3_bind_int64(s, 1, hq_cli_wall_ms());
-        sqlite3_bind_int(s, 2, HQ_CAMPAIGNS_LIVE_MAX);
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-            const char *text = (const char *)sqlite3_column_text(s, 0);
-            if (text == NULL || body_add_line(b, text, (size_t)sqlite3_column_bytes(s, 0)) != 0)
-                break;
-        }
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE)
-            goto out;
-    }
-    size_t start = b->len, lines = 0;
-    s = query(h, Q_CHANGES);
-    sqlite3_bind_text(s, 1, store, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, since);
-    sqlite3_bind_int(s, 3, HQ_CHANGES_LINES_MAX + 1);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *text = (const char *)sqlite3_column_text(s, 0);
-        size_t n = (size_t)sqlite3_column_bytes(s, 0);
-        if (text == NULL)
-            break;
-        if (lines == HQ_CHANGES_LINES_MAX ||
-            (lines > 0 && b->len - start + n + 1 > HQ_CHANGES_BYTES_MAX)) {
-            *ret_more = 1;
-            rc = SQLITE_DONE;
-            break;
-        }
-        char *fresh = resign_if_stale(h, store, text, n);
-        int added = fresh ? body_add_line(b, fresh, strlen(fresh)) : body_add_line(b, text, n);
-        free(fresh);
-        if (added != 0)
-            break;
-        lines++;
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        goto out;
-    result = 0;
+    c.start = b->len;
+    err = hq_outgoing_changes(h->st, store, since, HQ_CHANGES_LINES_MAX + 1, add_change, &c);
+    *ret_more = c.more;
 out:
-    if (exec_q(h, Q_COMMIT) != 0)
-        (void)exec_q(h, Q_ROLLBACK);
-    return result;
+    hq_store_read_end(h->st);
+    return err == ML_OK ? 0 : -1;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -289,14 +242,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_error(conn, MHD_HTTP_NOT_FOUND, "not_found",
                           "expected /v1/stores/<store>/changes?since=<cursor>");
     const char *sv = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
-    if (parse_since(sv, &since) != 0)
+    if (num_parse_i64(sv, 0, CANON_INT_MAX, &since) != 0)
         return send_error(conn, MHD_HTTP_BAD_REQUEST, "bad_since",
                           "since must be a cursor: an integer from 0 to 2^53");
     struct body b = {0};
     int more = 0;
     if (collect(h, store, since, &b, &more) != 0) {
-        hq_error("http: changes of %s since %" PRId64 ": %s", store, since,
-                 sqlite3_errmsg(hq_store_db(h->st)));
+        hq_error("http: changes of %s since %" PRId64 ": %s", store, since, hq_store_errmsg(h->st));
         free(b.buf);
         return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "storage_error",
                           "the HQ database cannot be read now; try again");
@@ -304,7 +256,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* Last line: a fresh signed hq.time, the store's trusted clock (hq_push.h). */
     struct hq_push_msg beacon;
     if (h->key != NULL && (b.len > 0 || configured(h->cfg, store)) &&
-        hq_push_time_beacon(h->cfg->brand, h->key, h->kid, hq_cli_wall_ms(), &beacon) == ML_OK) {
+        hq_push_time_beacon(h->cfg->brand, h->key, h->kid, clock_wall_ms(), &beacon) == ML_OK) {
         int bad = body_add_line(&b, beacon.text, beacon.len);
         free(beacon.text);
         if (bad) {
@@ -335,14 +287,6 @@ ml_err hq_http_start(const struct hq_config *cfg, const char *db_path, struct hq
     }
     if ((result = hq_store_open(db_path, HQ_STORE_READONLY, &h->st, errbuf, errlen)) != ML_OK)
         goto out;
-    for (int i = 0; i < Q_COUNT; i++) {
-        if (sqlite3_prepare_v3(hq_store_db(h->st), query_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               &h->q[i], NULL) != SQLITE_OK) {
-            snprintf(errbuf, errlen, "http: %s: %s", db_path, sqlite3_errmsg(hq_store_db(h->st)));
-            result = ML_STORAGE;
-            goto out;
-        }
-    }
     char port[8];
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -382,8 +326,6 @@ void hq_http_stop(struct hq_http *h)
         return;
     if (h->mhd != NULL)
         MHD_stop_daemon(h->mhd);
-    for (int i = 0; i < Q_COUNT; i++)
-        sqlite3_finalize(h->q[i]);
     hq_store_close(h->st);
     EVP_PKEY_free(h->key);
     free(h);

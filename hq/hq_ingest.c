@@ -7,14 +7,13 @@
  */
 #include "hq_ingest.h"
 
-#include "canon.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "canon.h"
+#include "day.h"
 #include "hq_config.h"
 #include "hq_log.h"
 #include "hq_settle.h"
@@ -114,14 +113,6 @@ ml_err hq_ingest_group_commit(struct hq_ingest *in)
     return ML_STORAGE;
 }
 
-void hq_ingest_subscription(const char *brand, const char *share_group, char *buf, size_t len)
-{
-    if (share_group != NULL && share_group[0] != '\0')
-        snprintf(buf, len, "$share/%s/ml/%s/s/+/+/ev", share_group, brand);
-    else
-        snprintf(buf, len, "ml/%s/s/+/+/ev", brand);
-}
-
 /* Copies at most 64 bytes of untrusted text for a log line, '?' for anything unprintable. */
 static const char *printable(const char *s, char out[68])
 {
@@ -144,34 +135,6 @@ static __attribute__((format(printf, 2, 3))) void note(struct batch *b, const ch
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     hq_warn("%s/%s batch %s: %s", b->store, b->terminal, b->id, msg);
-}
-
-/* ml/<brand>/s/<store>/<terminal>/ev -> store, terminal. 0 on success. */
-static int parse_topic(const char *brand, const char *topic, char store[HQ_CONFIG_ID_MAX + 1],
-                       char terminal[HQ_CONFIG_ID_MAX + 1])
-{
-    size_t bl = strlen(brand);
-    if (strncmp(topic, "ml/", 3) != 0 || strncmp(topic + 3, brand, bl) != 0 ||
-        strncmp(topic + 3 + bl, "/s/", 3) != 0)
-        return -1;
-    const char *s = topic + 6 + bl;
-    const char *s_end = strchr(s, '/');
-    if (s_end == NULL)
-        return -1;
-    const char *t = s_end + 1;
-    const char *t_end = strchr(t, '/');
-    if (t_end == NULL || strcmp(t_end, "/ev") != 0)
-        return -1;
-    size_t sl = (size_t)(s_end - s), tl = (size_t)(t_end - t);
-    if (sl == 0 || sl > HQ_CONFIG_ID_MAX || tl == 0 || tl > HQ_CONFIG_ID_MAX)
-        return -1;
-    memcpy(store, s, sl);
-    store[sl] = '\0';
-    memcpy(terminal, t, tl);
-    terminal[tl] = '\0';
-    return inifile_valid_id(store, HQ_CONFIG_ID_MAX) && inifile_valid_id(terminal, HQ_CONFIG_ID_MAX)
-               ? 0
-               : -1;
 }
 
 /* 1 to max characters, each in `set` or alphanumeric. */
@@ -225,14 +188,6 @@ bad:
     return NULL;
 }
 
-static void local_day(int64_t at_ms, char out[16])
-{
-    time_t t = (time_t)(at_ms / 1000);
-    struct tm tm;
-    if (localtime_r(&t, &tm) == NULL || strftime(out, 16, "%Y-%m-%d", &tm) == 0)
-        snprintf(out, 16, "0000-00-00");
-}
-
 /* Refuses one event: counted in `rejections`, logged, not acknowledged. */
 static __attribute__((format(printf, 5, 6))) ml_err reject(struct batch *b, const char *id, int idx,
                                                            const char *reason, const char *fmt, ...)
@@ -272,8 +227,8 @@ static ml_err derive(struct batch *b, const struct hq_event *ev, const cJSON *bo
 {
     struct hq_store *st = b->in->st;
     struct ml_refusal r = {0};
-    char day[16];
-    local_day(ev->at, day);
+    char day[DAY_TEXT_LEN + 1];
+    day_of(ev->at, day);
     ml_err bad = ML_OK;
     const char *sale_id = NULL, *refund_id = NULL;
     int64_t amount = 0;
@@ -487,7 +442,7 @@ ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *pa
     ret_ack->len = 0;
     snprintf(b.id, sizeof(b.id), "-");
 
-    if (parse_topic(in->brand, topic, b.store, b.terminal) != 0) {
+    if (topic_parse_events(topic, in->brand, HQ_CONFIG_ID_MAX, b.store, b.terminal) != 0) {
         hq_warn("message on unexpected topic %s dropped", printable(topic, p1));
         goto out;
     }
@@ -586,8 +541,8 @@ ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *pa
     if ((ret_ack->payload = cJSON_PrintUnformatted(ack)) == NULL)
         goto out;
     ret_ack->len = strlen(ret_ack->payload);
-    snprintf(ret_ack->topic, sizeof(ret_ack->topic), "ml/%s/s/%s/%s/ack", in->brand, b.store,
-             b.terminal);
+    topic_terminal(ret_ack->topic, sizeof(ret_ack->topic), in->brand, b.store, b.terminal,
+                   TOPIC_ACK);
     result = ML_OK;
 out:
     if (result == ML_STORAGE)

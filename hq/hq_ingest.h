@@ -10,7 +10,9 @@
  * terminal differ from the topic, malformed events and events reusing another event's id
  * are refused, counted in the `rejections` table and logged, and never acknowledged.
  *
- * This module decides and logs (it is the handler); the caller only publishes the ack.
+ * Topics are read and built by sync/wire/topic.h (the subscription is
+ * topic_events_filter(), for every store of the brand). This module decides and logs (it
+ * is the handler); the caller only publishes the ack.
  */
 #ifndef ML_HQ_INGEST_H
 #define ML_HQ_INGEST_H
@@ -20,11 +22,12 @@
 
 #include "hq_store.h"
 #include "ml_err.h"
+#include "topic.h"
 
 #define HQ_BATCH_BYTES_MAX (1024u * 1024u) /* larger payloads are dropped unacked */
 #define HQ_BATCH_EVENTS_MAX 1000           /* more events in one batch: dropped unacked */
 #define HQ_JSON_DEPTH_MAX 16               /* batch > events > envelope > body > ... */
-#define HQ_TOPIC_MAX 256
+#define HQ_TOPIC_MAX TOPIC_MAX
 
 struct hq_ingest_stats {
     uint64_t batches;         /* committed */
@@ -76,8 +79,5 @@ void hq_ingest_set_settle(struct hq_ingest *in, struct hq_settle *settle);
  */
 ml_err hq_ingest_group_begin(struct hq_ingest *in);
 ml_err hq_ingest_group_commit(struct hq_ingest *in);
-
-/* The subscription: ml/<brand>/s/+/+/ev, or $share/<group>/ml/<brand>/s/+/+/ev. */
-void hq_ingest_subscription(const char *brand, const char *share_group, char *buf, size_t len);
 
 #endif

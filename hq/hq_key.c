@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -16,6 +17,7 @@
 #include "hq_config.h"
 
 #define HQ_KEY_PATH_MAX (HQ_CONFIG_PATH_MAX + 32)
+#define HQ_KID_FILE_MAX (SIGN_KID_MAX + 7) /* the kid, a line end and some slack */
 
 int hq_make_dirs(const char *path)
 {
@@ -98,7 +100,7 @@ out:
 ml_err hq_key_load(const char *data_dir, EVP_PKEY **ret_key, char kid[SIGN_KID_MAX + 1],
                    char *errbuf, size_t errlen)
 {
-    char key_path[HQ_KEY_PATH_MAX], kid_path[HQ_KEY_PATH_MAX], text[SIGN_KID_MAX + 8];
+    char key_path[HQ_KEY_PATH_MAX], kid_path[HQ_KEY_PATH_MAX];
     EVP_PKEY *key = NULL;
     snprintf(key_path, sizeof(key_path), "%s/%s", data_dir, HQ_KEY_FILE);
     snprintf(kid_path, sizeof(kid_path), "%s/%s", data_dir, HQ_KID_FILE);
@@ -124,25 +126,28 @@ ml_err hq_key_load(const char *data_dir, EVP_PKEY **ret_key, char kid[SIGN_KID_M
                                        : "cannot read the key");
         return err == ML_LIMIT ? ML_CONFIG : err;
     }
-    FILE *f = fopen(kid_path, "re");
-    if (f == NULL) {
+    char *text = NULL;
+    size_t n = 0;
+    err = file_read_small(kid_path, HQ_KID_FILE_MAX, &text, &n);
+    if (err != ML_OK && err != ML_LIMIT) {
         snprintf(errbuf, errlen, "%s: %s (run `memberlink-hq keygen --force --kid KID`)", kid_path,
-                 strerror(errno));
+                 strerror(err == ML_NOENTRY ? ENOENT
+                          : err == ML_NOMEM ? ENOMEM
+                                            : errno));
         EVP_PKEY_free(key);
-        return errno == ENOENT ? ML_NOENTRY : ML_FAILURE;
+        return err == ML_NOENTRY ? ML_NOENTRY : ML_FAILURE;
     }
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+    while (err == ML_OK && n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
         text[--n] = '\0';
-    if (!inifile_valid_id(text, SIGN_KID_MAX)) {
+    if (err != ML_OK || !inifile_valid_id(text, SIGN_KID_MAX)) {
         snprintf(errbuf, errlen, "%s: expected one kid of 1-32 characters of [A-Za-z0-9_-]",
                  kid_path);
+        free(text);
         EVP_PKEY_free(key);
         return ML_CONFIG;
     }
     memcpy(kid, text, n + 1);
+    free(text);
     *ret_key = key;
     return ML_OK;
 }

@@ -9,8 +9,9 @@
 #include <mosquitto.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 struct pub_state {
     struct hq_pub_item *items;
@@ -23,20 +24,13 @@ struct pub_state {
     int64_t progress_at;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void on_connect(struct mosquitto *m, void *obj, int rc)
 {
     (void)m;
     struct pub_state *s = obj;
     s->connack = rc == 0 ? 1 : -1;
     s->connack_rc = rc;
-    s->progress_at = mono_ms();
+    s->progress_at = clock_mono_ms();
 }
 
 static void on_publish(struct mosquitto *m, void *obj, int mid)
@@ -50,7 +44,7 @@ static void on_publish(struct mosquitto *m, void *obj, int mid)
         s->mids[i] = 0;
         s->inflight--;
         s->acked++;
-        s->progress_at = mono_ms();
+        s->progress_at = clock_mono_ms();
         return;
     }
 }
@@ -64,7 +58,7 @@ static int step(struct mosquitto *m, struct pub_state *s, char *errbuf, size_t e
                  rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
         return -1;
     }
-    if (mono_ms() - s->progress_at > HQ_PUB_IDLE_TIMEOUT_MS) {
+    if (clock_mono_ms() - s->progress_at > HQ_PUB_IDLE_TIMEOUT_MS) {
         snprintf(errbuf, errlen, "no answer from the broker for %d s",
                  HQ_PUB_IDLE_TIMEOUT_MS / 1000);
         return -1;
@@ -76,7 +70,7 @@ ml_err hq_pub_send(const struct hq_config *cfg, struct hq_pub_item *items, size_
                    size_t errlen)
 {
     ml_err result = ML_FAILURE;
-    struct pub_state s = {.items = items, .progress_at = mono_ms()};
+    struct pub_state s = {.items = items, .progress_at = clock_mono_ms()};
     char client_id[HQ_CONFIG_CLIENT_ID_MAX + 32];
     snprintf(client_id, sizeof(client_id), "%s-push-%ld", cfg->mqtt_client_id, (long)getpid());
     if (n == 0)
@@ -96,7 +90,7 @@ ml_err hq_pub_send(const struct hq_config *cfg, struct hq_pub_item *items, size_
                  rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
         goto out;
     }
-    s.progress_at = mono_ms();
+    s.progress_at = clock_mono_ms();
     while (s.connack == 0)
         if (step(m, &s, errbuf, errlen) != 0)
             goto out;

@@ -4,7 +4,6 @@
  * store, each with its own id and cursor.
  */
 #include "hq_push.h"
-#include "hq_settle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +11,11 @@
 
 #include "canon.h"
 #include "hq_config.h"
+#include "hq_outgoing.h"
+#include "hq_settle.h"
 #include "jsonutil.h"
 #include "phone.h"
+#include "topic.h"
 #include "uuid.h"
 
 struct hq_push {
@@ -26,16 +28,6 @@ struct hq_push {
     struct hq_push_msg *msgs;
     size_t n, cap;
 };
-
-void hq_push_inbox_topic(const char *brand, const char *store, char *buf, size_t len)
-{
-    snprintf(buf, len, "ml/%s/s/%s/inbox", brand, store);
-}
-
-void hq_push_campaign_topic(const char *brand, const char *campaign_id, char *buf, size_t len)
-{
-    snprintf(buf, len, "ml/%s/hq/campaign/%s", brand, campaign_id);
-}
 
 ml_err hq_push_new(struct hq_store *st, const char *brand, EVP_PKEY *key, const char *kid,
                    int64_t now_ms, struct hq_push **ret_push)
@@ -184,7 +176,7 @@ out:
 static ml_err fresh_version(struct hq_push *p, const char *entity, int64_t *ret)
 {
     int64_t last = 0;
-    if (hq_store_last_version(p->st, entity, &last) != ML_OK)
+    if (hq_outgoing_last_version(p->st, entity, &last) != ML_OK)
         return ML_STORAGE;
     *ret = last >= p->now_ms ? last + 1 : p->now_ms;
     return ML_OK;
@@ -227,7 +219,7 @@ ml_err hq_push_time_beacon(const char *brand, EVP_PKEY *key, const char *kid, in
     snprintf(ret->kind, sizeof(ret->kind), "hq.time");
     snprintf(ret->entity, sizeof(ret->entity), "time");
     ret->version = now_ms;
-    hq_push_time_topic(brand, ret->topic, sizeof(ret->topic));
+    topic_time(ret->topic, sizeof(ret->topic), brand);
     cJSON *body = cJSON_CreateObject();
     if (body == NULL)
         return ML_NOMEM;
@@ -238,11 +230,6 @@ ml_err hq_push_time_beacon(const char *brand, EVP_PKEY *key, const char *kid, in
         ret->text = NULL;
     }
     return err;
-}
-
-void hq_push_time_topic(const char *brand, char *buf, size_t len)
-{
-    snprintf(buf, len, "ml/%s/hq/time", brand);
 }
 
 void hq_push_truncate(struct hq_push *p, size_t n)
@@ -270,9 +257,9 @@ ml_err hq_push_to_store(struct hq_push *p, const char *store, const char *kind, 
     snprintf(m->kind, sizeof(m->kind), "%s", kind);
     snprintf(m->entity, sizeof(m->entity), "%s", entity);
     m->version = version;
-    hq_push_inbox_topic(p->brand, store, m->topic, sizeof(m->topic));
-    if (hq_store_last_version_at(p->st, store, entity, &last) != ML_OK ||
-        hq_store_last_cursor(p->st, store, &cursor) != ML_OK) {
+    topic_inbox(m->topic, sizeof(m->topic), p->brand, store);
+    if (hq_outgoing_last_version_at(p->st, store, entity, &last) != ML_OK ||
+        hq_outgoing_last_cursor(p->st, store, &cursor) != ML_OK) {
         drop_last(p);
         return storage(p, r);
     }
@@ -296,7 +283,7 @@ ml_err hq_push_to_store(struct hq_push *p, const char *store, const char *kind, 
                             .text = m->text,
                             .issued = p->now_ms,
                             .expires = p->now_ms + HQ_MSG_TTL_MS};
-    if (hq_store_put_outgoing(p->st, &o) != ML_OK) {
+    if (hq_outgoing_put(p->st, &o) != ML_OK) {
         drop_last(p);
         return storage(p, r);
     }
@@ -314,8 +301,8 @@ static ml_err campaign_msg(struct hq_push *p, const char *kind, cJSON *body, str
     const char *id = cJSON_GetObjectItemCaseSensitive(body, "campaign_id")->valuestring;
     if (cJSON_GetObjectItemCaseSensitive(body, "valid_to") != NULL)
         (void)json_i64(body, "valid_to", 1, 0, HQ_VERSION_MAX, &valid_to, r);
-    if (hq_store_campaign_version(p->st, id, &current) != ML_OK ||
-        hq_store_live_campaigns(p->st, p->now_ms, id, &live, &live_bytes) != ML_OK)
+    if (hq_outgoing_campaign_version(p->st, id, &current) != ML_OK ||
+        hq_outgoing_live_campaigns(p->st, p->now_ms, id, &live, &live_bytes) != ML_OK)
         return storage(p, r);
     if (current == 0 && strcmp(kind, "campaign.withdraw") == 0)
         return ml_refuse(r, ML_REFUSED, 404, "unknown_campaign",
@@ -342,7 +329,7 @@ static ml_err campaign_msg(struct hq_push *p, const char *kind, cJSON *body, str
     snprintf(m->entity, sizeof(m->entity), "%s", entity);
     m->version = version;
     m->retain = 1;
-    hq_push_campaign_topic(p->brand, id, m->topic, sizeof(m->topic));
+    topic_campaign(m->topic, sizeof(m->topic), p->brand, id);
     int64_t expires = p->now_ms + HQ_MSG_TTL_MS;
     if (valid_to > expires)
         expires = valid_to;
@@ -366,7 +353,7 @@ static ml_err campaign_msg(struct hq_push *p, const char *kind, cJSON *body, str
                             .text = m->text,
                             .issued = p->now_ms,
                             .expires = expires};
-    if (hq_store_put_campaign(p->st, id, &o) != ML_OK) {
+    if (hq_outgoing_put_campaign(p->st, id, &o) != ML_OK) {
         drop_last(p);
         return storage(p, r);
     }

@@ -19,8 +19,10 @@
  * A per-store message whose entity that store already got at the same or a newer version
  * is skipped (the store would ignore it).
  *
- * A hq_push belongs to one thread and borrows the store and key. Functions return
- * refusals (bad bodies, limits) in an ml_refusal and log nothing.
+ * Topics are sync/wire/topic.h's. The messages are stored through hq_outgoing.h (a
+ * coupon.grant's uses through hq_settle.h). A hq_push belongs to one thread and borrows the
+ * store and key. Functions return refusals (bad bodies, limits) in an ml_refusal and log
+ * nothing.
  */
 #ifndef ML_HQ_PUSH_H
 #define ML_HQ_PUSH_H
@@ -112,7 +114,6 @@ ml_err hq_push_campaign_withdraw(struct hq_push *p, const char *campaign_id, str
 #define HQ_TIME_TTL_MS 120000
 ml_err hq_push_time_beacon(const char *brand, EVP_PKEY *key, const char *kid, int64_t now_ms,
                            struct hq_push_msg *ret);
-void hq_push_time_topic(const char *brand, char *buf, size_t len);
 
 /* Forgets the messages from index n on (their transaction or savepoint was rolled back). */
 void hq_push_truncate(struct hq_push *p, size_t n);
@@ -120,9 +121,5 @@ void hq_push_truncate(struct hq_push *p, size_t n);
 /* The messages so far, in the order they were added. */
 size_t hq_push_count(const struct hq_push *p);
 struct hq_push_msg *hq_push_msg(struct hq_push *p, size_t i);
-
-/* ml/<brand>/s/<store>/inbox and ml/<brand>/hq/campaign/<id> into buf. */
-void hq_push_inbox_topic(const char *brand, const char *store, char *buf, size_t len);
-void hq_push_campaign_topic(const char *brand, const char *campaign_id, char *buf, size_t len);
 
 #endif

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -26,12 +25,13 @@
 #include <qrencode.h>
 #include <zlib.h>
 
+#include "clock.h"
 #include "fileutil.h"
 #include "hq_cli.h"
 #include "hq_config.h"
 #include "hq_key.h"
-#include "hq_log.h"
 #include "jsonutil.h"
+#include "num.h"
 
 #define HQ_QR_WALLET_VERSION 1
 #define HQ_QR_PNG_SIDE_MAX 4096 /* pixels; a version 40 code needs (177 + 8) * 6 = 1110 */
@@ -47,16 +47,6 @@ static __attribute__((format(printf, 4, 5))) ml_err fail_with(ml_err err, char *
 }
 
 /* ---- the wallet ----------------------------------------------------------------------------- */
-
-static void to_hex(const uint8_t *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 /* The PEM PKCS#8 text of key's private half; caller frees with OPENSSL_clear_free(p, n). */
 static char *device_key_pem(EVP_PKEY *key, size_t *ret_len)
@@ -103,7 +93,7 @@ ml_err hq_qr_wallet_write(const char *path, const struct qr_code *cred, EVP_PKEY
     if (cred->kind != QR_MEMBER || qr_prove(&probe, device, 0, 0) != ML_OK)
         return fail_with(ML_CONFIG, errbuf, errlen,
                          "%s: not a member credential with its device key", path);
-    to_hex(cred->bin, cred->cred_len, hex);
+    num_hex_encode(cred->bin, cred->cred_len, hex);
     if ((pem = device_key_pem(device, &pem_len)) == NULL) {
         fail_with(ML_FAILURE, errbuf, errlen, "%s: cannot write the device key (OpenSSL)", path);
         result = ML_FAILURE;
@@ -361,78 +351,34 @@ out:
 
 enum qr_opt { Q_MEMBER, Q_GUIDE, Q_COUPON, Q_DAYS, Q_WALLET, Q_TIME, Q_PNG, Q_COUNT };
 
-static const char *const qr_opt_names[Q_COUNT] = {
-    [Q_MEMBER] = "--member", [Q_GUIDE] = "--guide", [Q_COUPON] = "--coupon", [Q_DAYS] = "--days",
-    [Q_WALLET] = "--wallet", [Q_TIME] = "--time",   [Q_PNG] = "--png",
+static const struct hq_cli_option qr_options[Q_COUNT] = {
+    [Q_MEMBER] = {"--member", 1, 0}, [Q_GUIDE] = {"--guide", 1, 0},
+    [Q_COUPON] = {"--coupon", 1, 0}, [Q_DAYS] = {"--days", 1, 0},
+    [Q_WALLET] = {"--wallet", 1, 0}, [Q_TIME] = {"--time", 1, 0},
+    [Q_PNG] = {"--png", 1, 0},
 };
 
+static const struct hq_cli_spec qr_spec = {
+    .options = qr_options, .noptions = Q_COUNT, .max_pos = 1};
+
+/* The command line as read; a->pos[0] is the command. */
 struct qr_args {
-    const char *conf;
-    int verbose;
+    struct hq_cli_args cli;
     const char *cmd;
-    const char *val[Q_COUNT]; /* every option takes a value */
+    const char *const *val; /* cli.val, by enum qr_opt */
 };
 
-static int parse_qr_args(int argc, char **argv, struct qr_args *a)
-{
-    memset(a, 0, sizeof(*a));
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) {
-            a->verbose = 1;
-            continue;
-        }
-        if (arg[0] != '-') {
-            if (a->cmd != NULL)
-                return hq_cli_usage("unexpected argument '%s'", arg);
-            a->cmd = arg;
-            continue;
-        }
-        const char **slot = NULL, *name = arg;
-        size_t n = 0;
-        if (strcmp(arg, "-c") == 0 || strncmp(arg, "--config", 8) == 0) {
-            slot = &a->conf;
-            n = arg[1] == 'c' ? 2 : 8;
-            name = arg[1] == 'c' ? "-c" : "--config";
-        }
-        for (int o = 0; slot == NULL && o < Q_COUNT; o++) {
-            n = strlen(qr_opt_names[o]);
-            if (strncmp(arg, qr_opt_names[o], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
-                slot = &a->val[o];
-                name = qr_opt_names[o];
-            }
-        }
-        if (slot == NULL || (arg[n] != '\0' && arg[n] != '='))
-            return hq_cli_usage("unknown option '%s'", arg);
-        if (*slot != NULL)
-            return hq_cli_usage("option '%s' given twice", name);
-        if (arg[n] == '=')
-            *slot = arg + n + 1;
-        else if (i + 1 < argc)
-            *slot = argv[++i];
-        else
-            return hq_cli_usage("option '%s' needs a value", name);
-    }
-    return HQ_EXIT_OK;
-}
-
-/* Usage error unless exactly the options in `allowed` (a bit per enum qr_opt) were given. */
+/* Usage error unless only the options in `allowed` (a bit per enum qr_opt) were given. */
 static int only_options(const struct qr_args *a, unsigned allowed)
 {
-    for (int o = 0; o < Q_COUNT; o++)
-        if (a->val[o] != NULL && !(allowed & (1u << o)))
-            return hq_cli_usage("option '%s' does not belong to '%s'", qr_opt_names[o], a->cmd);
-    return HQ_EXIT_OK;
+    return hq_cli_only(&a->cli, &qr_spec, allowed, a->cmd);
 }
 
 /* A whole number in [min, max], digits only; -1 when v is not one. */
-static int parse_u32_opt(const char *v, uint32_t min, uint32_t max, uint32_t *ret)
+static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *ret)
 {
-    size_t n = strlen(v);
-    if (n == 0 || n > 10 || strspn(v, "0123456789") != n)
-        return -1;
-    long long x = strtoll(v, NULL, 10);
-    if (x < min || x > max)
+    int64_t x = 0;
+    if (num_parse_i64(v, min, max, &x) != 0)
         return -1;
     *ret = (uint32_t)x;
     return 0;
@@ -447,10 +393,10 @@ static int exit_for(ml_err err)
 static int days_to_not_after(const struct qr_args *a, uint32_t dflt, uint32_t *ret)
 {
     uint32_t days = dflt;
-    if (a->val[Q_DAYS] != NULL && parse_u32_opt(a->val[Q_DAYS], 1, HQ_QR_DAYS_MAX, &days) != 0)
+    if (a->val[Q_DAYS] != NULL && parse_u32(a->val[Q_DAYS], 1, HQ_QR_DAYS_MAX, &days) != 0)
         return hq_cli_usage("--days '%.20s': expected a whole number from 1 to %d", a->val[Q_DAYS],
                             HQ_QR_DAYS_MAX);
-    int64_t na = (int64_t)time(NULL) + (int64_t)days * 86400;
+    int64_t na = clock_wall_ms() / 1000 + (int64_t)days * 86400;
     if (na > (int64_t)UINT32_MAX)
         return hq_cli_usage("--days %u: past the year 2106, which credentials cannot express",
                             days);
@@ -550,11 +496,11 @@ static int cmd_member_qr(const struct qr_args *a)
     if (a->val[Q_WALLET] == NULL)
         return hq_cli_usage("%s", "member-qr: --wallet FILE is required");
     if (a->val[Q_TIME] != NULL) {
-        if (parse_u32_opt(a->val[Q_TIME], 0, UINT32_MAX, &t) != 0)
+        if (parse_u32(a->val[Q_TIME], 0, UINT32_MAX, &t) != 0)
             return hq_cli_usage("--time '%.20s': expected unix seconds, 0 to 4294967295",
                                 a->val[Q_TIME]);
     } else {
-        int64_t now = (int64_t)time(NULL);
+        int64_t now = clock_wall_ms() / 1000;
         if (now < 0 || now > (int64_t)UINT32_MAX) {
             fprintf(stderr, "memberlink-hq: the clock is outside what a proof can express\n");
             return HQ_EXIT_RUNTIME;
@@ -579,7 +525,7 @@ static int cmd_card(const struct hq_config *cfg, const struct qr_args *a, enum q
     struct qr_code c;
     int rc = only_options(a, 1u << id_opt | 1u << Q_DAYS | 1u << Q_PNG);
     if (rc == HQ_EXIT_OK)
-        rc = check_id(qr_opt_names[id_opt], a->val[id_opt]);
+        rc = check_id(qr_options[id_opt].name, a->val[id_opt]);
     if (rc == HQ_EXIT_OK)
         rc = days_to_not_after(a, kind == QR_GUIDE ? HQ_QR_DAYS_GUIDE : HQ_QR_DAYS_COUPON,
                                &not_after);
@@ -607,20 +553,16 @@ int hq_qr_handles(const char *cmd)
 int hq_qr_main(int argc, char **argv)
 {
     static struct hq_config cfg; /* large (the [hq] stores list): not on the stack */
-    struct qr_args a;
-    char errbuf[512];
-    int rc = parse_qr_args(argc, argv, &a);
+    static struct qr_args a;
+    int rc = hq_cli_parse(argc, argv, &qr_spec, &a.cli);
     if (rc != HQ_EXIT_OK)
         return rc;
+    a.cmd = a.cli.npos > 0 ? a.cli.pos[0] : NULL;
+    a.val = a.cli.val;
     if (a.cmd == NULL || !hq_qr_handles(a.cmd))
         return hq_cli_usage("%s", "no command given");
-    hq_config_defaults(&cfg);
-    if (a.conf != NULL && hq_config_load(&cfg, a.conf, errbuf, sizeof(errbuf)) != ML_OK) {
-        fprintf(stderr, "memberlink-hq: %s\n", errbuf);
-        return HQ_EXIT_USAGE;
-    }
-    if (a.verbose)
-        hq_log_set_level(HQ_LOG_DEBUG);
+    if ((rc = hq_cli_config(&a.cli, &cfg)) != HQ_EXIT_OK)
+        return rc;
     if (strcmp(a.cmd, "enroll") == 0)
         return cmd_enroll(&cfg, &a);
     if (strcmp(a.cmd, "member-qr") == 0)

@@ -1,6 +1,7 @@
 /*
- * hq_report: reports over the HQ database; see hq_report.h. Each report is one query;
- * redemptions are streamed row by row, so a long range never builds up in memory.
+ * hq_report: reports over the HQ database; see hq_report.h. Each report walks the rows of
+ * one query of the table's owner (hq_store.h, hq_settle.h) and formats them; redemptions
+ * and conflicts are printed row by row, so a long range never builds up in memory.
  */
 #include "hq_report.h"
 
@@ -9,32 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "hq_settle.h"
 #include "jsonutil.h"
-
-ml_err hq_report_check_day(const char *day)
-{
-    if (strlen(day) != HQ_DAY_LEN || day[4] != '-' || day[7] != '-')
-        return ML_PARSE;
-    for (int i = 0; i < HQ_DAY_LEN; i++)
-        if (i != 4 && i != 7 && (day[i] < '0' || day[i] > '9'))
-            return ML_PARSE;
-    int y = (day[0] - '0') * 1000 + (day[1] - '0') * 100 + (day[2] - '0') * 10 + (day[3] - '0');
-    int m = (day[5] - '0') * 10 + (day[6] - '0');
-    int d = (day[8] - '0') * 10 + (day[9] - '0');
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 2000 || y > 2999 || m < 1 || m > 12 || d < 1)
-        return ML_PARSE;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d <= mdays[m - 1] + (m == 2 && leap) ? ML_OK : ML_PARSE;
-}
-
-void hq_report_today(char out[HQ_DAY_LEN + 1])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    if (localtime_r(&t, &tm) == NULL || strftime(out, HQ_DAY_LEN + 1, "%Y-%m-%d", &tm) == 0)
-        snprintf(out, HQ_DAY_LEN + 1, "1970-01-01");
-}
 
 /* Minor units as yuan, "-12.30". */
 static const char *money(int64_t v, char buf[32])
@@ -44,26 +21,22 @@ static const char *money(int64_t v, char buf[32])
     return buf;
 }
 
-static const char *col_text(sqlite3_stmt *s, int i)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return t ? (const char *)t : "";
-}
-
-static ml_err prepare(struct hq_store *st, const char *sql, sqlite3_stmt **ret, char *errbuf,
-                      size_t errlen)
-{
-    if (sqlite3_prepare_v2(hq_store_db(st), sql, -1, ret, NULL) != SQLITE_OK) {
-        snprintf(errbuf, errlen, "query failed: %s", hq_store_errmsg(st));
-        return ML_STORAGE;
-    }
-    return ML_OK;
-}
-
-static ml_err step_failed(struct hq_store *st, char *errbuf, size_t errlen)
+/* A query that cannot be prepared or read: ML_STORAGE, what SQLite said in errbuf. */
+static ml_err failed(struct hq_store *st, char *errbuf, size_t errlen)
 {
     snprintf(errbuf, errlen, "query failed: %s", hq_store_errmsg(st));
     return ML_STORAGE;
+}
+
+/* The local time of ms as "YYYY-MM-DD HH:MM:SS" ("" when it cannot be converted). */
+static const char *local_time(int64_t ms, char when[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    when[0] = '\0';
+    if (localtime_r(&t, &tm) != NULL)
+        strftime(when, 32, "%Y-%m-%d %H:%M:%S", &tm);
+    return when;
 }
 
 /* Prints a cJSON document on one line; takes ownership of `doc`. */
@@ -91,18 +64,13 @@ static cJSON *range_doc(const char *from, const char *to)
 ml_err hq_report_sales(struct hq_store *st, const char *from, const char *to, int json, FILE *out,
                        char *errbuf, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
+    struct hq_rows q = {0};
+    struct hq_sales_row row;
     cJSON *doc = NULL, *rows = NULL;
-    ml_err result = prepare(st,
-                            "SELECT store, count(*), sum(total), sum(refunded) FROM sales"
-                            " WHERE day BETWEEN ?1 AND ?2 GROUP BY store ORDER BY store",
-                            &s, errbuf, errlen);
-    if (result != ML_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, from, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, to, -1, SQLITE_STATIC);
+    ml_err result = ML_NOMEM;
+    if (hq_store_sales_rows(st, from, to, &q) != ML_OK)
+        return failed(st, errbuf, errlen);
     if (json) {
-        result = ML_NOMEM;
         if ((doc = range_doc(from, to)) == NULL ||
             (rows = cJSON_AddArrayToObject(doc, "stores")) == NULL)
             goto out;
@@ -113,39 +81,35 @@ ml_err hq_report_sales(struct hq_store *st, const char *from, const char *to, in
     int64_t n_all = 0, total_all = 0, refunded_all = 0;
     int rc;
     char m1[32], m2[32], m3[32];
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t n = sqlite3_column_int64(s, 1), total = sqlite3_column_int64(s, 2),
-                refunded = sqlite3_column_int64(s, 3);
-        n_all += n;
-        total_all += total;
-        refunded_all += refunded;
+    while ((rc = hq_store_sales_next(&q, &row)) > 0) {
+        n_all += row.sales;
+        total_all += row.total;
+        refunded_all += row.refunded;
         if (json) {
             cJSON *r = cJSON_CreateObject();
             if (r == NULL || !cJSON_AddItemToArray(rows, r)) {
                 cJSON_Delete(r);
-                result = ML_NOMEM;
                 goto out;
             }
-            cJSON_AddStringToObject(r, "store", col_text(s, 0));
-            json_add_i64(r, "sales", n);
-            json_add_i64(r, "total", total);
-            json_add_i64(r, "refunded", refunded);
-            json_add_i64(r, "net", total - refunded);
+            cJSON_AddStringToObject(r, "store", row.store);
+            json_add_i64(r, "sales", row.sales);
+            json_add_i64(r, "total", row.total);
+            json_add_i64(r, "refunded", row.refunded);
+            json_add_i64(r, "net", row.total - row.refunded);
         } else {
-            fprintf(out, "%-20s %8" PRId64 " %14s %14s %14s\n", col_text(s, 0), n, money(total, m1),
-                    money(refunded, m2), money(total - refunded, m3));
+            fprintf(out, "%-20s %8" PRId64 " %14s %14s %14s\n", row.store, row.sales,
+                    money(row.total, m1), money(row.refunded, m2),
+                    money(row.total - row.refunded, m3));
         }
     }
-    if (rc != SQLITE_DONE) {
-        result = step_failed(st, errbuf, errlen);
+    if (rc < 0) {
+        result = failed(st, errbuf, errlen);
         goto out;
     }
     if (json) {
         cJSON *t = cJSON_AddObjectToObject(doc, "total");
-        if (t == NULL) {
-            result = ML_NOMEM;
+        if (t == NULL)
             goto out;
-        }
         json_add_i64(t, "sales", n_all);
         json_add_i64(t, "total", total_all);
         json_add_i64(t, "refunded", refunded_all);
@@ -159,28 +123,20 @@ ml_err hq_report_sales(struct hq_store *st, const char *from, const char *to, in
     }
 out:
     cJSON_Delete(doc);
-    sqlite3_finalize(s);
+    hq_store_rows_close(&q);
     return result;
 }
 
 ml_err hq_report_commissions(struct hq_store *st, const char *from, const char *to, int json,
                              FILE *out, char *errbuf, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
+    struct hq_rows q = {0};
+    struct hq_commission_row row;
     cJSON *doc = NULL, *rows = NULL;
-    /* Sales are the entries without a refund; reversals lower the total on their own day. */
-    ml_err result = prepare(st,
-                            "SELECT guide_id, sum(amount),"
-                            " count(DISTINCT CASE WHEN refund_id IS NULL THEN sale_id END)"
-                            " FROM commission_entries WHERE day BETWEEN ?1 AND ?2"
-                            " GROUP BY guide_id ORDER BY guide_id",
-                            &s, errbuf, errlen);
-    if (result != ML_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, from, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, to, -1, SQLITE_STATIC);
+    ml_err result = ML_NOMEM;
+    if (hq_store_commission_rows(st, from, to, &q) != ML_OK)
+        return failed(st, errbuf, errlen);
     if (json) {
-        result = ML_NOMEM;
         if ((doc = range_doc(from, to)) == NULL ||
             (rows = cJSON_AddArrayToObject(doc, "guides")) == NULL)
             goto out;
@@ -191,26 +147,25 @@ ml_err hq_report_commissions(struct hq_store *st, const char *from, const char *
     int64_t sum = 0, n_all = 0;
     int rc;
     char m1[32];
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t amount = sqlite3_column_int64(s, 1), n = sqlite3_column_int64(s, 2);
-        sum += amount;
-        n_all += n;
+    while ((rc = hq_store_commission_next(&q, &row)) > 0) {
+        sum += row.commission;
+        n_all += row.sales;
         if (json) {
             cJSON *r = cJSON_CreateObject();
             if (r == NULL || !cJSON_AddItemToArray(rows, r)) {
                 cJSON_Delete(r);
-                result = ML_NOMEM;
                 goto out;
             }
-            cJSON_AddStringToObject(r, "guide_id", col_text(s, 0));
-            json_add_i64(r, "commission", amount);
-            json_add_i64(r, "sales", n);
+            cJSON_AddStringToObject(r, "guide_id", row.guide_id);
+            json_add_i64(r, "commission", row.commission);
+            json_add_i64(r, "sales", row.sales);
         } else {
-            fprintf(out, "%-20s %8" PRId64 " %14s\n", col_text(s, 0), n, money(amount, m1));
+            fprintf(out, "%-20s %8" PRId64 " %14s\n", row.guide_id, row.sales,
+                    money(row.commission, m1));
         }
     }
-    if (rc != SQLITE_DONE) {
-        result = step_failed(st, errbuf, errlen);
+    if (rc < 0) {
+        result = failed(st, errbuf, errlen);
         goto out;
     }
     if (json) {
@@ -223,23 +178,30 @@ ml_err hq_report_commissions(struct hq_store *st, const char *from, const char *
     }
 out:
     cJSON_Delete(doc);
-    sqlite3_finalize(s);
+    hq_store_rows_close(&q);
     return result;
+}
+
+/* Prints one JSON object of an array being streamed; takes ownership of r. */
+static ml_err stream_json(cJSON *r, int first, FILE *out)
+{
+    char *text = r ? json_print(r) : NULL;
+    cJSON_Delete(r);
+    if (text == NULL)
+        return ML_NOMEM;
+    fprintf(out, "%s%s", first ? "" : ",", text);
+    free(text);
+    return ML_OK;
 }
 
 ml_err hq_report_redemptions(struct hq_store *st, const char *from, const char *to, int json,
                              FILE *out, char *errbuf, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
-    ml_err result = prepare(st,
-                            "SELECT coupon_id, store, terminal, amount, sale_id, use_no, at,"
-                            " restored_at FROM redemptions WHERE day BETWEEN ?1 AND ?2"
-                            " ORDER BY at, coupon_id, event_id",
-                            &s, errbuf, errlen);
-    if (result != ML_OK)
-        return result;
-    sqlite3_bind_text(s, 1, from, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, to, -1, SQLITE_STATIC);
+    struct hq_rows q = {0};
+    struct hq_redemption_row row;
+    ml_err result = ML_OK;
+    if (hq_store_redemption_rows(st, from, to, &q) != ML_OK)
+        return failed(st, errbuf, errlen);
     if (json)
         fprintf(out, "{\"from\":\"%s\",\"to\":\"%s\",\"redemptions\":[", from, to);
     else
@@ -247,49 +209,33 @@ ml_err hq_report_redemptions(struct hq_store *st, const char *from, const char *
                 "coupon", "store", "terminal", "amount", "sale", "use", "at", "restored");
     int rc, first = 1;
     int64_t n = 0, sum = 0;
-    char m1[32];
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t amount = sqlite3_column_int64(s, 3), use_no = sqlite3_column_int64(s, 5),
-                at = sqlite3_column_int64(s, 6);
-        int restored = sqlite3_column_type(s, 7) != SQLITE_NULL;
+    char m1[32], when[32];
+    while ((rc = hq_store_redemption_next(&q, &row)) > 0) {
         n++;
-        sum += amount;
+        sum += row.amount;
         if (json) {
             cJSON *r = cJSON_CreateObject();
-            if (r == NULL) {
-                result = ML_NOMEM;
-                goto out;
+            if (r != NULL) {
+                cJSON_AddStringToObject(r, "coupon_id", row.coupon_id);
+                cJSON_AddStringToObject(r, "store", row.store);
+                cJSON_AddStringToObject(r, "terminal", row.terminal);
+                json_add_i64(r, "amount", row.amount);
+                cJSON_AddStringToObject(r, "sale_id", row.sale_id);
+                json_add_i64(r, "use_no", row.use_no);
+                json_add_i64(r, "at", row.at);
+                cJSON_AddBoolToObject(r, "restored", row.restored);
             }
-            cJSON_AddStringToObject(r, "coupon_id", col_text(s, 0));
-            cJSON_AddStringToObject(r, "store", col_text(s, 1));
-            cJSON_AddStringToObject(r, "terminal", col_text(s, 2));
-            json_add_i64(r, "amount", amount);
-            cJSON_AddStringToObject(r, "sale_id", col_text(s, 4));
-            json_add_i64(r, "use_no", use_no);
-            json_add_i64(r, "at", at);
-            cJSON_AddBoolToObject(r, "restored", restored);
-            char *text = json_print(r);
-            cJSON_Delete(r);
-            if (text == NULL) {
-                result = ML_NOMEM;
+            if ((result = stream_json(r, first, out)) != ML_OK)
                 goto out;
-            }
-            fprintf(out, "%s%s", first ? "" : ",", text);
-            free(text);
         } else {
-            char when[32] = "";
-            time_t t = (time_t)(at / 1000);
-            struct tm tm;
-            if (localtime_r(&t, &tm) != NULL)
-                strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-            fprintf(out, "%-24s %-10s %-10s %12s %-24s %4" PRId64 " %-19s %s\n", col_text(s, 0),
-                    col_text(s, 1), col_text(s, 2), money(amount, m1), col_text(s, 4), use_no, when,
-                    restored ? "yes" : "no");
+            fprintf(out, "%-24s %-10s %-10s %12s %-24s %4" PRId64 " %-19s %s\n", row.coupon_id,
+                    row.store, row.terminal, money(row.amount, m1), row.sale_id, row.use_no,
+                    local_time(row.at, when), row.restored ? "yes" : "no");
         }
         first = 0;
     }
-    if (rc != SQLITE_DONE) {
-        result = step_failed(st, errbuf, errlen);
+    if (rc < 0) {
+        result = failed(st, errbuf, errlen);
         if (json)
             fprintf(out, "]}\n"); /* keep stdout parseable; the exit status says it failed */
         goto out;
@@ -298,9 +244,8 @@ ml_err hq_report_redemptions(struct hq_store *st, const char *from, const char *
         fprintf(out, "],\"count\":%" PRId64 ",\"total\":%" PRId64 "}\n", n, sum);
     else
         fprintf(out, "%" PRId64 " redemption(s), %s\n", n, money(sum, m1));
-    result = ML_OK;
 out:
-    sqlite3_finalize(s);
+    hq_store_rows_close(&q);
     return result;
 }
 
@@ -309,74 +254,53 @@ out:
 static ml_err conflicts_by_campaign(struct hq_store *st, const char *from, const char *to, int json,
                                     FILE *out, char *errbuf, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
-    ml_err result = prepare(st,
-                            "SELECT campaign_id, count(*), sum(amount) FROM conflicts"
-                            " WHERE day BETWEEN ?1 AND ?2 GROUP BY campaign_id"
-                            " ORDER BY campaign_id IS NULL, campaign_id",
-                            &s, errbuf, errlen);
-    if (result != ML_OK)
-        return result;
-    sqlite3_bind_text(s, 1, from, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, to, -1, SQLITE_STATIC);
+    struct hq_rows q = {0};
+    struct hq_exposure_row row;
+    if (hq_settle_exposure_rows(st, from, to, &q) != ML_OK)
+        return failed(st, errbuf, errlen);
     if (json)
         fprintf(out, "\"campaigns\":[");
     else
         fprintf(out, "\nexposure per campaign\n%-24s %10s %14s\n", "campaign", "conflicts",
                 "amount");
     int rc, first = 1;
+    ml_err result = ML_OK;
     char m1[32];
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int none = sqlite3_column_type(s, 0) == SQLITE_NULL;
-        int64_t n = sqlite3_column_int64(s, 1), amount = sqlite3_column_int64(s, 2);
+    while ((rc = hq_settle_exposure_next(&q, &row)) > 0) {
         if (json) {
             cJSON *r = cJSON_CreateObject();
-            if (r == NULL) {
-                result = ML_NOMEM;
-                goto out;
+            if (r != NULL) {
+                if (row.campaign_id == NULL)
+                    cJSON_AddNullToObject(r, "campaign_id");
+                else
+                    cJSON_AddStringToObject(r, "campaign_id", row.campaign_id);
+                json_add_i64(r, "conflicts", row.conflicts);
+                json_add_i64(r, "amount", row.amount);
             }
-            if (none)
-                cJSON_AddNullToObject(r, "campaign_id");
-            else
-                cJSON_AddStringToObject(r, "campaign_id", col_text(s, 0));
-            json_add_i64(r, "conflicts", n);
-            json_add_i64(r, "amount", amount);
-            char *text = json_print(r);
-            cJSON_Delete(r);
-            if (text == NULL) {
-                result = ML_NOMEM;
+            if ((result = stream_json(r, first, out)) != ML_OK)
                 goto out;
-            }
-            fprintf(out, "%s%s", first ? "" : ",", text);
-            free(text);
         } else {
-            fprintf(out, "%-24s %10" PRId64 " %14s\n", none ? "(none)" : col_text(s, 0), n,
-                    money(amount, m1));
+            fprintf(out, "%-24s %10" PRId64 " %14s\n", row.campaign_id ? row.campaign_id : "(none)",
+                    row.conflicts, money(row.amount, m1));
         }
         first = 0;
     }
-    result = rc == SQLITE_DONE ? ML_OK : step_failed(st, errbuf, errlen);
+    result = rc == 0 ? ML_OK : failed(st, errbuf, errlen);
 out:
     if (json)
         fprintf(out, "],");
-    sqlite3_finalize(s);
+    hq_store_rows_close(&q);
     return result;
 }
 
 ml_err hq_report_conflicts(struct hq_store *st, const char *from, const char *to, int json,
                            FILE *out, char *errbuf, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
-    ml_err result = prepare(st,
-                            "SELECT day, coupon_id, campaign_id, store, terminal, sale_id, amount,"
-                            " at, winner_store, winner_terminal, winner_sale_id, winner_at,"
-                            " notice_id, detected_at FROM conflicts WHERE day BETWEEN ?1 AND ?2"
-                            " ORDER BY day, at, coupon_id, event_id",
-                            &s, errbuf, errlen);
-    if (result != ML_OK)
-        return result;
-    sqlite3_bind_text(s, 1, from, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, to, -1, SQLITE_STATIC);
+    struct hq_rows q = {0};
+    struct hq_conflict_row row;
+    ml_err result = ML_OK;
+    if (hq_settle_conflict_rows(st, from, to, &q) != ML_OK)
+        return failed(st, errbuf, errlen);
     if (json)
         fprintf(out, "{\"from\":\"%s\",\"to\":\"%s\",\"conflicts\":[", from, to);
     else
@@ -388,11 +312,9 @@ ml_err hq_report_conflicts(struct hq_store *st, const char *from, const char *to
     int rc, first = 1;
     int64_t n = 0, sum = 0;
     char m1[32];
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t amount = sqlite3_column_int64(s, 6);
-        int no_campaign = sqlite3_column_type(s, 2) == SQLITE_NULL;
+    while ((rc = hq_settle_conflict_next(&q, &row)) > 0) {
         n++;
-        sum += amount;
+        sum += row.amount;
         if (json) {
             cJSON *r = cJSON_CreateObject();
             cJSON *w = r ? cJSON_AddObjectToObject(r, "winner") : NULL;
@@ -401,44 +323,38 @@ ml_err hq_report_conflicts(struct hq_store *st, const char *from, const char *to
                 result = ML_NOMEM;
                 goto out;
             }
-            cJSON_AddStringToObject(r, "day", col_text(s, 0));
-            cJSON_AddStringToObject(r, "coupon_id", col_text(s, 1));
-            if (no_campaign)
+            cJSON_AddStringToObject(r, "day", row.day);
+            cJSON_AddStringToObject(r, "coupon_id", row.coupon_id);
+            if (row.campaign_id == NULL)
                 cJSON_AddNullToObject(r, "campaign_id");
             else
-                cJSON_AddStringToObject(r, "campaign_id", col_text(s, 2));
-            cJSON_AddStringToObject(r, "store", col_text(s, 3));
-            cJSON_AddStringToObject(r, "terminal", col_text(s, 4));
-            cJSON_AddStringToObject(r, "sale_id", col_text(s, 5));
-            json_add_i64(r, "amount", amount);
-            json_add_i64(r, "at", sqlite3_column_int64(s, 7));
-            cJSON_AddStringToObject(w, "store", col_text(s, 8));
-            cJSON_AddStringToObject(w, "terminal", col_text(s, 9));
-            cJSON_AddStringToObject(w, "sale_id", col_text(s, 10));
-            json_add_i64(w, "at", sqlite3_column_int64(s, 11));
-            if (sqlite3_column_type(s, 12) == SQLITE_NULL)
+                cJSON_AddStringToObject(r, "campaign_id", row.campaign_id);
+            cJSON_AddStringToObject(r, "store", row.store);
+            cJSON_AddStringToObject(r, "terminal", row.terminal);
+            cJSON_AddStringToObject(r, "sale_id", row.sale_id);
+            json_add_i64(r, "amount", row.amount);
+            json_add_i64(r, "at", row.at);
+            cJSON_AddStringToObject(w, "store", row.winner_store);
+            cJSON_AddStringToObject(w, "terminal", row.winner_terminal);
+            cJSON_AddStringToObject(w, "sale_id", row.winner_sale_id);
+            json_add_i64(w, "at", row.winner_at);
+            if (row.notice_id == NULL)
                 cJSON_AddNullToObject(r, "notice_id");
             else
-                cJSON_AddStringToObject(r, "notice_id", col_text(s, 12));
-            json_add_i64(r, "detected_at", sqlite3_column_int64(s, 13));
-            char *text = json_print(r);
-            cJSON_Delete(r);
-            if (text == NULL) {
-                result = ML_NOMEM;
+                cJSON_AddStringToObject(r, "notice_id", row.notice_id);
+            json_add_i64(r, "detected_at", row.detected_at);
+            if ((result = stream_json(r, first, out)) != ML_OK)
                 goto out;
-            }
-            fprintf(out, "%s%s", first ? "" : ",", text);
-            free(text);
         } else {
-            fprintf(out, "%-10s %-24s %-24s %-10s %-10s %-24s %12s  %-10s %-10s %s\n",
-                    col_text(s, 0), col_text(s, 1), no_campaign ? "(none)" : col_text(s, 2),
-                    col_text(s, 3), col_text(s, 4), col_text(s, 5), money(amount, m1),
-                    col_text(s, 8), col_text(s, 9), col_text(s, 10));
+            fprintf(out, "%-10s %-24s %-24s %-10s %-10s %-24s %12s  %-10s %-10s %s\n", row.day,
+                    row.coupon_id, row.campaign_id ? row.campaign_id : "(none)", row.store,
+                    row.terminal, row.sale_id, money(row.amount, m1), row.winner_store,
+                    row.winner_terminal, row.winner_sale_id);
         }
         first = 0;
     }
-    if (rc != SQLITE_DONE) {
-        result = step_failed(st, errbuf, errlen);
+    if (rc < 0) {
+        result = failed(st, errbuf, errlen);
         if (json)
             fprintf(out, "]}\n"); /* keep stdout parseable; the exit status says it failed */
         goto out;
@@ -451,24 +367,62 @@ ml_err hq_report_conflicts(struct hq_store *st, const char *from, const char *to
     else if (result == ML_OK)
         fprintf(out, "%" PRId64 " conflict(s), %s\n", n, money(sum, m1));
 out:
-    sqlite3_finalize(s);
+    hq_store_rows_close(&q);
     return result;
+}
+
+/* The rejections part of status: a table after the terminals, or "rejections" in doc. */
+static ml_err status_rejections(struct hq_store *st, cJSON *doc, FILE *out, char *errbuf,
+                                size_t errlen)
+{
+    struct hq_rows q = {0};
+    struct hq_rejection_row row;
+    cJSON *rows = NULL;
+    if (hq_store_rejection_rows(st, &q) != ML_OK)
+        return failed(st, errbuf, errlen);
+    if (doc != NULL && (rows = cJSON_AddArrayToObject(doc, "rejections")) == NULL) {
+        hq_store_rows_close(&q);
+        return ML_NOMEM;
+    }
+    int rc, header = 0;
+    while ((rc = hq_store_rejection_next(&q, &row)) > 0) {
+        if (doc != NULL) {
+            cJSON *r = cJSON_CreateObject();
+            if (r == NULL || !cJSON_AddItemToArray(rows, r)) {
+                cJSON_Delete(r);
+                hq_store_rows_close(&q);
+                return ML_NOMEM;
+            }
+            cJSON_AddStringToObject(r, "store", row.store);
+            cJSON_AddStringToObject(r, "terminal", row.terminal);
+            cJSON_AddStringToObject(r, "reason", row.reason);
+            json_add_i64(r, "count", row.count);
+            if (row.last_event_id == NULL)
+                cJSON_AddNullToObject(r, "last_event_id");
+            else
+                cJSON_AddStringToObject(r, "last_event_id", row.last_event_id);
+            json_add_i64(r, "last_at", row.last_at);
+        } else {
+            if (!header++)
+                fprintf(out,
+                        "\nrejected events (not stored, not acked)\n%-20s %-20s %-16s %8s  %s\n",
+                        "store", "terminal", "reason", "count", "last event");
+            fprintf(out, "%-20s %-20s %-16s %8" PRId64 "  %s\n", row.store, row.terminal,
+                    row.reason, row.count, row.last_event_id ? row.last_event_id : "");
+        }
+    }
+    return rc < 0 ? failed(st, errbuf, errlen) : ML_OK;
 }
 
 ml_err hq_report_status(struct hq_store *st, int json, FILE *out, char *errbuf, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
+    struct hq_rows q = {0};
+    struct hq_terminal_row row;
     cJSON *doc = NULL, *rows = NULL;
-    int rc;
-    ml_err result = prepare(st,
-                            "SELECT store, terminal, next_seq, max_seq, gaps, received,"
-                            " first_received_at, last_received_at FROM terminals"
-                            " ORDER BY store, terminal",
-                            &s, errbuf, errlen);
-    if (result != ML_OK)
-        goto out;
+    ml_err result = ML_NOMEM;
+    if (hq_store_terminal_rows(st, &q) != ML_OK)
+        return failed(st, errbuf, errlen);
     if (json) {
-        result = ML_NOMEM;
         if ((doc = cJSON_CreateObject()) == NULL ||
             (rows = cJSON_AddArrayToObject(doc, "terminals")) == NULL)
             goto out;
@@ -476,87 +430,39 @@ ml_err hq_report_status(struct hq_store *st, int json, FILE *out, char *errbuf, 
         fprintf(out, "%-20s %-20s %10s %10s %8s %10s  %s\n", "store", "terminal", "next_seq",
                 "max_seq", "gaps", "received", "last received");
     }
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t v[6];
-        for (int i = 0; i < 6; i++)
-            v[i] = sqlite3_column_int64(s, i + 2);
+    int rc;
+    char when[32];
+    while ((rc = hq_store_terminal_next(&q, &row)) > 0) {
         if (json) {
             cJSON *r = cJSON_CreateObject();
             if (r == NULL || !cJSON_AddItemToArray(rows, r)) {
                 cJSON_Delete(r);
-                result = ML_NOMEM;
                 goto out;
             }
-            cJSON_AddStringToObject(r, "store", col_text(s, 0));
-            cJSON_AddStringToObject(r, "terminal", col_text(s, 1));
-            json_add_i64(r, "next_seq", v[0]);
-            json_add_i64(r, "max_seq", v[1]);
-            json_add_i64(r, "gaps", v[2]);
-            json_add_i64(r, "received", v[3]);
-            json_add_i64(r, "first_received_at", v[4]);
-            json_add_i64(r, "last_received_at", v[5]);
+            cJSON_AddStringToObject(r, "store", row.store);
+            cJSON_AddStringToObject(r, "terminal", row.terminal);
+            json_add_i64(r, "next_seq", row.next_seq);
+            json_add_i64(r, "max_seq", row.max_seq);
+            json_add_i64(r, "gaps", row.gaps);
+            json_add_i64(r, "received", row.received);
+            json_add_i64(r, "first_received_at", row.first_received_at);
+            json_add_i64(r, "last_received_at", row.last_received_at);
         } else {
-            char when[32] = "";
-            time_t t = (time_t)(v[5] / 1000);
-            struct tm tm;
-            if (localtime_r(&t, &tm) != NULL)
-                strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
             fprintf(out, "%-20s %-20s %10" PRId64 " %10" PRId64 " %8" PRId64 " %10" PRId64 "  %s\n",
-                    col_text(s, 0), col_text(s, 1), v[0], v[1], v[2], v[3], when);
+                    row.store, row.terminal, row.next_seq, row.max_seq, row.gaps, row.received,
+                    local_time(row.last_received_at, when));
         }
     }
-    if (rc != SQLITE_DONE) {
-        result = step_failed(st, errbuf, errlen);
+    if (rc < 0) {
+        result = failed(st, errbuf, errlen);
         goto out;
     }
-    sqlite3_finalize(s);
-    s = NULL;
-
-    if ((result = prepare(st,
-                          "SELECT store, terminal, reason, count, last_event_id, last_at"
-                          " FROM rejections ORDER BY store, terminal, reason",
-                          &s, errbuf, errlen)) != ML_OK)
+    if ((result = status_rejections(st, doc, out, errbuf, errlen)) != ML_OK)
         goto out;
-    if (json) {
-        result = ML_NOMEM;
-        if ((rows = cJSON_AddArrayToObject(doc, "rejections")) == NULL)
-            goto out;
-    }
-    int header = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (json) {
-            cJSON *r = cJSON_CreateObject();
-            if (r == NULL || !cJSON_AddItemToArray(rows, r)) {
-                cJSON_Delete(r);
-                result = ML_NOMEM;
-                goto out;
-            }
-            cJSON_AddStringToObject(r, "store", col_text(s, 0));
-            cJSON_AddStringToObject(r, "terminal", col_text(s, 1));
-            cJSON_AddStringToObject(r, "reason", col_text(s, 2));
-            json_add_i64(r, "count", sqlite3_column_int64(s, 3));
-            if (sqlite3_column_type(s, 4) == SQLITE_NULL)
-                cJSON_AddNullToObject(r, "last_event_id");
-            else
-                cJSON_AddStringToObject(r, "last_event_id", col_text(s, 4));
-            json_add_i64(r, "last_at", sqlite3_column_int64(s, 5));
-        } else {
-            if (!header++)
-                fprintf(out,
-                        "\nrejected events (not stored, not acked)\n%-20s %-20s %-16s %8s  %s\n",
-                        "store", "terminal", "reason", "count", "last event");
-            fprintf(out, "%-20s %-20s %-16s %8" PRId64 "  %s\n", col_text(s, 0), col_text(s, 1),
-                    col_text(s, 2), (int64_t)sqlite3_column_int64(s, 3), col_text(s, 4));
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        result = step_failed(st, errbuf, errlen);
-        goto out;
-    }
     result = json ? print_json(doc, out) : ML_OK;
     doc = NULL;
 out:
     cJSON_Delete(doc);
-    sqlite3_finalize(s);
+    hq_store_rows_close(&q);
     return result;
 }

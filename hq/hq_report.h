@@ -11,8 +11,10 @@
  *                campaign (conflicts and their total amount)
  *   status       per terminal: next_seq, max_seq, gaps, received; refused events
  *
- * Days are inclusive YYYY-MM-DD bounds in HQ's local time zone (TZ). Functions write to
- * `out` and return ML_STORAGE on a SQLite error (message in errbuf); nothing is logged.
+ * Days are inclusive YYYY-MM-DD bounds in HQ's local time zone (TZ), of the years
+ * HQ_REPORT_YEAR_MIN..MAX (day_parse() of lib/day.h checks them). The rows come from the
+ * tables' owners (hq_store.h, hq_settle.h); this module only formats them. Functions write
+ * to `out` and return ML_STORAGE on a SQLite error (message in errbuf); nothing is logged.
  */
 #ifndef ML_HQ_REPORT_H
 #define ML_HQ_REPORT_H
@@ -23,13 +25,8 @@
 #include "hq_store.h"
 #include "ml_err.h"
 
-#define HQ_DAY_LEN 10 /* "YYYY-MM-DD" */
-
-/* Checks a calendar date "YYYY-MM-DD" (years 2000-2999). ML_PARSE if not one. */
-ml_err hq_report_check_day(const char *day);
-
-/* Today's local date. */
-void hq_report_today(char out[HQ_DAY_LEN + 1]);
+#define HQ_REPORT_YEAR_MIN 2000
+#define HQ_REPORT_YEAR_MAX 2999
 
 ml_err hq_report_sales(struct hq_store *st, const char *from, const char *to, int json, FILE *out,
                        char *errbuf, size_t errlen);

@@ -1,5 +1,9 @@
 /*
  * hq_settle: booking coupons redeemed past their uses; see hq_settle.h.
+ *
+ * Owns (the only SQL naming them): coupon_terms, conflicts. The redemptions it orders are
+ * hq_store.c's, the stores it denies a coupon to come from hq_store.c (terminals) and
+ * hq_outgoing.c (outgoing).
  */
 #include "hq_settle.h"
 
@@ -8,39 +12,16 @@
 #include <string.h>
 
 #include "hq_log.h"
+#include "hq_outgoing.h"
 
-enum settle_stmt {
-    Q_TRUSTED,
-    Q_TERMS,
-    Q_LIVE,
-    Q_BOOK,
-    Q_STORES,
-    Q_COUNT,
-};
-
-static const char *const settle_sql[Q_COUNT] = {
-    [Q_TRUSTED] = "UPDATE redemptions SET trusted_at = ?2 WHERE event_id = ?1",
-    [Q_TERMS] = "SELECT uses, campaign_id FROM coupon_terms WHERE coupon_id = ?1",
-    [Q_LIVE] = "SELECT r.event_id, r.store, r.terminal, r.sale_id, r.amount,"
-               " coalesce(r.trusted_at, r.at) AS t, r.day,"
-               " EXISTS (SELECT 1 FROM conflicts c WHERE c.event_id = r.event_id)"
-               " FROM redemptions r WHERE r.coupon_id = ?1 AND r.restored_at IS NULL"
-               " ORDER BY t, r.store, r.terminal, r.event_id",
-    [Q_BOOK] = "INSERT OR IGNORE INTO conflicts (event_id, coupon_id, campaign_id, store, terminal,"
-               " sale_id, amount, at, winner_event_id, winner_store, winner_terminal,"
-               " winner_sale_id, winner_at, day, notice_id, detected_at)"
-               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    /* Every store HQ knows: configured, heard from, or sent to. */
-    [Q_STORES] = "SELECT store FROM terminals UNION SELECT store FROM outgoing"
-                 " WHERE store <> '*' ORDER BY 1",
-};
+/* Stores a deny goes to past the configured ones are collected (sorted, once each) before
+ * any is sent: sending writes outgoing, which the collection reads. */
+#define HQ_SETTLE_STORES_MAX HQ_PUSH_MESSAGES_MAX
 
 struct hq_settle {
     const struct hq_config *cfg;
     EVP_PKEY *key;
     char kid[SIGN_KID_MAX + 1];
-    sqlite3 *db; /* the statements belong to this connection */
-    sqlite3_stmt *q[Q_COUNT];
     struct hq_push *push; /* messages of the open transaction; NULL when none */
 };
 
@@ -50,6 +31,11 @@ struct live {
         sale_id[HQ_EVENT_ID_MAX + 1], day[16];
     int64_t amount, t;
     int booked;
+};
+
+struct lives {
+    struct live *v;
+    size_t n, cap;
 };
 
 ml_err hq_settle_new(const struct hq_config *cfg, EVP_PKEY *key, const char *kid,
@@ -65,114 +51,146 @@ ml_err hq_settle_new(const struct hq_config *cfg, EVP_PKEY *key, const char *kid
     return ML_OK;
 }
 
-static void finalize_all(struct hq_settle *s)
-{
-    for (int i = 0; i < Q_COUNT; i++) {
-        sqlite3_finalize(s->q[i]);
-        s->q[i] = NULL;
-    }
-}
-
 void hq_settle_free(struct hq_settle *s)
 {
     if (s == NULL)
         return;
-    finalize_all(s);
     hq_push_free(s->push);
     free(s);
 }
 
-static sqlite3_stmt *q(struct hq_settle *s, struct hq_store *st, enum settle_stmt id)
+static ml_err add_live(void *arg, const struct hq_live_redemption *r)
 {
-    sqlite3 *db = hq_store_db(st);
-    if (s->db != db) {
-        finalize_all(s);
-        s->db = db;
+    struct lives *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        struct live *grown = realloc(l->v, cap * sizeof(*grown));
+        if (grown == NULL)
+            return ML_NOMEM;
+        l->v = grown;
+        l->cap = cap;
     }
-    if (s->q[id] == NULL && sqlite3_prepare_v3(db, settle_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                               &s->q[id], NULL) != SQLITE_OK)
-        return NULL;
-    sqlite3_reset(s->q[id]);
-    sqlite3_clear_bindings(s->q[id]);
-    return s->q[id];
-}
-
-static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
-{
-    const unsigned char *v = sqlite3_column_text(st, col);
-    snprintf(dst, cap, "%s", v ? (const char *)v : "");
-}
-
-/* The coupon's live redemptions in settlement order; *ret_n of them in *ret (caller frees). */
-static ml_err load_live(struct hq_settle *s, struct hq_store *st, const char *coupon_id,
-                        struct live **ret, size_t *ret_n)
-{
-    sqlite3_stmt *l = q(s, st, Q_LIVE);
-    if (l == NULL)
-        return ML_STORAGE;
-    sqlite3_bind_text(l, 1, coupon_id, -1, SQLITE_STATIC);
-    struct live *v = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(l)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 4;
-            struct live *grown = realloc(v, cap * sizeof(*v));
-            if (grown == NULL) {
-                free(v);
-                sqlite3_reset(l);
-                return ML_NOMEM;
-            }
-            v = grown;
-        }
-        struct live *e = &v[n++];
-        copy_col(e->event_id, sizeof(e->event_id), l, 0);
-        copy_col(e->store, sizeof(e->store), l, 1);
-        copy_col(e->terminal, sizeof(e->terminal), l, 2);
-        copy_col(e->sale_id, sizeof(e->sale_id), l, 3);
-        e->amount = sqlite3_column_int64(l, 4);
-        e->t = sqlite3_column_int64(l, 5);
-        copy_col(e->day, sizeof(e->day), l, 6);
-        e->booked = sqlite3_column_int(l, 7);
-    }
-    sqlite3_reset(l);
-    if (rc != SQLITE_DONE) {
-        free(v);
-        return ML_STORAGE;
-    }
-    *ret = v;
-    *ret_n = n;
+    struct live *e = &l->v[l->n++];
+    snprintf(e->event_id, sizeof(e->event_id), "%s", r->event_id);
+    snprintf(e->store, sizeof(e->store), "%s", r->store);
+    snprintf(e->terminal, sizeof(e->terminal), "%s", r->terminal);
+    snprintf(e->sale_id, sizeof(e->sale_id), "%s", r->sale_id);
+    snprintf(e->day, sizeof(e->day), "%s", r->day);
+    e->amount = r->amount;
+    e->t = r->t;
+    e->booked = 0;
     return ML_OK;
 }
 
-static ml_err book(struct hq_settle *s, struct hq_store *st, const char *coupon_id,
-                   const char *campaign_id, const struct live *loser, const struct live *winner,
-                   const char *notice_id, int64_t now_ms)
+/* *ret_booked = 1 when the redemption stored by event_id is booked as a conflict. */
+static ml_err booked(struct db *db, const char *event_id, int *ret_booked)
 {
-    sqlite3_stmt *b = q(s, st, Q_BOOK);
+    sqlite3_stmt *b = db_stmt(db, "SELECT 1 FROM conflicts WHERE event_id = ?1");
     if (b == NULL)
         return ML_STORAGE;
-    sqlite3_bind_text(b, 1, loser->event_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(b, 2, coupon_id, -1, SQLITE_STATIC);
-    if (campaign_id != NULL)
-        sqlite3_bind_text(b, 3, campaign_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(b, 4, loser->store, -1, SQLITE_STATIC);
-    sqlite3_bind_text(b, 5, loser->terminal, -1, SQLITE_STATIC);
-    sqlite3_bind_text(b, 6, loser->sale_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(b, 7, loser->amount);
-    sqlite3_bind_int64(b, 8, loser->t);
-    sqlite3_bind_text(b, 9, winner->event_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(b, 10, winner->store, -1, SQLITE_STATIC);
-    sqlite3_bind_text(b, 11, winner->terminal, -1, SQLITE_STATIC);
-    sqlite3_bind_text(b, 12, winner->sale_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(b, 13, winner->t);
-    sqlite3_bind_text(b, 14, loser->day, -1, SQLITE_STATIC);
-    if (notice_id != NULL)
-        sqlite3_bind_text(b, 15, notice_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(b, 16, now_ms);
-    int rc = sqlite3_step(b);
+    db_bind_text_static(db, b, 1, event_id);
+    int rc = db_step(db, b);
     sqlite3_reset(b);
-    return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
+    *ret_booked = rc == SQLITE_ROW;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
+}
+
+/* The coupon's live redemptions in settlement order; *ret_n of them in *ret (caller frees). */
+static ml_err load_live(struct hq_store *st, const char *coupon_id, struct live **ret,
+                        size_t *ret_n)
+{
+    struct lives l = {0};
+    ml_err err = hq_store_live_redemptions(st, coupon_id, add_live, &l);
+    for (size_t i = 0; err == ML_OK && i < l.n; i++)
+        err = booked(hq_store_conn(st), l.v[i].event_id, &l.v[i].booked);
+    if (err != ML_OK) {
+        free(l.v);
+        return err;
+    }
+    *ret = l.v;
+    *ret_n = l.n;
+    return ML_OK;
+}
+
+static ml_err book(struct hq_store *st, const char *coupon_id, const char *campaign_id,
+                   const struct live *loser, const struct live *winner, const char *notice_id,
+                   int64_t now_ms)
+{
+    struct db *db = hq_store_conn(st);
+    sqlite3_stmt *b = db_stmt(
+        db, "INSERT OR IGNORE INTO conflicts (event_id, coupon_id, campaign_id, store, terminal,"
+            " sale_id, amount, at, winner_event_id, winner_store, winner_terminal,"
+            " winner_sale_id, winner_at, day, notice_id, detected_at)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+    if (b == NULL)
+        return ML_STORAGE;
+    db_bind_text_static(db, b, 1, loser->event_id);
+    db_bind_text_static(db, b, 2, coupon_id);
+    db_bind_text_static(db, b, 3, campaign_id);
+    db_bind_text_static(db, b, 4, loser->store);
+    db_bind_text_static(db, b, 5, loser->terminal);
+    db_bind_text_static(db, b, 6, loser->sale_id);
+    db_bind_i64(db, b, 7, loser->amount);
+    db_bind_i64(db, b, 8, loser->t);
+    db_bind_text_static(db, b, 9, winner->event_id);
+    db_bind_text_static(db, b, 10, winner->store);
+    db_bind_text_static(db, b, 11, winner->terminal);
+    db_bind_text_static(db, b, 12, winner->sale_id);
+    db_bind_i64(db, b, 13, winner->t);
+    db_bind_text_static(db, b, 14, loser->day);
+    db_bind_text_static(db, b, 15, notice_id);
+    db_bind_i64(db, b, 16, now_ms);
+    return db_run(db, b);
+}
+
+/* Store ids, sorted and each once. */
+struct store_set {
+    char (*id)[HQ_CONFIG_ID_MAX + 1];
+    size_t n, cap;
+    int over; /* more than HQ_SETTLE_STORES_MAX were offered */
+};
+
+static ml_err add_store(void *arg, const char *store)
+{
+    struct store_set *set = arg;
+    if (strlen(store) > HQ_CONFIG_ID_MAX)
+        return ML_OK; /* not a store id any message could go to */
+    if (set->n == HQ_SETTLE_STORES_MAX) {
+        set->over = 1;
+        return ML_OK;
+    }
+    if (set->n == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 64;
+        char(*grown)[HQ_CONFIG_ID_MAX + 1] = realloc(set->id, cap * sizeof(*grown));
+        if (grown == NULL)
+            return ML_NOMEM;
+        set->id = grown;
+        set->cap = cap;
+    }
+    snprintf(set->id[set->n++], sizeof(set->id[0]), "%s", store);
+    return ML_OK;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Every store HQ knows besides the configured ones: heard from, or sent to. */
+static ml_err known_stores(struct hq_store *st, struct store_set *set)
+{
+    ml_err err = hq_store_terminal_stores(st, add_store, set);
+    if (err == ML_OK)
+        err = hq_outgoing_stores(st, add_store, set);
+    if (err != ML_OK)
+        return err;
+    qsort(set->id, set->n, sizeof(set->id[0]), by_id);
+    size_t k = 0;
+    for (size_t i = 0; i < set->n; i++)
+        if (k == 0 || strcmp(set->id[k - 1], set->id[i]) != 0)
+            memmove(set->id[k++], set->id[i], sizeof(set->id[0]));
+    set->n = k;
+    return ML_OK;
 }
 
 /* Prepares body as `kind` and stores it for `store`. Only storage and memory fail. */
@@ -184,6 +202,30 @@ static ml_err send_to(struct hq_settle *s, const char *store, const char *kind, 
         return err;
     hq_error("settlement: %s for store %s not stored: %s", kind, store, r.message);
     return ML_OK;
+}
+
+/* Sends the prepared deny to the configured stores first, then to every other store HQ
+ * has heard from or sent to (in byte order). Only storage and memory fail. */
+static ml_err deny_everywhere(struct hq_settle *s, struct hq_store *st, cJSON *deny)
+{
+    struct store_set set = {0};
+    ml_err err = ML_OK;
+    for (size_t i = 0; err == ML_OK && i < s->cfg->nstores; i++)
+        err = send_to(s, s->cfg->stores[i], "deny.upsert", deny);
+    if (err == ML_OK)
+        err = known_stores(st, &set);
+    if (err == ML_OK && set.over)
+        hq_error("settlement: more than %d stores known; the deny reaches the first %d of them",
+                 HQ_SETTLE_STORES_MAX, HQ_SETTLE_STORES_MAX);
+    for (size_t i = 0; err == ML_OK && i < set.n; i++) {
+        int configured = 0;
+        for (size_t k = 0; k < s->cfg->nstores && !configured; k++)
+            configured = strcmp(s->cfg->stores[k], set.id[i]) == 0;
+        if (!configured)
+            err = send_to(s, set.id[i], "deny.upsert", deny);
+    }
+    free(set.id);
+    return err;
 }
 
 static ml_err notify(struct hq_settle *s, struct hq_store *st, const char *coupon_id,
@@ -232,27 +274,7 @@ static ml_err notify(struct hq_settle *s, struct hq_store *st, const char *coupo
     }
     if ((err = hq_push_prepare(s->push, "deny.upsert", deny, NULL, &r)) != ML_OK)
         goto out;
-    /* Configured stores first, then every other store HQ has heard from or sent to. */
-    for (size_t i = 0; i < s->cfg->nstores; i++)
-        if ((err = send_to(s, s->cfg->stores[i], "deny.upsert", deny)) != ML_OK)
-            goto out;
-    sqlite3_stmt *k = q(s, st, Q_STORES);
-    if (k == NULL) {
-        err = ML_STORAGE;
-        goto out;
-    }
-    int rc;
-    while ((rc = sqlite3_step(k)) == SQLITE_ROW) {
-        const char *store = (const char *)sqlite3_column_text(k, 0);
-        int configured = 0;
-        for (size_t i = 0; i < s->cfg->nstores && !configured; i++)
-            configured = strcmp(s->cfg->stores[i], store) == 0;
-        if (!configured && (err = send_to(s, store, "deny.upsert", deny)) != ML_OK)
-            break;
-    }
-    sqlite3_reset(k);
-    if (err == ML_OK && rc != SQLITE_DONE)
-        err = ML_STORAGE;
+    err = deny_everywhere(s, st, deny);
 out:
     if (err != ML_OK && err != ML_STORAGE && err != ML_NOMEM) {
         hq_error("settlement: deny of coupon %s not stored: %s", coupon_id, r.message);
@@ -263,39 +285,40 @@ out:
     return err;
 }
 
+/* The uses HQ granted the coupon (1 when it never granted it) and its campaign ("": none). */
+static ml_err coupon_terms(struct hq_store *st, const char *coupon_id, int64_t *ret_uses,
+                           char *campaign, size_t len)
+{
+    struct db *db = hq_store_conn(st);
+    sqlite3_stmt *t =
+        db_stmt(db, "SELECT uses, campaign_id FROM coupon_terms WHERE coupon_id = ?1");
+    if (t == NULL)
+        return ML_STORAGE;
+    db_bind_text_static(db, t, 1, coupon_id);
+    int rc = db_step(db, t);
+    if (rc == SQLITE_ROW) {
+        *ret_uses = sqlite3_column_int64(t, 0);
+        db_col_copy(t, 1, campaign, len);
+    }
+    sqlite3_reset(t);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
+}
+
 ml_err hq_settle_redeemed(struct hq_settle *s, struct hq_store *st, const char *event_id,
                           const char *coupon_id, int64_t trusted_at, int64_t now_ms,
                           int *ret_conflicts)
 {
     *ret_conflicts = 0;
-    sqlite3_stmt *t = NULL;
-    if (trusted_at > 0) {
-        if ((t = q(s, st, Q_TRUSTED)) == NULL)
-            return ML_STORAGE;
-        sqlite3_bind_text(t, 1, event_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(t, 2, trusted_at);
-        int rc = sqlite3_step(t);
-        sqlite3_reset(t);
-        if (rc != SQLITE_DONE)
-            return ML_STORAGE;
-    }
+    if (trusted_at > 0 && hq_store_set_trusted(st, event_id, trusted_at) != ML_OK)
+        return ML_STORAGE;
     int64_t uses = 1;
     char campaign[HQ_FACT_ID_MAX + 1] = "";
-    if ((t = q(s, st, Q_TERMS)) == NULL)
-        return ML_STORAGE;
-    sqlite3_bind_text(t, 1, coupon_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(t);
-    if (rc == SQLITE_ROW) {
-        uses = sqlite3_column_int64(t, 0);
-        copy_col(campaign, sizeof(campaign), t, 1);
-    }
-    sqlite3_reset(t);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (coupon_terms(st, coupon_id, &uses, campaign, sizeof(campaign)) != ML_OK)
         return ML_STORAGE;
 
     struct live *v = NULL;
     size_t n = 0;
-    ml_err err = load_live(s, st, coupon_id, &v, &n);
+    ml_err err = load_live(st, coupon_id, &v, &n);
     if (err != ML_OK || n <= (size_t)uses) {
         free(v);
         return err;
@@ -307,7 +330,7 @@ ml_err hq_settle_redeemed(struct hq_settle *s, struct hq_store *st, const char *
             continue;
         const char *notice_id = v[i].event_id; /* one notice per losing redemption */
         const struct live *winner = &v[0];
-        err = book(s, st, coupon_id, cid, &v[i], winner, s->key ? notice_id : NULL, now_ms);
+        err = book(st, coupon_id, cid, &v[i], winner, s->key ? notice_id : NULL, now_ms);
         if (err != ML_OK)
             break;
         (*ret_conflicts)++;
@@ -358,14 +381,88 @@ ml_err hq_settle_note_grant(struct hq_store *st, const cJSON *body)
     const cJSON *uses = cJSON_GetObjectItemCaseSensitive(body, "uses");
     if (!cJSON_IsString(id))
         return ML_OK; /* hq_fact_check refused it already */
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(hq_store_db(st), sql, -1, &s, NULL) != SQLITE_OK)
+    struct db *db = hq_store_conn(st);
+    sqlite3_stmt *s = db_stmt(db, sql);
+    if (s == NULL)
         return ML_STORAGE;
-    sqlite3_bind_text(s, 1, id->valuestring, -1, SQLITE_STATIC);
-    if (cJSON_IsString(campaign))
-        sqlite3_bind_text(s, 2, campaign->valuestring, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, cJSON_IsNumber(uses) ? (sqlite3_int64)uses->valuedouble : 1);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
+    db_bind_text_static(db, s, 1, id->valuestring);
+    db_bind_text_static(db, s, 2, cJSON_IsString(campaign) ? campaign->valuestring : NULL);
+    db_bind_i64(db, s, 3, cJSON_IsNumber(uses) ? (int64_t)uses->valuedouble : 1);
+    return db_run(db, s);
+}
+
+/* ---- rows for the conflicts report --------------------------------------------------------- */
+
+static const char *col_text(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? (const char *)t : "";
+}
+
+ml_err hq_settle_conflict_rows(struct hq_store *st, const char *from, const char *to,
+                               struct hq_rows *ret)
+{
+    struct db *db = hq_store_conn(st);
+    sqlite3_stmt *s = db_stmt(db, "SELECT day, coupon_id, campaign_id, store, terminal, sale_id,"
+                                  " amount, at, winner_store, winner_terminal, winner_sale_id,"
+                                  " winner_at, notice_id, detected_at FROM conflicts"
+                                  " WHERE day BETWEEN ?1 AND ?2"
+                                  " ORDER BY day, at, coupon_id, event_id");
+    if (s == NULL)
+        return ML_STORAGE;
+    db_bind_text(db, s, 1, from);
+    db_bind_text(db, s, 2, to);
+    *ret = (struct hq_rows){.db = db, .stmt = s};
+    return ML_OK;
+}
+
+int hq_settle_conflict_next(struct hq_rows *r, struct hq_conflict_row *row)
+{
+    int rc = hq_store_rows_step(r);
+    if (rc != 1)
+        return rc;
+    sqlite3_stmt *s = r->stmt;
+    *row = (struct hq_conflict_row){
+        .day = col_text(s, 0),
+        .coupon_id = col_text(s, 1),
+        .campaign_id = (const char *)sqlite3_column_text(s, 2),
+        .store = col_text(s, 3),
+        .terminal = col_text(s, 4),
+        .sale_id = col_text(s, 5),
+        .amount = sqlite3_column_int64(s, 6),
+        .at = sqlite3_column_int64(s, 7),
+        .winner_store = col_text(s, 8),
+        .winner_terminal = col_text(s, 9),
+        .winner_sale_id = col_text(s, 10),
+        .winner_at = sqlite3_column_int64(s, 11),
+        .notice_id = (const char *)sqlite3_column_text(s, 12),
+        .detected_at = sqlite3_column_int64(s, 13),
+    };
+    return 1;
+}
+
+ml_err hq_settle_exposure_rows(struct hq_store *st, const char *from, const char *to,
+                               struct hq_rows *ret)
+{
+    struct db *db = hq_store_conn(st);
+    sqlite3_stmt *s = db_stmt(db, "SELECT campaign_id, count(*), sum(amount) FROM conflicts"
+                                  " WHERE day BETWEEN ?1 AND ?2 GROUP BY campaign_id"
+                                  " ORDER BY campaign_id IS NULL, campaign_id");
+    if (s == NULL)
+        return ML_STORAGE;
+    db_bind_text(db, s, 1, from);
+    db_bind_text(db, s, 2, to);
+    *ret = (struct hq_rows){.db = db, .stmt = s};
+    return ML_OK;
+}
+
+int hq_settle_exposure_next(struct hq_rows *r, struct hq_exposure_row *row)
+{
+    int rc = hq_store_rows_step(r);
+    if (rc == 1)
+        *row =
+            (struct hq_exposure_row){.campaign_id = (const char *)sqlite3_column_text(r->stmt, 0),
+                                     .conflicts = sqlite3_column_int64(r->stmt, 1),
+                                     .amount = sqlite3_column_int64(r->stmt, 2)};
+    return rc;
 }

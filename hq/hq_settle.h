@@ -13,6 +13,9 @@
  * is refused everywhere from then on. Without a signing key the conflicts are still booked
  * and reported; no message is sent.
  *
+ * It owns the tables coupon_terms (the uses and campaign of each coupon HQ granted) and
+ * conflicts (the overages booked); hq_settle.c is the only file whose SQL names them.
+ *
  * A hq_settle belongs to the serve thread. The messages it stores wait in it until the
  * caller has committed and publishes them (then clears), or rolled back (then truncates).
  */
@@ -58,5 +61,33 @@ void hq_settle_clear(struct hq_settle *s);
 /* Remembers a coupon's uses and campaign from a coupon.grant body HQ is about to send
  * (called by hq_push_prepare inside its transaction). ML_STORAGE only. */
 ml_err hq_settle_note_grant(struct hq_store *st, const cJSON *body);
+
+/* ---- rows for the conflicts report (hq_report.h; struct hq_rows: hq_store.h) ------------ */
+
+/* Each conflict whose losing redemption's local day is in [from, to], by day, time, coupon
+ * and event id. */
+struct hq_conflict_row {
+    const char *day, *coupon_id;
+    const char *campaign_id; /* NULL: the coupon is in no campaign */
+    const char *store, *terminal, *sale_id;
+    int64_t amount, at;
+    const char *winner_store, *winner_terminal, *winner_sale_id;
+    int64_t winner_at;
+    const char *notice_id; /* NULL: booked without a signing key, no notice sent */
+    int64_t detected_at;
+};
+ml_err hq_settle_conflict_rows(struct hq_store *st, const char *from, const char *to,
+                               struct hq_rows *ret);
+int hq_settle_conflict_next(struct hq_rows *r, struct hq_conflict_row *row);
+
+/* The exposure per campaign over the same days: conflicts and their amount, by campaign
+ * id, the coupons outside any campaign last (campaign_id NULL). */
+struct hq_exposure_row {
+    const char *campaign_id;
+    int64_t conflicts, amount;
+};
+ml_err hq_settle_exposure_rows(struct hq_store *st, const char *from, const char *to,
+                               struct hq_rows *ret);
+int hq_settle_exposure_next(struct hq_rows *r, struct hq_exposure_row *row);
 
 #endif

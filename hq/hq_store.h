@@ -1,19 +1,19 @@
 /*
- * hq_store: the HQ database (SQLite): every event a store sent, once, plus the tables the
- * reports read, filled at ingest in the same transaction as the events themselves.
+ * hq_store: the HQ database, and the tables of what stores send. It owns these tables
+ * (hq_store.c is the only file whose SQL names them):
  *
  *   events              one row per event id (the record; body kept as JSON text)
  *   terminals           per store/terminal: next_seq (lowest seq not yet received),
  *                       max_seq, received (distinct seqs) and gaps (max_seq - received)
- *   sales, refunds, commission_entries, redemptions   derived, for reports
  *   rejections          per store/terminal/reason: events refused and not acknowledged
- *   outgoing            every signed per-store message HQ sent, by store and cursor (the
- *                       gapless per-store sequence), as the exact text sent
- *   outgoing_campaigns  the current signed campaign.upsert of each campaign
+ *   sales, refunds, commission_entries, redemptions   derived at ingest, for reports
  *
- * The schema is versioned with PRAGMA user_version; hq_store_open() migrates forward and
- * refuses a database newer than it knows. Writes use WAL with synchronous=FULL, so a
- * committed batch survives power loss before HQ acknowledges it.
+ * The other HQ tables have owners of their own on the same connection: outgoing and
+ * outgoing_campaigns (hq_outgoing.h), coupon_terms and conflicts (hq_settle.h). The schema
+ * is hq/sql/NNN_*.sql, embedded at build time; hq_store_open() migrates forward and refuses
+ * a database newer than it knows (lib/db.h). Writes use WAL with synchronous=FULL, so a
+ * committed batch survives power loss before HQ acknowledges it (or synchronous=NORMAL
+ * with hq_walsync.h flushing before the acks, see hq_store_set_synchronous()).
  *
  * A hq_store belongs to one thread. Functions return ML_STORAGE on SQLite errors and log
  * nothing; the caller logs once (hq_store_errmsg() says what SQLite said).
@@ -25,22 +25,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db.h"
 #include "ml_err.h"
 
-#define HQ_SCHEMA_VERSION 3
-#define HQ_EVENT_ID_MAX 64 /* bytes of an event id (a UUIDv7 has 36) */
+#define HQ_SCHEMA_VERSION 3 /* hq/sql/001..003 */
+#define HQ_EVENT_ID_MAX 64  /* bytes of an event id (a UUIDv7 has 36) */
 
 struct hq_store;
 
 enum hq_store_mode {
-    HQ_STORE_READWRITE, /* creates and migrates the database (serve) */
-    HQ_STORE_READONLY,  /* existing database at the current version (report, status) */
+    HQ_STORE_READWRITE, /* creates and migrates the database (serve, the push commands) */
+    HQ_STORE_READONLY,  /* existing database at the current version (report, status, the
+                           catch-up endpoint) */
 };
 
 /*
- * Opens the database at `path`. On failure returns ML_STORAGE (or ML_CONFIG for a schema
- * newer than this program, ML_NOENTRY for a missing file in READONLY mode) with one line
- * in errbuf, and leaves *ret_store alone. Caller frees with hq_store_close().
+ * Opens the database at `path` (db_open(), DB_READWRITE or DB_READONLY). On failure
+ * returns ML_STORAGE (or ML_CONFIG for a schema newer than this program, ML_NOENTRY for a
+ * missing file in READONLY mode) with one line in errbuf naming path, and leaves
+ * *ret_store alone. Caller frees with hq_store_close().
  */
 ml_err hq_store_open(const char *path, enum hq_store_mode mode, struct hq_store **ret_store,
                      char *errbuf, size_t errlen);
@@ -48,11 +51,18 @@ ml_err hq_store_open(const char *path, enum hq_store_mode mode, struct hq_store 
 /* NULL-safe. */
 void hq_store_close(struct hq_store *st);
 
-/* Borrowed connection, for read-only queries (reports). */
-sqlite3 *hq_store_db(struct hq_store *st);
+/* The connection, borrowed, for the owners of the other HQ tables (hq_outgoing.c,
+ * hq_settle.c), which run their own statements on it. */
+struct db *hq_store_conn(struct hq_store *st);
+
+/* What SQLite said about the last failure ("out of memory" for st NULL). */
 const char *hq_store_errmsg(struct hq_store *st);
 
-/* One transaction per batch: BEGIN IMMEDIATE ... COMMIT (or ROLLBACK, which never fails). */
+/*
+ * One transaction per batch: BEGIN IMMEDIATE ... COMMIT (or ROLLBACK, which never fails).
+ * After a commit that failed, whether it reached the disk is not known (db.h): the next
+ * hq_store_begin() first reopens the database to find out, and fails while it cannot.
+ */
 ml_err hq_store_begin(struct hq_store *st);
 ml_err hq_store_commit(struct hq_store *st);
 void hq_store_rollback(struct hq_store *st);
@@ -63,10 +73,10 @@ ml_err hq_store_savepoint(struct hq_store *st);
 ml_err hq_store_release(struct hq_store *st);
 void hq_store_rollback_to(struct hq_store *st);
 
-/* Calls fn with the topic of every campaign whose current message (an upsert or a
- * withdrawal) has expired: its retained copy would only draw msg_expired refusals. */
-ml_err hq_store_expired_campaigns(struct hq_store *st, int64_t now_ms,
-                                  void (*fn)(void *arg, const char *topic), void *arg);
+/* A read transaction, so that several queries see one snapshot (a catch-up response).
+ * read_end never fails. */
+ml_err hq_store_read_begin(struct hq_store *st);
+void hq_store_read_end(struct hq_store *st);
 
 /* synchronous=FULL (1, the default: each commit flushes the WAL) or NORMAL (0: the caller
  * flushes, see hq_walsync.h). Between transactions only. */
@@ -74,6 +84,8 @@ ml_err hq_store_set_synchronous(struct hq_store *st, int full);
 
 /* 1 while a transaction is open (SQLite may end one itself, e.g. on SQLITE_FULL). */
 int hq_store_in_tx(struct hq_store *st);
+
+/* ---- events, terminals, rejections ---------------------------------------------------- */
 
 /* An event as received; all strings borrowed. */
 struct hq_event {
@@ -121,7 +133,32 @@ ml_err hq_store_terminal_max_seq(struct hq_store *st, const char *store, const c
 ml_err hq_store_count_terminal(struct hq_store *st, const char *store, const char *terminal,
                                int64_t max_seq, int64_t received, int64_t now_ms);
 
-/* Derived rows, for a HQ_PUT_NEW event; `day` is the local date of ev->at (YYYY-MM-DD). */
+struct hq_seq_state {
+    int64_t next_seq; /* lowest seq not yet received */
+    int64_t max_seq;
+    int64_t received; /* distinct seqs received */
+    int64_t gaps;     /* seqs below max_seq not received */
+};
+
+/*
+ * After a batch: walks next_seq forward over the received seqs and recomputes gaps.
+ * *ret_before is the state as last refreshed; *ret_after the new one. A terminal with no
+ * event yet gives ML_NOENTRY.
+ */
+ml_err hq_store_refresh_terminal(struct hq_store *st, const char *store, const char *terminal,
+                                 struct hq_seq_state *ret_before, struct hq_seq_state *ret_after);
+
+/* Counts a refused event against the store/terminal of the topic it came on. */
+ml_err hq_store_note_rejected(struct hq_store *st, const char *store, const char *terminal,
+                              const char *reason, const char *event_id, int64_t now_ms);
+
+/* Calls fn with every store that has a terminal HQ heard from, in byte order; a result of
+ * fn other than ML_OK stops the walk and is returned. */
+ml_err hq_store_terminal_stores(struct hq_store *st, ml_err (*fn)(void *arg, const char *store),
+                                void *arg);
+
+/* ---- derived rows, for a HQ_PUT_NEW event; `day` is the local date of ev->at --------- */
+
 struct hq_sale {
     const char *sale_id;
     const char *member_id; /* NULL: anonymous */
@@ -146,68 +183,86 @@ ml_err hq_store_restore_redemption(struct hq_store *st, const struct hq_event *e
                                    const char *coupon_id, const char *sale_id, int64_t use_no,
                                    int *ret_found);
 
-/* Counts a refused event against the store/terminal of the topic it came on. */
-ml_err hq_store_note_rejected(struct hq_store *st, const char *store, const char *terminal,
-                              const char *reason, const char *event_id, int64_t now_ms);
+/* For settlement (hq_settle.h): the trusted time the terminal stamped on the redemption
+ * stored by event_id. */
+ml_err hq_store_set_trusted(struct hq_store *st, const char *event_id, int64_t trusted_at);
 
-struct hq_seq_state {
-    int64_t next_seq; /* lowest seq not yet received */
-    int64_t max_seq;
-    int64_t received; /* distinct seqs received */
-    int64_t gaps;     /* seqs below max_seq not received */
+/* A redemption not restored, in settlement order; strings borrowed for the call. */
+struct hq_live_redemption {
+    const char *event_id, *store, *terminal, *sale_id, *day;
+    int64_t amount;
+    int64_t t; /* the trusted time, else the terminal's wall clock */
 };
+
+/* Calls fn with each unrestored redemption of coupon_id ordered by t, store, terminal and
+ * event id; a result of fn other than ML_OK stops the walk and is returned. */
+ml_err hq_store_live_redemptions(struct hq_store *st, const char *coupon_id,
+                                 ml_err (*fn)(void *arg, const struct hq_live_redemption *r),
+                                 void *arg);
+
+/* ---- rows for the reports (hq_report.h) ----------------------------------------------- */
 
 /*
- * After a batch: walks next_seq forward over the received seqs and recomputes gaps.
- * *ret_before is the state as last refreshed; *ret_after the new one. A terminal with no
- * event yet gives ML_NOENTRY.
+ * The rows of a report query, read one at a time: opened by an owner's *_rows() function
+ * (ML_STORAGE when the query cannot be prepared), read with its *_next(), which fills a
+ * row whose strings are borrowed until the next call and returns 1 for a row, 0 at the
+ * end, -1 on a storage error (hq_store_errmsg() says which). At the end or after an error
+ * the rows are closed already; hq_store_rows_close() ends a walk early and may be called
+ * again. The statement belongs to the connection: one walk of each query at a time.
  */
-ml_err hq_store_refresh_terminal(struct hq_store *st, const char *store, const char *terminal,
-                                 struct hq_seq_state *ret_before, struct hq_seq_state *ret_after);
-
-/* ---- outgoing signed messages (hq_push.h) ----------------------------------------------- */
-
-/* A signed message as sent; all strings borrowed. */
-struct hq_outgoing {
-    const char *store;  /* a store id, or "*" for a campaign */
-    int64_t cursor;     /* per-store cursor; 0 for a campaign */
-    const char *id;     /* message id (UUIDv7) */
-    const char *kind;   /* "member.upsert", ... */
-    const char *entity; /* what the version counts for: "member:M1", "coupon:C1"... */
-    int64_t version;
-    const char *topic;
-    const char *text; /* the canonical JSON text, exactly as published */
-    int64_t issued, expires;
+struct hq_rows {
+    struct db *db;
+    sqlite3_stmt *stmt; /* NULL once closed */
 };
 
-/* The highest cursor given to `store` (0: none yet). Inside the writing transaction, so
- * the next one is gapless. */
-ml_err hq_store_last_cursor(struct hq_store *st, const char *store, int64_t *ret_cursor);
+/* For the owners' *_next(): steps r (1 row, 0 end, -1 error; closed at 0 and -1). */
+int hq_store_rows_step(struct hq_rows *r);
+void hq_store_rows_close(struct hq_rows *r);
 
-/* The highest version sent for `entity` to any store (0: none). */
-ml_err hq_store_last_version(struct hq_store *st, const char *entity, int64_t *ret_version);
+/* Per store, sales whose local day is in [from, to]; by store. */
+struct hq_sales_row {
+    const char *store;
+    int64_t sales, total, refunded;
+};
+ml_err hq_store_sales_rows(struct hq_store *st, const char *from, const char *to,
+                           struct hq_rows *ret);
+int hq_store_sales_next(struct hq_rows *r, struct hq_sales_row *row);
 
-/* The highest version sent for `entity` to `store` (0: none). */
-ml_err hq_store_last_version_at(struct hq_store *st, const char *store, const char *entity,
-                                int64_t *ret_version);
+/* Per guide, commission entries recorded on a day in [from, to] and the sales (entries
+ * without a refund) behind them; by guide. */
+struct hq_commission_row {
+    const char *guide_id;
+    int64_t commission, sales;
+};
+ml_err hq_store_commission_rows(struct hq_store *st, const char *from, const char *to,
+                                struct hq_rows *ret);
+int hq_store_commission_next(struct hq_rows *r, struct hq_commission_row *row);
 
-/* Inserts a per-store message. ML_STORAGE also when (store, cursor) or id is taken. */
-ml_err hq_store_put_outgoing(struct hq_store *st, const struct hq_outgoing *m);
+/* Each redemption of a day in [from, to], by time, coupon and event id. */
+struct hq_redemption_row {
+    const char *coupon_id, *store, *terminal, *sale_id;
+    int64_t amount, use_no, at;
+    int restored;
+};
+ml_err hq_store_redemption_rows(struct hq_store *st, const char *from, const char *to,
+                                struct hq_rows *ret);
+int hq_store_redemption_next(struct hq_rows *r, struct hq_redemption_row *row);
 
-/* Current version of a campaign (0: none yet). */
-ml_err hq_store_campaign_version(struct hq_store *st, const char *campaign_id,
-                                 int64_t *ret_version);
+/* Each terminal, by store and terminal. */
+struct hq_terminal_row {
+    const char *store, *terminal;
+    int64_t next_seq, max_seq, gaps, received, first_received_at, last_received_at;
+};
+ml_err hq_store_terminal_rows(struct hq_store *st, struct hq_rows *ret);
+int hq_store_terminal_next(struct hq_rows *r, struct hq_terminal_row *row);
 
-/* Count and total text bytes of the campaigns whose message has not expired at now_ms,
- * leaving out `except` (NULL: none). */
-ml_err hq_store_live_campaigns(struct hq_store *st, int64_t now_ms, const char *except,
-                               int64_t *ret_count, int64_t *ret_bytes);
-
-/* Makes m (store "*") the current message of `campaign_id`. */
-ml_err hq_store_put_campaign(struct hq_store *st, const char *campaign_id,
-                             const struct hq_outgoing *m);
-
-/* Marks a message published (after the broker's PUBACK). */
-ml_err hq_store_mark_published(struct hq_store *st, const char *id, int64_t now_ms);
+/* Refused events per store, terminal and reason, in that order. */
+struct hq_rejection_row {
+    const char *store, *terminal, *reason;
+    const char *last_event_id; /* NULL: the last one had no usable id */
+    int64_t count, last_at;
+};
+ml_err hq_store_rejection_rows(struct hq_store *st, struct hq_rows *ret);
+int hq_store_rejection_next(struct hq_rows *r, struct hq_rejection_row *row);
 
 #endif

@@ -82,7 +82,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     atexit(close_store);
-    sqlite3 *db = hq_store_db(fx.st);
+    sqlite3 *db = db_sqlite(hq_store_conn(fx.st));
     sqlite3_exec(db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(db,
@@ -202,7 +202,7 @@ static void run_segment(const struct fuzz_seg *s, int *group)
 static void reset(void)
 {
     char sql[128];
-    sqlite3 *db = hq_store_db(fx.st);
+    sqlite3 *db = db_sqlite(hq_store_conn(fx.st));
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     for (size_t i = 0; i < fx.ntables; i++) {
         snprintf(sql, sizeof(sql), "DELETE FROM \"%s\"", fx.tables[i]);

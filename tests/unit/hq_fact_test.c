@@ -409,7 +409,7 @@ static int64_t p_i64(struct pfx *f, const char *fmt, ...)
     va_end(ap);
     assert_true(n > 0 && (size_t)n < sizeof(sql));
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(hq_store_db(f->st), sql, -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db_sqlite(hq_store_conn(f->st)), sql, -1, &s, NULL) != SQLITE_OK)
         fail_msg("prepare: %s: %s", hq_store_errmsg(f->st), sql);
     if (sqlite3_step(s) != SQLITE_ROW) {
         sqlite3_finalize(s);
@@ -425,7 +425,7 @@ static char *stored_text(struct pfx *f, const char *id)
 {
     sqlite3_stmt *s = NULL;
     char *out = NULL;
-    assert_int_equal(sqlite3_prepare_v2(hq_store_db(f->st),
+    assert_int_equal(sqlite3_prepare_v2(db_sqlite(hq_store_conn(f->st)),
                                         "SELECT text FROM outgoing WHERE id = ?1 UNION ALL"
                                         " SELECT text FROM outgoing_campaigns WHERE id = ?1",
                                         -1, &s, NULL),
@@ -819,9 +819,9 @@ static void topics_are_the_inbox_and_campaign_topics(void **state)
 {
     (void)state;
     char buf[HQ_TOPIC_LEN_MAX];
-    hq_push_inbox_topic("acme", "S042", buf, sizeof(buf));
+    topic_inbox(buf, sizeof(buf), "acme", "S042");
     assert_string_equal(buf, "ml/acme/s/S042/inbox");
-    hq_push_campaign_topic("acme", "points-2026", buf, sizeof(buf));
+    topic_campaign(buf, sizeof(buf), "acme", "points-2026");
     assert_string_equal(buf, "ml/acme/hq/campaign/points-2026");
 }
 

@@ -93,19 +93,19 @@ static int64_t q_i64(struct fx *f, const char *fmt, ...)
     int n = vsnprintf(sql, sizeof(sql), fmt, ap);
     va_end(ap);
     assert_true(n > 0 && (size_t)n < sizeof(sql));
-    return sqlread_i64(hq_store_db(f->st), sql);
+    return sqlread_i64(db_sqlite(hq_store_conn(f->st)), sql);
 }
 
 /* Every row of sql, columns joined by '|', rows ended by '\n', NULL as "NULL". Caller
  * frees. */
 static char *q_dump(struct fx *f, const char *sql)
 {
-    return sqlread_dump(hq_store_db(f->st), sql);
+    return sqlread_dump(db_sqlite(hq_store_conn(f->st)), sql);
 }
 
 static void assert_dump(struct fx *f, const char *sql, const char *want)
 {
-    sqlread_assert(hq_store_db(f->st), sql, want);
+    sqlread_assert(db_sqlite(hq_store_conn(f->st)), sql, want);
 }
 
 /* Rows in every table ingest writes to, as one string: a snapshot for "nothing changed". */
@@ -746,7 +746,7 @@ static void storage_failure_stores_nothing_and_acks_nothing(void **state)
     char *batch = points_batch("e", 1, 2), *ack = NULL;
     assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
     assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_busy_timeout(hq_store_db(f->st), 0), SQLITE_OK);
+    assert_int_equal(sqlite3_busy_timeout(db_sqlite(hq_store_conn(f->st)), 0), SQLITE_OK);
 
     assert_int_equal(ingest_text(f, TOPIC, batch, &ack), ML_STORAGE);
     assert_null(ack);
@@ -814,7 +814,7 @@ static void subscription_is_the_ev_wildcard_shared_when_a_group_is_set(void **st
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         char buf[HQ_TOPIC_MAX];
-        hq_ingest_subscription(cases[i].brand, cases[i].group, buf, sizeof(buf));
+        topic_events_filter(buf, sizeof(buf), cases[i].brand, NULL, cases[i].group);
         assert_string_equal(buf, cases[i].want);
     }
 }

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "day.h"
 #include "hq_report.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -127,7 +129,8 @@ static void fill(struct hq_store *st)
         "  'T01', 'SALE-3', 1767311000000, '2026-01-02', 'settle-k2', 1767319200000),"
         " ('k4', 'C3', 'camp-b', 'S003', 'T01', 'SALE-L4', 999, 1767398400000, 'd3', 'S001',"
         "  'T01', 'SALE-4', 1767398000000, '2026-01-03', 'settle-k4', 1767398500000)";
-    assert_int_equal(sqlite3_exec(hq_store_db(st), conflicts_sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db_sqlite(hq_store_conn(st)), conflicts_sql, NULL, NULL, NULL),
+                     SQLITE_OK);
     assert_int_equal(hq_store_commit(st), ML_OK);
 }
 
@@ -513,8 +516,9 @@ static void report_on_a_damaged_database_is_a_storage_error(void **state)
     char err[512] = "";
     hq_store_close(f->st);
     assert_int_equal(hq_store_open(f->path, HQ_STORE_READWRITE, &f->st, err, sizeof(err)), ML_OK);
-    assert_int_equal(sqlite3_exec(hq_store_db(f->st), "DROP TABLE sales", NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db_sqlite(hq_store_conn(f->st)), "DROP TABLE sales", NULL, NULL, NULL),
+        SQLITE_OK);
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
@@ -524,6 +528,12 @@ static void report_on_a_damaged_database_is_a_storage_error(void **state)
     fclose(out);
     assert_non_null(strstr(err, "sales"));
     free(text);
+}
+
+/* The check `report` makes of --from and --to. */
+static ml_err check_day(const char *day)
+{
+    return day_parse(day, HQ_REPORT_YEAR_MIN, HQ_REPORT_YEAR_MAX, NULL) == 0 ? ML_OK : ML_PARSE;
 }
 
 static void check_day_accepts_calendar_dates_of_2000_to_2999(void **state)
@@ -543,21 +553,21 @@ static void check_day_accepts_calendar_dates_of_2000_to_2999(void **state)
         {"+026-01-01", ML_PARSE}, {"2026-01-1 ", ML_PARSE}, {"20260101", ML_PARSE},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++)
-        if (hq_report_check_day(cases[i].day) != cases[i].want)
+        if (check_day(cases[i].day) != cases[i].want)
             fail_msg("\"%s\": want %s", cases[i].day, ml_strerror(cases[i].want));
 }
 
 static void today_is_the_local_date(void **state)
 {
     (void)state;
-    char before[16], got[HQ_DAY_LEN + 1], after[16];
+    char before[16], got[DAY_TEXT_LEN + 1], after[16];
     struct tm tm;
     time_t t = time(NULL);
     strftime(before, sizeof(before), "%Y-%m-%d", localtime_r(&t, &tm));
-    hq_report_today(got);
+    day_of(clock_wall_ms(), got); /* what `report` takes for today */
     t = time(NULL);
     strftime(after, sizeof(after), "%Y-%m-%d", localtime_r(&t, &tm));
-    assert_int_equal(hq_report_check_day(got), ML_OK);
+    assert_int_equal(check_day(got), ML_OK);
     assert_true(strcmp(got, before) == 0 || strcmp(got, after) == 0);
 }
 

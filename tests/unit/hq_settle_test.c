@@ -153,24 +153,24 @@ static int teardown(void **state)
 
 static int64_t q_i64(struct fx *f, const char *sql)
 {
-    return sqlread_i64(hq_store_db(f->st), sql);
+    return sqlread_i64(db_sqlite(hq_store_conn(f->st)), sql);
 }
 
 /* Every row of sql, columns joined by '|', rows ended by '\n', NULL as "NULL". Caller frees. */
 static char *q_dump(struct fx *f, const char *sql)
 {
-    return sqlread_dump(hq_store_db(f->st), sql);
+    return sqlread_dump(db_sqlite(hq_store_conn(f->st)), sql);
 }
 
 static void assert_dump(struct fx *f, const char *sql, const char *want)
 {
-    sqlread_assert(hq_store_db(f->st), sql, want);
+    sqlread_assert(db_sqlite(hq_store_conn(f->st)), sql, want);
 }
 
 static void exec_sql(struct fx *f, const char *sql)
 {
     char *err = NULL;
-    if (sqlite3_exec(hq_store_db(f->st), sql, NULL, NULL, &err) != SQLITE_OK) {
+    if (sqlite3_exec(db_sqlite(hq_store_conn(f->st)), sql, NULL, NULL, &err) != SQLITE_OK) {
         print_error("%s: %s\n", sql, err ? err : "?");
         sqlite3_free(err);
         fail();

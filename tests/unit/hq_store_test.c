@@ -4,8 +4,8 @@
  *
  * Covered: opening, migrating and refusing schemas; events stored once per id (duplicate
  * and conflicting resends); per-terminal seq tracking (next_seq, max_seq, received, gaps)
- * step by step; rejections; the report rows; per-store cursors and versions of outgoing
- * messages; campaigns. Tables are read back with plain SQL on hq_store_db().
+ * step by step; rejections; the report rows. (The outgoing messages are
+ * hq_outgoing_test.c's.) Tables are read back with plain SQL on the store's connection.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,12 +95,12 @@ static int64_t q_i64(struct hq_store *st, const char *fmt, ...)
     int n = vsnprintf(sql, sizeof(sql), fmt, ap);
     va_end(ap);
     assert_true(n > 0 && (size_t)n < sizeof(sql));
-    return sqlread_i64(hq_store_db(st), sql);
+    return sqlread_i64(db_sqlite(hq_store_conn(st)), sql);
 }
 
 static void assert_dump(struct hq_store *st, const char *sql, const char *want)
 {
-    sqlread_assert(hq_store_db(st), sql, want);
+    sqlread_assert(db_sqlite(hq_store_conn(st)), sql, want);
 }
 
 static struct hq_event event(const char *id, const char *store, const char *terminal, int64_t seq,
@@ -294,7 +294,7 @@ static void newer_schema_is_refused_in_both_modes(void **state)
     static const enum hq_store_mode modes[] = {HQ_STORE_READWRITE, HQ_STORE_READONLY};
     char pragma[64];
     snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", HQ_SCHEMA_VERSION + 1);
-    exec_sql(hq_store_db(f->st), pragma);
+    exec_sql(db_sqlite(hq_store_conn(f->st)), pragma);
     hq_store_close(f->st);
     f->st = NULL;
     for (size_t i = 0; i < ARRAY_LEN(modes); i++) {
@@ -572,186 +572,6 @@ static void restore_redemption_marks_the_matching_one_once(void **state)
                 "e-red|C1|SALE-1|S001|1|2000|2026-01-01|1767225660000\n");
 }
 
-/* ---- outgoing messages: cursors and versions ----------------------------------------- */
-
-static ml_err put_out(struct hq_store *st, const char *store, int64_t cursor, const char *id,
-                      const char *entity, int64_t version)
-{
-    struct hq_outgoing m = {.store = store,
-                            .cursor = cursor,
-                            .id = id,
-                            .kind = "member.upsert",
-                            .entity = entity,
-                            .version = version,
-                            .topic = "ml/demo/s/x/inbox",
-                            .text = "{}",
-                            .issued = T0,
-                            .expires = T0 + 1000};
-    return hq_store_put_outgoing(st, &m);
-}
-
-static int64_t last_cursor(struct hq_store *st, const char *store)
-{
-    int64_t c = -1;
-    assert_int_equal(hq_store_last_cursor(st, store, &c), ML_OK);
-    return c;
-}
-
-/* Cursors count per store; a taken (store, cursor) or id is refused, which is what keeps a
- * store's sequence gapless when two pushes race. */
-static void cursors_are_per_store_and_a_taken_cursor_or_id_is_refused(void **state)
-{
-    struct fx *f = *state;
-    assert_int_equal(last_cursor(f->st, "S001"), 0);
-    assert_int_equal(hq_store_begin(f->st), ML_OK);
-    assert_int_equal(put_out(f->st, "S001", 1, "m1", "member:M1", 1), ML_OK);
-    assert_int_equal(put_out(f->st, "S001", 2, "m2", "member:M2", 1), ML_OK);
-    assert_int_equal(put_out(f->st, "S002", 1, "m3", "member:M1", 1), ML_OK);
-    assert_int_equal(last_cursor(f->st, "S001"), 2);
-    assert_int_equal(last_cursor(f->st, "S002"), 1);
-    assert_int_equal(last_cursor(f->st, "S003"), 0);
-    assert_int_equal(put_out(f->st, "S001", 2, "m4", "member:M3", 1), ML_STORAGE);
-    assert_int_equal(put_out(f->st, "S003", 1, "m1", "member:M3", 1), ML_STORAGE);
-    assert_int_equal(hq_store_commit(f->st), ML_OK);
-    assert_int_equal(last_cursor(f->st, "S001"), 2);
-    assert_int_equal(last_cursor(f->st, "S003"), 0);
-
-    /* A rolled back push gives its cursors back. */
-    assert_int_equal(hq_store_begin(f->st), ML_OK);
-    assert_int_equal(put_out(f->st, "S001", 3, "m5", "member:M5", 1), ML_OK);
-    assert_int_equal(last_cursor(f->st, "S001"), 3);
-    hq_store_rollback(f->st);
-    assert_int_equal(last_cursor(f->st, "S001"), 2);
-}
-
-static void last_version_is_per_entity_and_per_store(void **state)
-{
-    struct fx *f = *state;
-    int64_t v = -1;
-    assert_int_equal(hq_store_begin(f->st), ML_OK);
-    assert_int_equal(put_out(f->st, "S001", 1, "m1", "member:M1", 5), ML_OK);
-    assert_int_equal(put_out(f->st, "S002", 1, "m2", "member:M1", 9), ML_OK);
-    assert_int_equal(put_out(f->st, "S001", 2, "m3", "coupon:C1", 3), ML_OK);
-    assert_int_equal(hq_store_commit(f->st), ML_OK);
-    static const struct {
-        const char *store; /* NULL: any store */
-        const char *entity;
-        int64_t want;
-    } cases[] = {
-        {NULL, "member:M1", 9},   {NULL, "coupon:C1", 3},   {NULL, "member:M2", 0},
-        {"S001", "member:M1", 5}, {"S002", "member:M1", 9}, {"S002", "coupon:C1", 0},
-        {"S003", "member:M1", 0},
-    };
-    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-        v = -1;
-        if (cases[i].store == NULL)
-            assert_int_equal(hq_store_last_version(f->st, cases[i].entity, &v), ML_OK);
-        else
-            assert_int_equal(hq_store_last_version_at(f->st, cases[i].store, cases[i].entity, &v),
-                             ML_OK);
-        if (v != cases[i].want)
-            fail_msg("case %zu: %s at %s: %lld, want %lld", i, cases[i].entity,
-                     cases[i].store ? cases[i].store : "any", (long long)v,
-                     (long long)cases[i].want);
-    }
-}
-
-static ml_err put_campaign(struct hq_store *st, const char *campaign_id, const char *id,
-                           int64_t version, const char *text, int64_t expires)
-{
-    struct hq_outgoing m = {.store = "*",
-                            .cursor = 0,
-                            .id = id,
-                            .kind = "campaign.upsert",
-                            .entity = "campaign:x",
-                            .version = version,
-                            .topic = "ml/demo/hq/campaign/x",
-                            .text = text,
-                            .issued = T0,
-                            .expires = expires};
-    return hq_store_put_campaign(st, campaign_id, &m);
-}
-
-/* One current message per campaign; live ones are those not expired at now. */
-static void campaigns_keep_one_current_message_and_count_live_ones(void **state)
-{
-    struct fx *f = *state;
-    int64_t v = -1, n = -1, bytes = -1;
-    assert_int_equal(hq_store_campaign_version(f->st, "c1", &v), ML_OK);
-    assert_int_equal(v, 0);
-    assert_int_equal(hq_store_begin(f->st), ML_OK);
-    assert_int_equal(put_campaign(f->st, "c1", "id-1", 3, "abc", T0 + 1000), ML_OK);
-    assert_int_equal(put_campaign(f->st, "c2", "id-2", 1, "\xE7\x8E\x8B", T0 + 2000), ML_OK);
-    assert_int_equal(put_campaign(f->st, "c3", "id-3", 1, "zz", T0), ML_OK); /* expired */
-    assert_int_equal(hq_store_mark_published(f->st, "id-1", T0 + 1), ML_OK);
-    assert_int_equal(hq_store_commit(f->st), ML_OK);
-    assert_int_equal(hq_store_campaign_version(f->st, "c1", &v), ML_OK);
-    assert_int_equal(v, 3);
-    assert_dump(f->st, "SELECT published_at FROM outgoing_campaigns WHERE campaign_id = 'c1'",
-                "1767225600001\n");
-
-    /* Bytes are the texts' UTF-8 bytes, not characters. */
-    assert_int_equal(hq_store_live_campaigns(f->st, T0, NULL, &n, &bytes), ML_OK);
-    assert_int_equal(n, 2);
-    assert_int_equal(bytes, 3 + 3);
-    assert_int_equal(hq_store_live_campaigns(f->st, T0, "c1", &n, &bytes), ML_OK);
-    assert_int_equal(n, 1);
-    assert_int_equal(bytes, 3);
-    assert_int_equal(hq_store_live_campaigns(f->st, T0 + 1000, NULL, &n, &bytes), ML_OK);
-    assert_int_equal(n, 1);
-
-    /* A new version replaces the current message, unpublished again. */
-    assert_int_equal(hq_store_begin(f->st), ML_OK);
-    assert_int_equal(put_campaign(f->st, "c1", "id-4", 4, "abcd", T0 + 1000), ML_OK);
-    assert_int_equal(hq_store_commit(f->st), ML_OK);
-    assert_dump(f->st,
-                "SELECT campaign_id, version, id, text, published_at FROM outgoing_campaigns"
-                " WHERE campaign_id = 'c1'",
-                "c1|4|id-4|abcd|NULL\n");
-}
-
-static void count_topic(void *arg, const char *topic)
-{
-    int *n = arg;
-    assert_string_equal(topic, "ml/demo/hq/campaign/x");
-    (*n)++;
-}
-
-/* serve clears the retained copies of campaign messages whose expiry has come. */
-static void expired_campaign_messages_are_listed_for_clearing(void **state)
-{
-    struct fx *f = *state;
-    assert_int_equal(hq_store_begin(f->st), ML_OK);
-    assert_int_equal(put_campaign(f->st, "c1", "id-1", 1, "a", T0 + 1000), ML_OK);
-    assert_int_equal(put_campaign(f->st, "c2", "id-2", 1, "b", T0), ML_OK);
-    assert_int_equal(hq_store_commit(f->st), ML_OK);
-    static const struct {
-        int64_t now;
-        int want;
-    } cases[] = {{T0 - 1, 0}, {T0, 1}, {T0 + 999, 1}, {T0 + 1000, 2}};
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int n = 0;
-        assert_int_equal(hq_store_expired_campaigns(f->st, cases[i].now, count_topic, &n), ML_OK);
-        if (n != cases[i].want)
-            fail_msg("at T0%+lld: %d expired, want %d", (long long)(cases[i].now - T0), n,
-                     cases[i].want);
-    }
-}
-
-static void mark_published_sets_the_time_once(void **state)
-{
-    struct fx *f = *state;
-    assert_int_equal(hq_store_begin(f->st), ML_OK);
-    assert_int_equal(put_out(f->st, "S001", 1, "m1", "member:M1", 1), ML_OK);
-    assert_int_equal(put_out(f->st, "S001", 2, "m2", "member:M2", 1), ML_OK);
-    assert_int_equal(hq_store_mark_published(f->st, "m1", T0 + 10), ML_OK);
-    assert_int_equal(hq_store_mark_published(f->st, "m1", T0 + 20), ML_OK);
-    assert_int_equal(hq_store_mark_published(f->st, "nobody", T0 + 20), ML_OK);
-    assert_int_equal(hq_store_commit(f->st), ML_OK);
-    assert_dump(f->st, "SELECT id, published_at FROM outgoing ORDER BY cursor",
-                "m1|1767225600010\nm2|NULL\n");
-}
-
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -769,11 +589,6 @@ int main(void)
         T(note_rejected_counts_per_terminal_and_reason),
         T(sales_count_once_and_refunds_in_any_order),
         T(restore_redemption_marks_the_matching_one_once),
-        T(cursors_are_per_store_and_a_taken_cursor_or_id_is_refused),
-        T(last_version_is_per_entity_and_per_store),
-        T(expired_campaign_messages_are_listed_for_clearing),
-        T(campaigns_keep_one_current_message_and_count_live_ones),
-        T(mark_published_sets_the_time_once),
     };
 #undef T
     return cmocka_run_group_tests_name("hq_store", tests, NULL, NULL);
