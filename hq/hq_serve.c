@@ -45,6 +45,8 @@
 #define HQ_FLUSH_MS 2000          /* at exit, time given to send queued acks */
 #define HQ_CLEAR_EVERY_MS 3600000 /* expired retained campaign messages are cleared this often */
 
+_Static_assert(2 * HQ_GROUP_MAX <= HQ_WAIT_MAX, "the wait list holds a burst's acks and more");
+
 struct serve {
     const struct hq_config *cfg;
     struct mosquitto *mosq;
@@ -178,18 +180,21 @@ static void publish_durable(struct serve *s, uint64_t done)
 /*
  * After a commit: its acks and settlement messages wait for the WAL flush (or, without a
  * syncer, are published at once: the commit flushed in place). If `durable` is 0 the
- * commit failed and they are dropped: the stores resend.
+ * commit failed and they are dropped: the stores resend. Settlement messages leave room
+ * in the wait list for a burst's acks, which serve_loop() made sure fit (hq_wait.h).
  */
 static void after_commit(struct serve *s, struct hq_ack *acks, size_t nacks, int durable)
 {
-    size_t n = s->settle ? hq_settle_count(s->settle) : 0;
+    size_t n = s->settle ? hq_settle_count(s->settle) : 0, not_queued = 0, acks_dropped = 0;
     uint64_t gen = durable && s->walsync ? hq_walsync_request(s->walsync) : 0;
     for (size_t i = 0; durable && i < n; i++) {
         const struct hq_push_msg *m = hq_settle_msg(s->settle, i);
-        char *copy = m->skipped ? NULL : strdup(m->text);
-        /* Not queued (no memory): it is stored, and the store catches up over HTTP. */
-        if (copy != NULL)
-            (void)hq_wait_add(s->waiting, gen, m->topic, copy, m->len, m->id);
+        if (m->skipped)
+            continue;
+        char *copy = hq_wait_room(s->waiting) > HQ_GROUP_MAX ? strdup(m->text) : NULL;
+        /* Not queued: it is stored, and the store catches up over HTTP. */
+        if (copy == NULL || hq_wait_add(s->waiting, gen, m->topic, copy, m->len, m->id) != ML_OK)
+            not_queued++;
     }
     if (s->settle != NULL)
         hq_settle_clear(s->settle); /* the next commit's messages get a fresh `issued` */
@@ -197,10 +202,16 @@ static void after_commit(struct serve *s, struct hq_ack *acks, size_t nacks, int
         /* Not queued: not acked, and the store resends. */
         if (!durable)
             free(acks[i].payload);
-        else
-            (void)hq_wait_add(s->waiting, gen, acks[i].topic, acks[i].payload, acks[i].len, NULL);
+        else if (hq_wait_add(s->waiting, gen, acks[i].topic, acks[i].payload, acks[i].len, NULL) !=
+                 ML_OK)
+            acks_dropped++;
         acks[i].payload = NULL;
     }
+    if (not_queued > 0 || acks_dropped > 0)
+        hq_warn("%zu settlement message(s) not published now (stored: the stores catch up) and "
+                "%zu ack(s) not sent (the stores resend): the wait list for the WAL flush is "
+                "full (%zu of %d)",
+                not_queued, acks_dropped, hq_wait_count(s->waiting), HQ_WAIT_MAX);
     if (gen > s->last_gen)
         s->last_gen = gen;
     if (s->walsync == NULL)
@@ -338,9 +349,13 @@ static int serve_loop(struct serve *s, int sfd)
             {.fd = -1},
             {.fd = s->walsync ? hq_walsync_fd(s->walsync) : -1, .events = POLLIN}};
         int sock = s->connected ? mosquitto_socket(s->mosq) : -1;
+        /* Backpressure: no new input while the acks of a whole burst would not fit in the
+         * wait list; the syncer's next flush makes room (hq_wait.h). */
+        int reading = hq_wait_room(s->waiting) >= HQ_GROUP_MAX;
         if (sock >= 0) {
             pfd[1].fd = sock;
-            pfd[1].events = (short)(POLLIN | (mosquitto_want_write(s->mosq) ? POLLOUT : 0));
+            pfd[1].events =
+                (short)((reading ? POLLIN : 0) | (mosquitto_want_write(s->mosq) ? POLLOUT : 0));
         }
         /* Idle, wake only for keepalive work: a quarter of the keepalive keeps pings on time
          * well within the broker's 1.5 x keepalive grace. */
@@ -368,7 +383,9 @@ static int serve_loop(struct serve *s, int sfd)
         }
         if (sock >= 0 && s->connected) {
             int rc = MOSQ_ERR_SUCCESS;
-            if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+            /* A connection that is closing is read even then: what it still holds goes in
+             * (acks past the limit are dropped, and resent), and the loss is noticed. */
+            if ((reading && (pfd[1].revents & POLLIN)) || (pfd[1].revents & (POLLHUP | POLLERR)))
                 rc = read_burst(s);
             check_socket(s, rc);
             if (s->connected && (pfd[1].revents & POLLOUT))

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HQ_WAIT_CAP_FIRST 256 /* entries allocated at first; doubled as needed */
+#define HQ_WAIT_CAP_FIRST 256 /* entries allocated at first; doubled up to HQ_WAIT_MAX */
+
+_Static_assert(HQ_WAIT_MAX % HQ_WAIT_CAP_FIRST == 0, "doubling reaches HQ_WAIT_MAX exactly");
 
 struct hq_wait {
     struct hq_wait_item *v;
@@ -36,11 +38,22 @@ size_t hq_wait_count(const struct hq_wait *w)
     return w->n;
 }
 
+size_t hq_wait_room(const struct hq_wait *w)
+{
+    return HQ_WAIT_MAX - w->n;
+}
+
 ml_err hq_wait_add(struct hq_wait *w, uint64_t gen, const char *topic, char *payload, size_t len,
                    const char *id)
 {
+    if (w->n == HQ_WAIT_MAX) {
+        free(payload);
+        return ML_LIMIT;
+    }
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : HQ_WAIT_CAP_FIRST;
+        if (cap > HQ_WAIT_MAX)
+            cap = HQ_WAIT_MAX;
         struct hq_wait_item *grown = realloc(w->v, cap * sizeof(*grown));
         if (grown == NULL) {
             free(payload);

@@ -5,6 +5,14 @@
  * waits for; entries are added in commit order and released in that order once their
  * generation is flushed.
  *
+ * The list holds at most HQ_WAIT_MAX entries: a syncer that falls behind (a slow disk) must
+ * not let input grow it without bound. `serve` stops reading MQTT input while the list has
+ * no room for a whole burst's acks (hq_wait_room() < HQ_GROUP_MAX, hq_serve.h), so in
+ * practice nothing is refused; what is refused all the same is dropped at once: an ack
+ * never sent (the store sends the batch again, and HQ acknowledges the duplicates), a
+ * settlement message not published now (it is stored: the store catches up over HTTP, and
+ * `memberlink-hq republish` sends it).
+ *
  * A hq_wait belongs to the serve thread. It takes ownership of every payload handed to it.
  */
 #ifndef ML_HQ_WAIT_H
@@ -16,6 +24,10 @@
 #include "hq_ingest.h" /* HQ_TOPIC_MAX */
 #include "ml_err.h"
 #include "sign.h" /* SIGN_ID_MAX */
+
+/* Entries waiting at a time: 16 bursts of HQ_GROUP_MAX acks, ~0.3 MB of entries plus their
+ * payloads (an ack of a 1000-event batch is ~40 KB). */
+#define HQ_WAIT_MAX 1024
 
 /* One message waiting for its flush. */
 struct hq_wait_item {
@@ -33,13 +45,14 @@ ml_err hq_wait_new(struct hq_wait **ret);
 /* Frees every entry still waiting (their payloads too). NULL-safe. */
 void hq_wait_free(struct hq_wait *w);
 
-/* Entries waiting. */
+/* Entries waiting, and how many more the list takes (HQ_WAIT_MAX - count). */
 size_t hq_wait_count(const struct hq_wait *w);
+size_t hq_wait_room(const struct hq_wait *w);
 
 /*
  * Appends an entry for generation gen; topic and id (NULL: an ack) are copied, payload is
- * taken. ML_OK; or ML_NOMEM, and then payload has been freed and nothing was added (an ack
- * is then never sent: the store resends, which HQ deduplicates).
+ * taken. ML_OK; ML_LIMIT when HQ_WAIT_MAX entries wait already, or ML_NOMEM: then payload
+ * has been freed and nothing was added (see the top for what becomes of the message).
  */
 ml_err hq_wait_add(struct hq_wait *w, uint64_t gen, const char *topic, char *payload, size_t len,
                    const char *id);
