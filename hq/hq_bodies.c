@@ -51,6 +51,8 @@ static char *slurp(const char *path, size_t *ret_len, char *errbuf, size_t errle
 {
     char *buf = NULL;
     ml_err err = file_read_small(path, HQ_BODIES_FILE_MAX, &buf, ret_len);
+    if (err == ML_FAILURE && errno == EISDIR)
+        err = ML_LIMIT; /* not a regular file */
     if (err == ML_NOENTRY || err == ML_FAILURE) {
         snprintf(errbuf, errlen, "%s: %s", path, strerror(err == ML_NOENTRY ? ENOENT : errno));
         return NULL;

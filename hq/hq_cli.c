@@ -71,7 +71,7 @@ int hq_cli_parse(int argc, char **argv, const struct hq_cli_spec *spec, struct h
             ret->verbose = 1;
             continue;
         }
-        if (arg[0] != '-' || arg[1] == '\0') {
+        if (arg[0] != '-' || (arg[1] == '\0' && spec->dash)) {
             if (ret->npos >= spec->max_pos)
                 return hq_cli_usage("unexpected argument '%s'", arg);
             ret->pos[ret->npos++] = arg;

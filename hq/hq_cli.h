@@ -47,6 +47,7 @@ struct hq_cli_spec {
     size_t max_pos;  /* positional arguments, at most HQ_CLI_POS_MAX */
     int replace;     /* an option given again replaces its value (else: refused) */
     int help_word;   /* a positional "help" asks for the usage, like -h */
+    int dash;        /* "-" alone is a positional argument (else: an unknown option) */
 };
 
 /* A parsed command line; strings borrowed from argv. Large: keep it off the stack. */
@@ -63,10 +64,10 @@ struct hq_cli_args {
 };
 
 /*
- * Reads argv[1..argc) into *ret (cleared first). "-" and words not starting with '-' are
- * positional. HQ_EXIT_OK, or HQ_EXIT_USAGE after one usage line: an unknown option, a
- * missing value, an option given twice (unless spec->replace), too many positional
- * arguments, a bad or repeated id.
+ * Reads argv[1..argc) into *ret (cleared first). Words not starting with '-' are
+ * positional (and "-" when spec->dash). -c/--config may be given again: the last counts.
+ * HQ_EXIT_OK, or HQ_EXIT_USAGE after one usage line: an unknown option, a missing value, an option
+ * given twice (unless spec->replace), too many positional arguments, a bad or repeated id.
  */
 int hq_cli_parse(int argc, char **argv, const struct hq_cli_spec *spec, struct hq_cli_args *ret);
 

@@ -81,7 +81,7 @@ static const struct hq_cli_option cmd_options[O_COUNT] = {
 
 /* The command and up to three words after it; --store repeats (a->ids). */
 static const struct hq_cli_spec cmd_spec = {
-    .options = cmd_options, .noptions = O_COUNT, .max_pos = 4};
+    .options = cmd_options, .noptions = O_COUNT, .max_pos = 4, .dash = 1};
 
 #define BIT(o) (1UL << (o))
 
