@@ -134,7 +134,7 @@ static int teardown(void **state)
     struct fx *f = *state;
     char p[160];
     hq_ingest_free(f->in);
-    hq_settle_free(f->settle); /* its statements belong to the store's connection */
+    hq_settle_free(f->settle);
     hq_store_close(f->st);
     for (size_t i = 0; i < f->nsent; i++)
         free(f->sent[i].text);
