@@ -143,7 +143,7 @@ static void statement_cache_holds_its_limit_and_refuses_one_past_without_a_leak(
 {
     struct fx *f = *state;
     /* Cached by the address of the text: DB_STMTS_MAX + 1 copies are that many statements. */
-    char(*sql)[16] = calloc(DB_STMTS_MAX + 1, sizeof(*sql));
+    char(*sql)[24] = calloc(DB_STMTS_MAX + 1, sizeof(*sql));
     assert_non_null(sql);
     for (int i = 0; i <= DB_STMTS_MAX; i++)
         snprintf(sql[i], sizeof(sql[i]), "SELECT %d", i);
