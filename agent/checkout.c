@@ -608,9 +608,9 @@ static ml_err record(struct ml_ctx *ctx, const struct checkout_req *req, struct 
     }
     if (err == ML_OK && p->has_member && (p->points_earned || p->points_spent)) {
         if (p->points_spent)
-            err = ledger_add_points(db, p->m.member_id, sale_id, "spend", -p->points_spent, now);
+            err = member_add_points(db, p->m.member_id, sale_id, "spend", -p->points_spent, now);
         if (err == ML_OK && p->points_earned)
-            err = ledger_add_points(db, p->m.member_id, sale_id, "earn", p->points_earned, now);
+            err = member_add_points(db, p->m.member_id, sale_id, "earn", p->points_earned, now);
         cJSON *ev = cJSON_CreateObject();
         cJSON_AddStringToObject(ev, "member_id", p->m.member_id);
         cJSON_AddStringToObject(ev, "sale_id", sale_id);

@@ -11,7 +11,8 @@
  *      the campaign's share of the bill, allocated over all lines;
  *   4. net per line = gross - discounts - points value; points earned on the total net
  *      (half-even), allocated over lines; commission per line at its category rate.
- * A commit writes the sale, its lines, redemptions, points and commission entries (ledger.h)
+ * A commit writes the sale, its lines, redemptions and commission entries (ledger.h), the
+ * member's points deltas (member.h)
  * and their outbox events in the caller's transaction. Refunds are refund.h's.
  */
 #ifndef ML_CHECKOUT_H

@@ -64,22 +64,6 @@ ml_err ledger_add_line(struct db *db, const char *sale_id, int64_t line_no,
     return db_run(db, s);
 }
 
-ml_err ledger_add_points(struct db *db, const char *member_id, const char *sale_id,
-                         const char *reason, int64_t delta, int64_t now)
-{
-    static const char sql[] = "INSERT INTO points_ledger (member_id, sale_id, reason, delta, "
-                              "created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
-    sqlite3_stmt *s = db_stmt(db, sql);
-    if (s == NULL)
-        return ML_STORAGE;
-    db_bind_text(db, s, 1, member_id);
-    db_bind_text(db, s, 2, sale_id);
-    db_bind_text_static(db, s, 3, reason);
-    db_bind_i64(db, s, 4, delta);
-    db_bind_i64(db, s, 5, now);
-    return db_run(db, s);
-}
-
 ml_err ledger_add_commission(struct db *db, const char *guide_id, const char *sale_id,
                              int64_t line_no, int64_t amount, int64_t rate_bp, int64_t now)
 {
@@ -359,17 +343,6 @@ static ml_err one_i64(struct db *db, sqlite3_stmt *s, int64_t *ret)
         *ret = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     return rc == SQLITE_ROW ? ML_OK : ML_STORAGE;
-}
-
-ml_err ledger_points_pending(struct db *db, const char *member_id, int64_t *ret)
-{
-    static const char sql[] = "SELECT coalesce(sum(delta), 0) FROM points_ledger "
-                              "WHERE member_id = ?1 AND confirmed = 0";
-    sqlite3_stmt *s = db_stmt(db, sql);
-    if (s == NULL)
-        return ML_STORAGE;
-    db_bind_text(db, s, 1, member_id);
-    return one_i64(db, s, ret);
 }
 
 ml_err ledger_commission_days(struct db *db, const char *guide_id, const char *from, const char *to,

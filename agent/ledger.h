@@ -4,8 +4,9 @@
  *   sales          one row per sale, with the answer checkout gave as its document
  *   sale_lines     the lines of a sale, each marked with its refund once refunded
  *   redemptions    which sale took which use of a coupon (coupon.h moves the coupon itself)
- *   points_ledger  the member's local points deltas, until HQ's balance includes them
  *   commissions    a guide's commission entries, sales and refund reversals, by local day
+ *
+ * A sale's points deltas are the member's (member.h owns the points ledger).
  *
  * Writes run inside the caller's transaction (checkout and refund, with their outbox events);
  * every function returns ML_STORAGE when SQLite fails (db_errmsg() says why) and logs nothing.
@@ -46,10 +47,6 @@ struct ledger_line {
 ml_err ledger_add_sale(struct db *db, const struct ledger_sale *s, char *doc);
 ml_err ledger_add_line(struct db *db, const char *sale_id, int64_t line_no,
                        const struct ledger_line *l);
-
-/* A points delta of member for sale_id; reason is "earn", "spend" or "refund". */
-ml_err ledger_add_points(struct db *db, const char *member_id, const char *sale_id,
-                         const char *reason, int64_t delta, int64_t now);
 
 /* A commission entry of guide_id for a line (negative for a refund reversal), on the local
  * day of now. */
@@ -122,9 +119,6 @@ ml_err ledger_sales_json(struct db *db, int64_t limit, cJSON **ret);
 
 /* Sales created at or after since_ms (0: all); -1 when it cannot be read. */
 int64_t ledger_sales_count(struct db *db, int64_t since_ms);
-
-/* The sum of member_id's points deltas HQ has not confirmed yet. */
-ml_err ledger_points_pending(struct db *db, const char *member_id, int64_t *ret);
 
 /* A guide's commission over the local days [from, to]: per day {day, amount, sales} appended
  * to days and their sum in *ret_total; then per sale {sale_id, day, amount}, in the order they

@@ -1,5 +1,5 @@
-/* member: the members table (HQ's facts in, reads out), points availability and the identify
- * answer; see member.h. */
+/* member: the members table (HQ's facts in, reads out), their points ledger, points
+ * availability and the identify answer; see member.h. */
 #include "member.h"
 
 #include <stdio.h>
@@ -8,12 +8,13 @@
 #include "coupon.h"
 #include "guide.h"
 #include "jsonutil.h"
-#include "ledger.h"
 #include "num.h"
 
 #define MEMBER_COLS                                                                                \
-    "member_id, phone_masked, tier, plan, plan_until, points_confirmed, guide_id, guide_until, "   \
-    "status "
+    "m.member_id, m.phone_masked, m.tier, m.plan, m.plan_until, m.points_confirmed, "              \
+    "m.guide_id, m.guide_until, m.status, "                                                        \
+    "(SELECT coalesce(sum(delta), 0) FROM points_ledger p "                                        \
+    " WHERE p.member_id = m.member_id AND p.confirmed = 0) "
 
 static ml_err read_member(struct db *db, sqlite3_stmt *s, int64_t now, struct member *ret)
 {
@@ -30,18 +31,17 @@ static ml_err read_member(struct db *db, sqlite3_stmt *s, int64_t now, struct me
         db_col_copy(s, 6, ret->guide_id, sizeof(ret->guide_id));
         ret->guide_until = sqlite3_column_int64(s, 7);
         ret->blocked = strcmp((const char *)sqlite3_column_text(s, 8), "blocked") == 0;
+        ret->points_pending = sqlite3_column_int64(s, 9);
     }
     sqlite3_reset(s);
-    if (rc == SQLITE_DONE)
-        return ML_NOENTRY;
-    if (rc != SQLITE_ROW)
-        return ML_STORAGE;
-    return ledger_points_pending(db, ret->member_id, &ret->points_pending);
+    if (rc == SQLITE_ROW)
+        return ML_OK;
+    return rc == SQLITE_DONE ? ML_NOENTRY : ML_STORAGE;
 }
 
 ml_err member_get(struct db *db, const char *member_id, int64_t now, struct member *ret)
 {
-    static const char sql[] = "SELECT " MEMBER_COLS "FROM members WHERE member_id = ?1";
+    static const char sql[] = "SELECT " MEMBER_COLS "FROM members m WHERE m.member_id = ?1";
     sqlite3_stmt *s = db_stmt(db, sql);
     if (s == NULL)
         return ML_STORAGE;
@@ -51,7 +51,7 @@ ml_err member_get(struct db *db, const char *member_id, int64_t now, struct memb
 
 ml_err member_find_by_phone(struct db *db, const uint8_t key[32], int64_t now, struct member *ret)
 {
-    static const char sql[] = "SELECT " MEMBER_COLS "FROM members WHERE phone_key = ?1";
+    static const char sql[] = "SELECT " MEMBER_COLS "FROM members m WHERE m.phone_key = ?1";
     sqlite3_stmt *s = db_stmt(db, sql);
     if (s == NULL)
         return ML_STORAGE;
@@ -204,6 +204,22 @@ ml_err member_apply_bind(struct db *db, const char *member_id, const struct fact
         return ML_STORAGE;
     *ret_applied = db_changes(db) > 0;
     return ML_OK;
+}
+
+ml_err member_add_points(struct db *db, const char *member_id, const char *sale_id,
+                         const char *reason, int64_t delta, int64_t now)
+{
+    static const char sql[] = "INSERT INTO points_ledger (member_id, sale_id, reason, delta, "
+                              "created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+    sqlite3_stmt *s = db_stmt(db, sql);
+    if (s == NULL)
+        return ML_STORAGE;
+    db_bind_text(db, s, 1, member_id);
+    db_bind_text(db, s, 2, sale_id);
+    db_bind_text_static(db, s, 3, reason);
+    db_bind_i64(db, s, 4, delta);
+    db_bind_i64(db, s, 5, now);
+    return db_run(db, s);
 }
 
 int64_t member_count(struct db *db)

@@ -1,8 +1,9 @@
 /*
- * member: the members table (the only module whose SQL names it): HQ's member.upsert and
- * guide.bind facts in, members read back for identification and checkout. Points available =
- * HQ-confirmed balance + unconfirmed local deltas (ledger.h), shown as zero when a refund
- * reversal drives the sum below zero (HQ settles).
+ * member: the members table and their points ledger (the only module whose SQL names them):
+ * HQ's member.upsert and guide.bind facts in, members read back for identification and
+ * checkout, the local points deltas of sales and refunds. Points available = HQ-confirmed
+ * balance + unconfirmed local deltas, shown as zero when a refund reversal drives the sum
+ * below zero (HQ settles).
  */
 #ifndef ML_MEMBER_H
 #define ML_MEMBER_H
@@ -49,6 +50,11 @@ ml_err member_apply_upsert(struct db *db, const char *member_id, const struct fa
  * a member this store does not know yet; ML_STORAGE. */
 ml_err member_apply_bind(struct db *db, const char *member_id, const struct fact_bind *b,
                          int64_t version, int *ret_applied, struct ml_refusal *r);
+
+/* A points delta of member_id for sale_id (reason "earn", "spend" or "refund"), pending until
+ * HQ's balance includes it; inside the caller's transaction. ML_STORAGE. */
+ml_err member_add_points(struct db *db, const char *member_id, const char *sale_id,
+                         const char *reason, int64_t delta, int64_t now);
 
 /* Members this store knows; -1 when it cannot be read. */
 int64_t member_count(struct db *db);

@@ -9,6 +9,7 @@
 #include "coupon.h"
 #include "jsonutil.h"
 #include "ledger.h"
+#include "member.h"
 #include "outbox.h"
 #include "rules.h"
 
@@ -127,7 +128,7 @@ static ml_err write_refund(struct ml_ctx *ctx, const char *sale_id, const char *
     if (ledger_add_refunded(db, sale_id, amount) != ML_OK)
         goto fail;
     if (rs->member[0] && (earned || spent) &&
-        ledger_add_points(db, rs->member, sale_id, "refund", spent - earned, now) != ML_OK)
+        member_add_points(db, rs->member, sale_id, "refund", spent - earned, now) != ML_OK)
         goto fail;
     json_add_i64(out, "amount", amount);
     cJSON *pts = cJSON_AddObjectToObject(out, "points");
