@@ -12,8 +12,8 @@
  *   4. net per line = gross - discounts - points value; points earned on the total net
  *      (half-even), allocated over lines; commission per line at its category rate.
  * A commit writes the sale, its lines, redemptions and commission entries (ledger.h), the
- * member's points deltas (member.h)
- * and their outbox events in the caller's transaction. Refunds are refund.h's.
+ * member's points deltas (member.h) and their outbox events, all in the caller's
+ * transaction. Refunds are refund.h's.
  */
 #ifndef ML_CHECKOUT_H
 #define ML_CHECKOUT_H
