@@ -85,6 +85,10 @@ static ml_err take_proof(struct ml_ctx *ctx, const struct qr_code *c, int64_t no
     }
     int fresh = rc == SQLITE_DONE && db_changes(db) > 0;
     ml_err err = rc == SQLITE_DONE ? db_release(db) : ML_STORAGE;
+    if (err != ML_OK && db_outcome_unknown(db))
+        return ml_refuse(r, ML_STORAGE, 503, "storage_outcome_unknown",
+                         "the code may or may not have been taken (the disk reported a failure): "
+                         "ask the member to show a fresh code");
     if (err != ML_OK)
         db_undo(db);
     if (db_set_durable(db, 1) != ML_OK || err != ML_OK)

@@ -19,6 +19,7 @@ ml_err schema_open(const char *path, struct db **ret_db, char *errbuf, size_t er
                               .nmigrations = agent_migrations_count,
                               .program = "memberlinkd",
                               .foreign_keys = 1,
+                              .track_outcome = 1,
                               .wal_wake_bytes = SCHEMA_WAL_WAKE_BYTES,
                               .wal_restart_bytes = SCHEMA_WAL_RESTART_BYTES};
     if (agent_migrations_count != SCHEMA_VERSION) {

@@ -27,7 +27,7 @@ ml_err hq_fact_check(const char *kind, const cJSON *body, char entity[HQ_ENTITY_
     if (!cJSON_IsObject(body))
         return ml_refuse(r, ML_PARSE, 400, "invalid_request", "a %s body must be a JSON object",
                          kind);
-    if (fact_parse(kind, body, FACT_VERSION_OPTIONAL, &f, r) != ML_OK)
+    if (fact_parse(kind, body, FACT_VERSION_OPTIONAL | FACT_TO_SEND, &f, r) != ML_OK)
         return ML_PARSE;
     /* What canon refuses (invalid UTF-8, fractions, duplicate keys, depth) would fail at
      * signing; say so here, about the body. */

@@ -88,17 +88,9 @@ const char *hq_store_errmsg(struct hq_store *st)
 
 /* ---- transactions ------------------------------------------------------------------------ */
 
-/* Before a transaction: after a failed commit, reopen to see what reached the disk. */
-static ml_err settled(struct hq_store *st)
-{
-    if (!db_in_tx(st->db) && db_outcome_unknown(st->db) && db_recover(st->db) != ML_OK)
-        return ML_STORAGE;
-    return ML_OK;
-}
-
 ml_err hq_store_begin(struct hq_store *st)
 {
-    return settled(st) == ML_OK ? db_begin(st->db) : ML_STORAGE;
+    return db_begin(st->db);
 }
 
 ml_err hq_store_commit(struct hq_store *st)
@@ -113,7 +105,7 @@ void hq_store_rollback(struct hq_store *st)
 
 ml_err hq_store_savepoint(struct hq_store *st)
 {
-    return settled(st) == ML_OK ? db_savepoint(st->db) : ML_STORAGE;
+    return db_savepoint(st->db);
 }
 
 ml_err hq_store_release(struct hq_store *st)

@@ -280,10 +280,17 @@ int db_migrated_from(const struct db *db)
 
 /* ---- transactions ------------------------------------------------------------------------ */
 
-static ml_err refuse_unknown(struct db *db)
+/* Before a write that begins a transaction: after a failed commit, find out first. */
+static ml_err known(struct db *db)
 {
-    set_err(db, "an earlier commit failed and its outcome is not known yet: the database is "
-                "being reopened to find out");
+    if (!db->unknown || db_recover(db) == ML_OK)
+        return ML_OK;
+    char why[DB_ERRMSG_MAX];
+    snprintf(why, sizeof(why), "%s", db->errmsg); /* not formatted into itself */
+    set_err(db,
+            "an earlier commit failed and its outcome is not known yet: the database "
+            "cannot be reopened to find out (%.120s)",
+            why);
     return ML_STORAGE;
 }
 
@@ -294,8 +301,8 @@ int db_in_tx(struct db *db)
 
 ml_err db_begin(struct db *db)
 {
-    if (db->unknown)
-        return refuse_unknown(db);
+    if (known(db) != ML_OK)
+        return ML_STORAGE;
     return db_exec(db, "BEGIN IMMEDIATE");
 }
 
@@ -306,7 +313,7 @@ ml_err db_commit(struct db *db)
     /* Still open (SQLITE_BUSY can leave it so): end it, the outcome is unknown either way. */
     if (db_in_tx(db))
         (void)sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
-    db->unknown = 1;
+    db->unknown = db->opts.track_outcome;
     return ML_STORAGE;
 }
 
@@ -359,8 +366,8 @@ ml_err db_recover(struct db *db)
 ml_err db_savepoint(struct db *db)
 {
     int outer = !db_in_tx(db);
-    if (outer && db->unknown)
-        return refuse_unknown(db);
+    if (outer && known(db) != ML_OK)
+        return ML_STORAGE;
     if (db_exec(db, "SAVEPOINT unit") != ML_OK)
         return ML_STORAGE;
     if (db->sp_depth++ == 0)
@@ -374,7 +381,7 @@ ml_err db_release(struct db *db)
     if (db_exec(db, "RELEASE unit") != ML_OK) {
         if (commits) {
             db_rollback(db);
-            db->unknown = 1;
+            db->unknown = db->opts.track_outcome;
         }
         return ML_STORAGE;
     }

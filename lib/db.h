@@ -49,6 +49,11 @@ struct db_options {
     /* What DB_READONLY says of a missing file (the program's own hint), and of a file at
      * an older schema version; NULL: a plain message. */
     const char *missing_hint, *old_hint;
+    /* After a failed commit, refuse to write until the outcome is known (db_recover). For a
+     * program that is the only one with the file open (memberlinkd); without it a failed
+     * commit is only ML_STORAGE, and whoever wrote must not have claimed anything yet
+     * (memberlink-hq acknowledges only flushed commits). */
+    int track_outcome;
 };
 
 struct db;
@@ -80,7 +85,7 @@ int db_migrated_from(const struct db *db);
 
 /* ---- transactions ------------------------------------------------------------------------ */
 
-ml_err db_begin(struct db *db);  /* BEGIN IMMEDIATE */
+ml_err db_begin(struct db *db);  /* BEGIN IMMEDIATE (after db_recover() when needed) */
 void db_rollback(struct db *db); /* NULL-safe, no-op outside a transaction */
 int db_in_tx(struct db *db);     /* 1 while a transaction is open */
 
@@ -88,12 +93,13 @@ int db_in_tx(struct db *db);     /* 1 while a transaction is open */
  * COMMIT. ML_OK: durable. On failure the transaction is over, and whether it reached the
  * disk is not known: a write of the log may have landed and its flush failed (SQLite then
  * reports the transaction rolled back, yet its frames are in the WAL file, where the next
- * open after a crash finds them). From then on db_outcome_unknown() is 1 and db_begin()
- * refuses until db_recover() has found out.
+ * open after a crash finds them). With track_outcome, db_outcome_unknown() is 1 from then
+ * on, and the next db_begin() (or outermost db_savepoint()) first runs db_recover(): it
+ * refuses (ML_STORAGE) while that fails.
  */
 ml_err db_commit(struct db *db);
 
-/* 1 after a failed commit, until db_recover() succeeds. */
+/* 1 after a failed commit (with track_outcome), until db_recover() succeeds. */
 int db_outcome_unknown(const struct db *db);
 
 /*

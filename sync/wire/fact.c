@@ -36,8 +36,9 @@ static ml_err pick(const char *v, const char *const allowed[2], const char *fiel
                      allowed[0], allowed[1]);
 }
 
-static ml_err parse_member(const cJSON *b, struct fact *f, struct ml_refusal *r)
+static ml_err parse_member(const cJSON *b, struct fact *f, int flags, struct ml_refusal *r)
 {
+    (void)flags;
     static const char *const statuses[2] = {"active", "blocked"};
     struct fact_member *m = &f->u.member;
     const char *status = "active";
@@ -63,8 +64,9 @@ static ml_err parse_member(const cJSON *b, struct fact *f, struct ml_refusal *r)
     return ML_OK;
 }
 
-static ml_err parse_guide(const cJSON *b, struct fact *f, struct ml_refusal *r)
+static ml_err parse_guide(const cJSON *b, struct fact *f, int flags, struct ml_refusal *r)
 {
+    (void)flags;
     static const char *const statuses[2] = {"inactive", "active"};
     struct fact_guide *g = &f->u.guide;
     const char *status = "active";
@@ -77,8 +79,9 @@ static ml_err parse_guide(const cJSON *b, struct fact *f, struct ml_refusal *r)
     return ML_OK;
 }
 
-static ml_err parse_bind(const cJSON *b, struct fact *f, struct ml_refusal *r)
+static ml_err parse_bind(const cJSON *b, struct fact *f, int flags, struct ml_refusal *r)
 {
+    (void)flags;
     struct fact_bind *k = &f->u.bind;
     if (json_str(b, "member_id", 1, FACT_ID_MAX, &f->id, r) ||
         json_str(b, "guide_id", 0, FACT_ID_MAX, &k->guide_id, r) ||
@@ -87,12 +90,12 @@ static ml_err parse_bind(const cJSON *b, struct fact *f, struct ml_refusal *r)
     return ML_OK;
 }
 
-/* campaign_id is a level of the campaign's MQTT topic. */
-static ml_err campaign_id(const cJSON *b, struct fact *f, struct ml_refusal *r)
+/* campaign_id: what HQ sends is a level of the campaign's MQTT topic. */
+static ml_err campaign_id(const cJSON *b, struct fact *f, int flags, struct ml_refusal *r)
 {
     if (json_str(b, "campaign_id", 1, FACT_ID_MAX, &f->id, r))
         return ML_PARSE;
-    if (!topic_id_valid(f->id, FACT_ID_MAX, 1))
+    if ((flags & FACT_TO_SEND) && !topic_id_valid(f->id, FACT_ID_MAX, 1))
         return bad(r,
                    "campaign_id '%s' is part of the MQTT topic: use 1-64 characters of "
                    "[A-Za-z0-9_.-]",
@@ -175,10 +178,10 @@ ml_err fact_check_rules(const cJSON *c, struct ml_refusal *r)
     return ML_OK;
 }
 
-static ml_err parse_campaign(const cJSON *b, struct fact *f, struct ml_refusal *r)
+static ml_err parse_campaign(const cJSON *b, struct fact *f, int flags, struct ml_refusal *r)
 {
     struct fact_campaign *c = &f->u.campaign;
-    if (campaign_id(b, f, r) ||
+    if (campaign_id(b, f, flags, r) ||
         json_i64(b, "priority", 0, -FACT_PRIORITY_MAX, FACT_PRIORITY_MAX, &c->priority, r) ||
         json_i64(b, "valid_from", 1, 0, FACT_TIME_MAX, &c->valid_from, r) ||
         json_i64(b, "valid_to", 1, 0, FACT_TIME_MAX, &c->valid_to, r))
@@ -188,12 +191,12 @@ static ml_err parse_campaign(const cJSON *b, struct fact *f, struct ml_refusal *
     return fact_check_rules(b, r);
 }
 
-static ml_err parse_withdraw(const cJSON *b, struct fact *f, struct ml_refusal *r)
+static ml_err parse_withdraw(const cJSON *b, struct fact *f, int flags, struct ml_refusal *r)
 {
-    return campaign_id(b, f, r);
+    return campaign_id(b, f, flags, r);
 }
 
-static ml_err parse_grant(const cJSON *b, struct fact *f, struct ml_refusal *r)
+static ml_err parse_grant(const cJSON *b, struct fact *f, int flags, struct ml_refusal *r)
 {
     static const char *const kinds[2] = {"amount_off", "percent_off"};
     struct fact_grant *g = &f->u.grant;
@@ -224,25 +227,29 @@ static ml_err parse_grant(const cJSON *b, struct fact *f, struct ml_refusal *r)
         const cJSON *c;
         cJSON_ArrayForEach(c, cats)
         {
-            if (!cJSON_IsString(c) || c->valuestring[0] == '\0' ||
+            /* An empty category matches no line (a line's category is 1..32 bytes): HQ does
+             * not send one; a store takes it as the no-op it is. */
+            if (!cJSON_IsString(c) || ((flags & FACT_TO_SEND) && c->valuestring[0] == '\0') ||
                 strlen(c->valuestring) > FACT_CATEGORY_MAX)
                 ok = 0;
         }
         if (!ok)
-            return bad(r, "field 'categories' must be an array of 1 to 64 strings of 1 to 32 "
-                          "bytes");
+            return bad(r, "field 'categories' must be an array of 1 to 64 strings of %s32 bytes",
+                       flags & FACT_TO_SEND ? "1 to " : "up to ");
         g->categories = cats;
     }
     return ML_OK;
 }
 
-static ml_err parse_revoke(const cJSON *b, struct fact *f, struct ml_refusal *r)
+static ml_err parse_revoke(const cJSON *b, struct fact *f, int flags, struct ml_refusal *r)
 {
+    (void)flags;
     return json_str(b, "coupon_id", 1, FACT_ID_MAX, &f->id, r);
 }
 
-static ml_err parse_deny(const cJSON *b, struct fact *f, struct ml_refusal *r)
+static ml_err parse_deny(const cJSON *b, struct fact *f, int flags, struct ml_refusal *r)
 {
+    (void)flags;
     static const char *const subjects[2] = {"coupon", "member"};
     struct fact_deny *d = &f->u.deny;
     const char *subject = NULL;
@@ -258,8 +265,9 @@ static ml_err parse_deny(const cJSON *b, struct fact *f, struct ml_refusal *r)
     return ML_OK;
 }
 
-static ml_err parse_settlement(const cJSON *b, struct fact *f, struct ml_refusal *r)
+static ml_err parse_settlement(const cJSON *b, struct fact *f, int flags, struct ml_refusal *r)
 {
+    (void)flags;
     struct fact_settlement *s = &f->u.settlement;
     if (json_str(b, "notice_id", 1, FACT_ID_MAX, &f->id, r) ||
         json_str(b, "coupon_id", 1, FACT_ID_MAX, &s->coupon_id, r) ||
@@ -274,7 +282,7 @@ static const struct {
     const char *name;
     enum fact_kind kind;
     int per_store;
-    ml_err (*parse)(const cJSON *, struct fact *, struct ml_refusal *);
+    ml_err (*parse)(const cJSON *, struct fact *, int, struct ml_refusal *);
 } kinds[] = {
     {"member.upsert", FACT_MEMBER_UPSERT, 1, parse_member},
     {"guide.upsert", FACT_GUIDE_UPSERT, 1, parse_guide},
@@ -298,7 +306,7 @@ ml_err fact_parse(const char *kind, const cJSON *body, int flags, struct fact *r
         memset(ret, 0, sizeof(*ret));
         ret->kind = kinds[i].kind;
         int required = !(flags & FACT_VERSION_OPTIONAL);
-        if (kinds[i].parse(body, ret, r) != ML_OK ||
+        if (kinds[i].parse(body, ret, flags, r) != ML_OK ||
             json_i64(body, "version", required, 1, FACT_TIME_MAX, &ret->version, r) != ML_OK)
             return ML_PARSE;
         return ML_OK;

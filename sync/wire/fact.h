@@ -111,6 +111,10 @@ struct fact {
 
 /* "version" may be absent (HQ assigns one before signing); present, it is 1..FACT_TIME_MAX. */
 #define FACT_VERSION_OPTIONAL 1
+/* What HQ sends is held to more than a store needs to apply it: a campaign_id that is a level
+ * of its MQTT topic (1..64 of [A-Za-z0-9_.-]) and categories that are not empty. A store
+ * keeps applying what stores always applied (a third party's HQ, a fact file). */
+#define FACT_TO_SEND 2
 
 /*
  * Validates body as a fact of `kind` ("member.upsert", ... see enum fact_kind) and fills

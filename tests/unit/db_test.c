@@ -43,7 +43,8 @@ static struct db_options options(size_t nmigrations, enum db_mode mode)
                                .program = "db_test",
                                .foreign_keys = 1,
                                .missing_hint = "no database here yet",
-                               .old_hint = "open it read-write once"};
+                               .old_hint = "open it read-write once",
+                               .track_outcome = 1};
 }
 
 static int setup(void **state)
@@ -237,10 +238,6 @@ static void failed_commit_leaves_the_outcome_unknown_until_recovered(void **stat
     assert_int_equal(db_commit(f->db), ML_STORAGE);
     assert_int_equal(db_in_tx(f->db), 0);
     assert_int_equal(db_outcome_unknown(f->db), 1);
-    /* Nothing more is written before the truth is known. */
-    assert_int_equal(db_begin(f->db), ML_STORAGE);
-    assert_non_null(strstr(db_errmsg(f->db), "outcome is not known"));
-    assert_int_equal(db_savepoint(f->db), ML_STORAGE);
     assert_int_equal(db_recover(f->db), ML_OK);
     assert_int_equal(db_outcome_unknown(f->db), 0);
     assert_int_equal(sqlread_i64(db_sqlite(f->db), "SELECT count(*) FROM child"), 0);
@@ -248,6 +245,47 @@ static void failed_commit_leaves_the_outcome_unknown_until_recovered(void **stat
     assert_int_equal(db_exec(f->db, "INSERT INTO note (text) VALUES ('after')"), ML_OK);
     assert_int_equal(db_commit(f->db), ML_OK);
     assert_int_equal(sqlread_i64(db_sqlite(f->db), "SELECT count(*) FROM note"), 1);
+}
+
+/* Nothing more is written before the truth is known: the next transaction finds it out. */
+static void next_write_after_a_failed_commit_recovers_first(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(db_begin(f->db), ML_OK);
+    write_orphan(f);
+    assert_int_equal(db_commit(f->db), ML_STORAGE);
+    assert_int_equal(db_outcome_unknown(f->db), 1);
+    assert_int_equal(db_savepoint(f->db), ML_OK); /* an outermost savepoint begins one too */
+    assert_int_equal(db_outcome_unknown(f->db), 0);
+    db_undo(f->db);
+    assert_int_equal(db_begin(f->db), ML_OK);
+    write_orphan(f);
+    assert_int_equal(db_commit(f->db), ML_STORAGE);
+    assert_int_equal(db_begin(f->db), ML_OK);
+    assert_int_equal(db_outcome_unknown(f->db), 0);
+    assert_int_equal(sqlread_i64(db_sqlite(f->db), "SELECT count(*) FROM child"), 0);
+    db_rollback(f->db);
+}
+
+/* A program that does not track outcomes (memberlink-hq) gets the failure and goes on. */
+static void without_tracking_a_failed_commit_is_only_a_failure(void **state)
+{
+    struct fx *f = *state;
+    db_close(f->db);
+    f->db = NULL;
+    struct db_options o = options(2, DB_READWRITE);
+    o.track_outcome = 0;
+    char err[256] = "";
+    assert_int_equal(db_open(f->path, &o, &f->db, err, sizeof(err)), ML_OK);
+    assert_int_equal(db_begin(f->db), ML_OK);
+    write_orphan(f);
+    assert_int_equal(db_commit(f->db), ML_STORAGE);
+    assert_int_equal(db_outcome_unknown(f->db), 0);
+    int before = prepared(f->db);
+    assert_int_equal(db_count(f->db, "SELECT count(*) FROM note"), 0);
+    assert_int_equal(db_begin(f->db), ML_OK); /* no reopening: the connection stays */
+    db_rollback(f->db);
+    assert_true(prepared(f->db) >= before);
 }
 
 static void failed_release_of_an_outermost_savepoint_is_a_failed_commit(void **state)
@@ -309,6 +347,8 @@ int main(void)
         T(failed_bind_refuses_db_run_too),
         T(failed_bind_of_an_uncached_statement_is_refused_too),
         T(failed_commit_leaves_the_outcome_unknown_until_recovered),
+        T(next_write_after_a_failed_commit_recovers_first),
+        T(without_tracking_a_failed_commit_is_only_a_failure),
         T(failed_release_of_an_outermost_savepoint_is_a_failed_commit),
         T(recovered_database_hands_out_statements_again),
         T(durability_cannot_change_inside_a_transaction),

@@ -275,6 +275,16 @@ struct row {
     {                                                                                              \
         .kind = kind_, .c = {__VA_ARGS__}, .refused = names                                        \
     }
+#define SEND_OK(kind_, read_, want_, ...)                                                          \
+    {                                                                                              \
+        .kind = kind_, .flags = FACT_VERSION_OPTIONAL | FACT_TO_SEND, .c = {__VA_ARGS__},          \
+        .read = read_, .want = want_                                                               \
+    }
+#define SEND_NO(kind_, names, ...)                                                                 \
+    {                                                                                              \
+        .kind = kind_, .flags = FACT_VERSION_OPTIONAL | FACT_TO_SEND, .c = {__VA_ARGS__},          \
+        .refused = names                                                                           \
+    }
 #define OPT_OK(kind_, read_, want_, ...)                                                           \
     {                                                                                              \
         .kind = kind_, .flags = FACT_VERSION_OPTIONAL, .c = {__VA_ARGS__}, .read = read_,          \
@@ -290,7 +300,9 @@ static void describe(const struct row *t, char *out, size_t len)
 {
     char text[TEXT_MAX];
     int n = snprintf(out, len, "%s%s:", t->kind ? t->kind : "rules",
-                     t->flags & FACT_VERSION_OPTIONAL ? " (version optional)" : "");
+                     t->flags & FACT_TO_SEND            ? " (to send)"
+                     : t->flags & FACT_VERSION_OPTIONAL ? " (version optional)"
+                                                        : "");
     for (size_t j = 0; j < ARRAY_LEN(t->c) && t->c[j].path != NULL; j++) {
         value_text(&t->c[j], text);
         if (n >= 0 && (size_t)n < len)
@@ -805,7 +817,9 @@ static const struct row grant_rows[] = {
     NO("coupon.grant", "'categories'", STRS("categories", 0)),
     OK("coupon.grant", r_g_categories, 1, ARR1("categories", FACT_CATEGORY_MAX)),
     NO("coupon.grant", "'categories'", ARR1("categories", FACT_CATEGORY_MAX + 1)),
-    NO("coupon.grant", "'categories'", ARR1("categories", 0)),
+    SEND_NO("coupon.grant", "'categories'", ARR1("categories", 0)),
+    /* An empty category a store applies as what it is: one that matches no line. */
+    OK("coupon.grant", r_g_categories, 1, ARR1("categories", 0)),
     NO("coupon.grant", "'categories'", RAW("categories", "[\"apparel\", 1]")),
     NO("coupon.grant", "'categories'", TXT("categories", "apparel")),
     OK("coupon.grant", r_g_categories, -1, NUL("categories")),
@@ -846,25 +860,31 @@ static void valid_to_must_be_after_valid_from(void **state)
 }
 
 static const struct row campaign_id_rows[] = {
-    OK("campaign.upsert", r_id_len, 11, TXT("campaign_id", "spring.2026")),
-    OK("campaign.upsert", r_id_len, 6, TXT("campaign_id", "A-z_09")),
-    OK("campaign.upsert", r_id_len, FACT_ID_MAX, AS("campaign_id", FACT_ID_MAX - 1, ".")),
-    NO("campaign.upsert", "campaign_id", STR("campaign_id", FACT_ID_MAX + 1)),
-    NO("campaign.upsert", "campaign_id", STR("campaign_id", 0)),
-    NO("campaign.upsert", "campaign_id", TXT("campaign_id", "a/b")),
-    NO("campaign.upsert", "campaign_id", TXT("campaign_id", "a+")),
-    NO("campaign.upsert", "campaign_id", TXT("campaign_id", "#")),
-    NO("campaign.upsert", "campaign_id", TXT("campaign_id", "a b")),
-    NO("campaign.upsert", "campaign_id", TXT("campaign_id", "caf\xc3\xa9")),
-    OK("campaign.withdraw", r_id_len, FACT_ID_MAX, AS("campaign_id", FACT_ID_MAX - 1, ".")),
-    OK("campaign.withdraw", r_id_len, 11, TXT("campaign_id", "spring.2026")),
-    NO("campaign.withdraw", "campaign_id", STR("campaign_id", FACT_ID_MAX + 1)),
-    NO("campaign.withdraw", "campaign_id", TXT("campaign_id", "a/b")),
-    NO("campaign.withdraw", "campaign_id", TXT("campaign_id", "+")),
-    NO("campaign.withdraw", "campaign_id", TXT("campaign_id", "a#b")),
+    SEND_OK("campaign.upsert", r_id_len, 11, TXT("campaign_id", "spring.2026")),
+    SEND_OK("campaign.upsert", r_id_len, 6, TXT("campaign_id", "A-z_09")),
+    SEND_OK("campaign.upsert", r_id_len, FACT_ID_MAX, AS("campaign_id", FACT_ID_MAX - 1, ".")),
+    SEND_NO("campaign.upsert", "campaign_id", STR("campaign_id", FACT_ID_MAX + 1)),
+    SEND_NO("campaign.upsert", "campaign_id", STR("campaign_id", 0)),
+    SEND_NO("campaign.upsert", "campaign_id", TXT("campaign_id", "a/b")),
+    SEND_NO("campaign.upsert", "campaign_id", TXT("campaign_id", "a+")),
+    SEND_NO("campaign.upsert", "campaign_id", TXT("campaign_id", "#")),
+    SEND_NO("campaign.upsert", "campaign_id", TXT("campaign_id", "a b")),
+    SEND_NO("campaign.upsert", "campaign_id", TXT("campaign_id", "caf\xc3\xa9")),
+    SEND_OK("campaign.withdraw", r_id_len, FACT_ID_MAX, AS("campaign_id", FACT_ID_MAX - 1, ".")),
+    SEND_OK("campaign.withdraw", r_id_len, 11, TXT("campaign_id", "spring.2026")),
+    SEND_NO("campaign.withdraw", "campaign_id", STR("campaign_id", FACT_ID_MAX + 1)),
+    SEND_NO("campaign.withdraw", "campaign_id", TXT("campaign_id", "a/b")),
+    SEND_NO("campaign.withdraw", "campaign_id", TXT("campaign_id", "+")),
+    SEND_NO("campaign.withdraw", "campaign_id", TXT("campaign_id", "a#b")),
+    /* A store applies any 1..64-byte id, as it always has (a fact file, another HQ). */
+    OK("campaign.upsert", r_id_len, 3, TXT("campaign_id", "a b")),
+    OK("campaign.upsert", r_id_len, 5, TXT("campaign_id", "caf\xc3\xa9")),
+    OK("campaign.withdraw", r_id_len, 3, TXT("campaign_id", "a/b")),
+    NO("campaign.upsert", "'campaign_id'", STR("campaign_id", FACT_ID_MAX + 1)),
+    NO("campaign.withdraw", "'campaign_id'", STR("campaign_id", 0)),
 };
 
-static void campaign_id_must_be_a_topic_id(void **state)
+static void campaign_id_sent_must_be_a_topic_id(void **state)
 {
     (void)state;
     run_rows(campaign_id_rows, ARRAY_LEN(campaign_id_rows));
@@ -1154,7 +1174,7 @@ int main(void)
         cmocka_unit_test(coupon_grant_fields_are_held_to_the_schema),
         cmocka_unit_test(coupon_grant_percent_off_value_is_at_most_10000),
         cmocka_unit_test(valid_to_must_be_after_valid_from),
-        cmocka_unit_test(campaign_id_must_be_a_topic_id),
+        cmocka_unit_test(campaign_id_sent_must_be_a_topic_id),
         cmocka_unit_test(coupon_revoke_fields_are_held_to_the_schema),
         cmocka_unit_test(deny_upsert_fields_are_held_to_the_schema),
         cmocka_unit_test(deny_reason_must_be_lowercase_letters_and_underscores),
