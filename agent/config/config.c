@@ -281,25 +281,29 @@ ml_err config_load(struct config *cfg, const char *path, char *errbuf, size_t er
     return inifile_load(path, sections, apply, cfg, errbuf, errlen);
 }
 
-/* Reads a small secret file of at most len - 1 bytes into buf, trimming the trailing
- * newline; the copy read is cleared before it is freed. 0, or -1 with errno set. */
+/* Reads a small secret file into buf (len bytes: the secret, a NUL; a trailing "\n" or
+ * "\r\n" is allowed on top and dropped); the copy read is cleared before it is freed. 0, or -1
+ * with errno set (ENOENT: no file; EFBIG: more than the secret and its line end). */
 static int read_secret(const char *path, char *buf, size_t len)
 {
     char *text = NULL;
     size_t n = 0;
-    ml_err err = file_read_small(path, len - 1, &text, &n);
+    ml_err err = file_read_small(path, len + 1, &text, &n);
     if (err != ML_OK) {
-        if (err == ML_LIMIT)
-            errno = EFBIG;
-        else if (err == ML_NOENTRY)
-            errno = ENOENT;
+        errno = err == ML_NOENTRY ? ENOENT : err == ML_LIMIT ? EFBIG : errno ? errno : EIO;
         return -1;
     }
-    memcpy(buf, text, n + 1);
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        text[--n] = '\0';
+    int fits = n < len;
+    if (fits)
+        memcpy(buf, text, n + 1);
     explicit_bzero(text, n);
     free(text);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
+    if (!fits) {
+        errno = EFBIG;
+        return -1;
+    }
     return 0;
 }
 
@@ -344,6 +348,11 @@ static ml_err resolve_one(const struct config *cfg, const char *file, size_t nby
     snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, file);
     if (read_secret(path, out, outlen) == 0)
         return ML_OK;
+    if (errno != ENOENT) {
+        snprintf(errbuf, errlen, "%s: cannot read: %s", path,
+                 errno == EFBIG ? "longer than expected" : strerror(errno));
+        return ML_CONFIG;
+    }
     if (!create) {
         snprintf(errbuf, errlen, "%s: cannot read (%s); start memberlinkd once to create it", path,
                  strerror(errno));

@@ -760,6 +760,39 @@ static void resolve_reads_existing_files_trimming_newline(void **state)
     assert_string_equal(hex, PHONE_KEY_HEX);
 }
 
+/* Files written on another system end their line with CRLF; a line end is not the secret. */
+static void resolve_reads_files_ending_in_crlf_and_refuses_longer_ones(void **state)
+{
+    struct secrets_fixture *f = *state;
+    struct config cfg;
+    char err[ERRBUF_LEN] = "", hex[2 * CONFIG_PHONE_KEY_LEN + 1];
+    assert_int_equal(mkdir(f->data_dir, 0700), 0);
+    write_in(f->data_dir, "api.token", TOKEN_128 "\r\n");
+    write_in(f->data_dir, "phone.key", PHONE_KEY_HEX "\r\n");
+    fixture_config(f, &cfg);
+    ml_err rc = config_resolve_secrets(&cfg, 0, err, sizeof(err));
+    if (rc != ML_OK)
+        fail_msg("resolve: %s", err);
+    assert_string_equal(cfg.api_token, TOKEN_128);
+    hex_of(cfg.phone_key, CONFIG_PHONE_KEY_LEN, hex);
+    assert_string_equal(hex, PHONE_KEY_HEX);
+    /* A file longer than a secret and its line end is refused as what it is, never cut to
+     * size, and never taken for a missing one (which would be created). */
+    write_in(f->data_dir, "phone.key", PHONE_KEY_HEX PHONE_KEY_HEX "\n");
+    fixture_config(f, &cfg);
+    assert_int_equal(config_resolve_secrets(&cfg, 1, err, sizeof(err)), ML_CONFIG);
+    assert_contains(err, "phone.key: cannot read: longer than expected");
+    write_in(f->data_dir, "phone.key", PHONE_KEY_HEX "0\n"); /* fits, but is no key */
+    fixture_config(f, &cfg);
+    assert_int_equal(config_resolve_secrets(&cfg, 1, err, sizeof(err)), ML_CONFIG);
+    assert_contains(err, "phone.key: expected 64 hex digits");
+    write_in(f->data_dir, "phone.key", PHONE_KEY_HEX);
+    write_in(f->data_dir, "api.token", TOKEN_128 TOKEN_16);
+    fixture_config(f, &cfg);
+    assert_int_equal(config_resolve_secrets(&cfg, 1, err, sizeof(err)), ML_CONFIG);
+    assert_contains(err, "api.token: cannot read: longer than expected");
+}
+
 static void resolve_refuses_malformed_phone_key_file(void **state)
 {
     struct secrets_fixture *f = *state;
@@ -829,6 +862,7 @@ int main(void)
         SECRETS_TEST(resolve_without_create_on_missing_dir_fails_with_config),
         SECRETS_TEST(resolve_without_create_needs_phone_key_file_too),
         SECRETS_TEST(resolve_reads_existing_files_trimming_newline),
+        SECRETS_TEST(resolve_reads_files_ending_in_crlf_and_refuses_longer_ones),
         SECRETS_TEST(resolve_refuses_malformed_phone_key_file),
         SECRETS_TEST(resolve_refuses_empty_token_file),
         SECRETS_TEST(resolve_keeps_configured_secrets_and_writes_no_files),
