@@ -37,7 +37,7 @@ LDFLAGS += -pthread $(SANFLAGS) $(HARDEN_LD)
 
 # ---- the trees and what each may include (docs/architecture.md) -------------------------------
 # Every tree is compiled with its own include path: an include across a forbidden line does
-# not build. tests/check/layers.sh checks the same table over the sources.
+# not build. tests/check/check.sh (make check) checks the same table over the sources.
 INC_LIB    := -Ilib
 INC_WIRE   := -Ilib -Isync/wire
 INC_ENGINE := -Ilib -Isync/wire -Isync/engine

@@ -222,14 +222,16 @@ static int add_time(cJSON *b, const struct hq_cli_args *a, int o, const char *fi
     return json_add_i64(b, field, t) != NULL ? 0 : -1;
 }
 
-/* Runs a job of one body built from options. Takes body. */
+/* Runs a job of one body built from options: to the stores of --store (or [hq] stores), or
+ * brand-wide for a campaign. Takes body. */
 static int run_one(const struct hq_config *cfg, const struct hq_cli_args *a, const char *kind,
-                   const char *source, cJSON *body)
+                   const char *source, int campaign, cJSON *body)
 {
     static const char *store_buf[HQ_CONFIG_STORES_MAX];
     struct hq_bodies bodies = {0};
-    struct hq_send_job j = {.kind = kind, .source = source, .bodies = &bodies};
-    int rc = pick_stores(cfg, a, &j, store_buf);
+    struct hq_send_job j = {
+        .kind = kind, .campaign = campaign, .source = source, .bodies = &bodies};
+    int rc = campaign ? HQ_EXIT_OK : pick_stores(cfg, a, &j, store_buf);
     if (rc != HQ_EXIT_OK) {
         cJSON_Delete(body);
         return rc;
@@ -304,7 +306,7 @@ static int cmd_grant(const struct hq_config *cfg, const struct hq_cli_args *a)
         }
     }
     cJSON_AddBoolToObject(b, "offline_ok", offline_ok);
-    return run_one(cfg, a, "coupon.grant", "grant coupon", b);
+    return run_one(cfg, a, "coupon.grant", "grant coupon", 0, b);
 }
 
 static int cmd_revoke(const struct hq_config *cfg, const struct hq_cli_args *a)
@@ -322,7 +324,7 @@ static int cmd_revoke(const struct hq_config *cfg, const struct hq_cli_args *a)
         cJSON_Delete(b);
         return HQ_EXIT_USAGE;
     }
-    return run_one(cfg, a, "coupon.revoke", "revoke coupon", b);
+    return run_one(cfg, a, "coupon.revoke", "revoke coupon", 0, b);
 }
 
 static int cmd_bind(const struct hq_config *cfg, const struct hq_cli_args *a)
@@ -352,7 +354,7 @@ static int cmd_bind(const struct hq_config *cfg, const struct hq_cli_args *a)
         cJSON_Delete(b);
         return HQ_EXIT_USAGE;
     }
-    return run_one(cfg, a, "guide.bind", "bind guide", b);
+    return run_one(cfg, a, "guide.bind", "bind guide", 0, b);
 }
 
 static int cmd_withdraw(const struct hq_config *cfg, const struct hq_cli_args *a)
@@ -362,25 +364,13 @@ static int cmd_withdraw(const struct hq_config *cfg, const struct hq_cli_args *a
         return rc;
     if (a->npos != 3 || strcmp(a->pos[1], "campaign") != 0)
         return hq_cli_usage("%s", "expected: withdraw campaign ID");
-    struct hq_bodies bodies = {0};
-    struct hq_send_job j = {.kind = "campaign.withdraw",
-                            .campaign = 1,
-                            .source = "withdraw campaign",
-                            .bodies = &bodies};
     cJSON *b = cJSON_CreateObject();
     if (b == NULL || cJSON_AddStringToObject(b, "campaign_id", a->pos[2]) == NULL) {
         cJSON_Delete(b);
         fprintf(stderr, "memberlink-hq: out of memory\n");
         return HQ_EXIT_RUNTIME;
     }
-    if (hq_bodies_add(&bodies, b, 0) != 0) {
-        hq_bodies_free(&bodies);
-        fprintf(stderr, "memberlink-hq: out of memory\n");
-        return HQ_EXIT_RUNTIME;
-    }
-    rc = hq_send_run(cfg, &j);
-    hq_bodies_free(&bodies);
-    return rc;
+    return run_one(cfg, a, "campaign.withdraw", "withdraw campaign", 1, b);
 }
 
 static int cmd_deny(const struct hq_config *cfg, const struct hq_cli_args *a)
@@ -402,7 +392,7 @@ static int cmd_deny(const struct hq_config *cfg, const struct hq_cli_args *a)
         cJSON_Delete(b);
         return HQ_EXIT_USAGE;
     }
-    return run_one(cfg, a, "deny.upsert", "deny", b);
+    return run_one(cfg, a, "deny.upsert", "deny", 0, b);
 }
 
 /* Messages read back for republish: copies, owned. */

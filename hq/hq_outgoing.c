@@ -167,21 +167,15 @@ ml_err hq_outgoing_expired_campaigns(struct hq_store *st, int64_t now_ms,
 
 /* ---- reading messages back --------------------------------------------------------------- */
 
-static const char *col_text(sqlite3_stmt *s, int i)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return t ? (const char *)t : "";
-}
-
 /* Hands the rows (topic, id, text) of a bound statement to fn; resets it. */
 static ml_err walk(struct db *db, sqlite3_stmt *s, hq_outgoing_fn fn, void *arg)
 {
     enum hq_walk w = HQ_WALK_NEXT;
     int rc = SQLITE_DONE;
     while (w == HQ_WALK_NEXT && (rc = db_step(db, s)) == SQLITE_ROW) {
-        const struct hq_outgoing_text m = {.topic = col_text(s, 0),
-                                           .id = col_text(s, 1),
-                                           .text = col_text(s, 2),
+        const struct hq_outgoing_text m = {.topic = db_col_text(s, 0),
+                                           .id = db_col_text(s, 1),
+                                           .text = db_col_text(s, 2),
                                            .len = (size_t)sqlite3_column_bytes(s, 2)};
         w = fn(arg, &m);
     }
@@ -257,7 +251,7 @@ ml_err hq_outgoing_stores(struct hq_store *st, ml_err (*fn)(void *arg, const cha
     ml_err err = ML_OK;
     int rc = SQLITE_DONE;
     while (err == ML_OK && (rc = db_step(db, s)) == SQLITE_ROW)
-        err = fn(arg, col_text(s, 0));
+        err = fn(arg, db_col_text(s, 0));
     sqlite3_reset(s);
     return err != ML_OK ? err : rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
 }

@@ -393,27 +393,15 @@ ml_err hq_settle_note_grant(struct hq_store *st, const cJSON *body)
 
 /* ---- rows for the conflicts report --------------------------------------------------------- */
 
-static const char *col_text(sqlite3_stmt *s, int i)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return t ? (const char *)t : "";
-}
-
 ml_err hq_settle_conflict_rows(struct hq_store *st, const char *from, const char *to,
                                struct hq_rows *ret)
 {
-    struct db *db = hq_store_conn(st);
-    sqlite3_stmt *s = db_stmt(db, "SELECT day, coupon_id, campaign_id, store, terminal, sale_id,"
-                                  " amount, at, winner_store, winner_terminal, winner_sale_id,"
-                                  " winner_at, notice_id, detected_at FROM conflicts"
-                                  " WHERE day BETWEEN ?1 AND ?2"
-                                  " ORDER BY day, at, coupon_id, event_id");
-    if (s == NULL)
-        return ML_STORAGE;
-    db_bind_text(db, s, 1, from);
-    db_bind_text(db, s, 2, to);
-    *ret = (struct hq_rows){.db = db, .stmt = s};
-    return ML_OK;
+    static const char sql[] = "SELECT day, coupon_id, campaign_id, store, terminal, sale_id,"
+                              " amount, at, winner_store, winner_terminal, winner_sale_id,"
+                              " winner_at, notice_id, detected_at FROM conflicts"
+                              " WHERE day BETWEEN ?1 AND ?2"
+                              " ORDER BY day, at, coupon_id, event_id";
+    return hq_store_rows_open(st, sql, from, to, ret);
 }
 
 int hq_settle_conflict_next(struct hq_rows *r, struct hq_conflict_row *row)
@@ -423,17 +411,17 @@ int hq_settle_conflict_next(struct hq_rows *r, struct hq_conflict_row *row)
         return rc;
     sqlite3_stmt *s = r->stmt;
     *row = (struct hq_conflict_row){
-        .day = col_text(s, 0),
-        .coupon_id = col_text(s, 1),
+        .day = db_col_text(s, 0),
+        .coupon_id = db_col_text(s, 1),
         .campaign_id = (const char *)sqlite3_column_text(s, 2),
-        .store = col_text(s, 3),
-        .terminal = col_text(s, 4),
-        .sale_id = col_text(s, 5),
+        .store = db_col_text(s, 3),
+        .terminal = db_col_text(s, 4),
+        .sale_id = db_col_text(s, 5),
         .amount = sqlite3_column_int64(s, 6),
         .at = sqlite3_column_int64(s, 7),
-        .winner_store = col_text(s, 8),
-        .winner_terminal = col_text(s, 9),
-        .winner_sale_id = col_text(s, 10),
+        .winner_store = db_col_text(s, 8),
+        .winner_terminal = db_col_text(s, 9),
+        .winner_sale_id = db_col_text(s, 10),
         .winner_at = sqlite3_column_int64(s, 11),
         .notice_id = (const char *)sqlite3_column_text(s, 12),
         .detected_at = sqlite3_column_int64(s, 13),
@@ -444,16 +432,10 @@ int hq_settle_conflict_next(struct hq_rows *r, struct hq_conflict_row *row)
 ml_err hq_settle_exposure_rows(struct hq_store *st, const char *from, const char *to,
                                struct hq_rows *ret)
 {
-    struct db *db = hq_store_conn(st);
-    sqlite3_stmt *s = db_stmt(db, "SELECT campaign_id, count(*), sum(amount) FROM conflicts"
-                                  " WHERE day BETWEEN ?1 AND ?2 GROUP BY campaign_id"
-                                  " ORDER BY campaign_id IS NULL, campaign_id");
-    if (s == NULL)
-        return ML_STORAGE;
-    db_bind_text(db, s, 1, from);
-    db_bind_text(db, s, 2, to);
-    *ret = (struct hq_rows){.db = db, .stmt = s};
-    return ML_OK;
+    static const char sql[] = "SELECT campaign_id, count(*), sum(amount) FROM conflicts"
+                              " WHERE day BETWEEN ?1 AND ?2 GROUP BY campaign_id"
+                              " ORDER BY campaign_id IS NULL, campaign_id";
+    return hq_store_rows_open(st, sql, from, to, ret);
 }
 
 int hq_settle_exposure_next(struct hq_rows *r, struct hq_exposure_row *row)

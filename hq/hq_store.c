@@ -503,12 +503,6 @@ ml_err hq_store_set_trusted(struct hq_store *st, const char *event_id, int64_t t
     return db_run(st->db, s);
 }
 
-static const char *col_text(sqlite3_stmt *s, int i)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return t ? (const char *)t : "";
-}
-
 ml_err hq_store_live_redemptions(struct hq_store *st, const char *coupon_id,
                                  ml_err (*fn)(void *arg, const struct hq_live_redemption *r),
                                  void *arg)
@@ -523,13 +517,13 @@ ml_err hq_store_live_redemptions(struct hq_store *st, const char *coupon_id,
     ml_err err = ML_OK;
     int rc = SQLITE_DONE;
     while (err == ML_OK && (rc = db_step(st->db, s)) == SQLITE_ROW) {
-        const struct hq_live_redemption r = {.event_id = col_text(s, 0),
-                                             .store = col_text(s, 1),
-                                             .terminal = col_text(s, 2),
-                                             .sale_id = col_text(s, 3),
+        const struct hq_live_redemption r = {.event_id = db_col_text(s, 0),
+                                             .store = db_col_text(s, 1),
+                                             .terminal = db_col_text(s, 2),
+                                             .sale_id = db_col_text(s, 3),
                                              .amount = sqlite3_column_int64(s, 4),
                                              .t = sqlite3_column_int64(s, 5),
-                                             .day = col_text(s, 6)};
+                                             .day = db_col_text(s, 6)};
         err = fn(arg, &r);
     }
     sqlite3_reset(s);
@@ -557,8 +551,8 @@ void hq_store_rows_close(struct hq_rows *r)
 }
 
 /* Opens rows of `sql`, a report query over the days [from, to] (from NULL: no days). */
-static ml_err open_rows(struct hq_store *st, const char *sql, const char *from, const char *to,
-                        struct hq_rows *ret)
+ml_err hq_store_rows_open(struct hq_store *st, const char *sql, const char *from, const char *to,
+                          struct hq_rows *ret)
 {
     sqlite3_stmt *s = db_stmt(st->db, sql);
     if (s == NULL)
@@ -576,14 +570,14 @@ ml_err hq_store_sales_rows(struct hq_store *st, const char *from, const char *to
 {
     static const char sql[] = "SELECT store, count(*), sum(total), sum(refunded) FROM sales"
                               " WHERE day BETWEEN ?1 AND ?2 GROUP BY store ORDER BY store";
-    return open_rows(st, sql, from, to, ret);
+    return hq_store_rows_open(st, sql, from, to, ret);
 }
 
 int hq_store_sales_next(struct hq_rows *r, struct hq_sales_row *row)
 {
     int rc = hq_store_rows_step(r);
     if (rc == 1)
-        *row = (struct hq_sales_row){.store = col_text(r->stmt, 0),
+        *row = (struct hq_sales_row){.store = db_col_text(r->stmt, 0),
                                      .sales = sqlite3_column_int64(r->stmt, 1),
                                      .total = sqlite3_column_int64(r->stmt, 2),
                                      .refunded = sqlite3_column_int64(r->stmt, 3)};
@@ -598,14 +592,14 @@ ml_err hq_store_commission_rows(struct hq_store *st, const char *from, const cha
                               " count(DISTINCT CASE WHEN refund_id IS NULL THEN sale_id END)"
                               " FROM commission_entries WHERE day BETWEEN ?1 AND ?2"
                               " GROUP BY guide_id ORDER BY guide_id";
-    return open_rows(st, sql, from, to, ret);
+    return hq_store_rows_open(st, sql, from, to, ret);
 }
 
 int hq_store_commission_next(struct hq_rows *r, struct hq_commission_row *row)
 {
     int rc = hq_store_rows_step(r);
     if (rc == 1)
-        *row = (struct hq_commission_row){.guide_id = col_text(r->stmt, 0),
+        *row = (struct hq_commission_row){.guide_id = db_col_text(r->stmt, 0),
                                           .commission = sqlite3_column_int64(r->stmt, 1),
                                           .sales = sqlite3_column_int64(r->stmt, 2)};
     return rc;
@@ -617,7 +611,7 @@ ml_err hq_store_redemption_rows(struct hq_store *st, const char *from, const cha
     static const char sql[] = "SELECT coupon_id, store, terminal, amount, sale_id, use_no, at,"
                               " restored_at FROM redemptions WHERE day BETWEEN ?1 AND ?2"
                               " ORDER BY at, coupon_id, event_id";
-    return open_rows(st, sql, from, to, ret);
+    return hq_store_rows_open(st, sql, from, to, ret);
 }
 
 int hq_store_redemption_next(struct hq_rows *r, struct hq_redemption_row *row)
@@ -625,11 +619,11 @@ int hq_store_redemption_next(struct hq_rows *r, struct hq_redemption_row *row)
     int rc = hq_store_rows_step(r);
     if (rc == 1)
         *row =
-            (struct hq_redemption_row){.coupon_id = col_text(r->stmt, 0),
-                                       .store = col_text(r->stmt, 1),
-                                       .terminal = col_text(r->stmt, 2),
+            (struct hq_redemption_row){.coupon_id = db_col_text(r->stmt, 0),
+                                       .store = db_col_text(r->stmt, 1),
+                                       .terminal = db_col_text(r->stmt, 2),
                                        .amount = sqlite3_column_int64(r->stmt, 3),
-                                       .sale_id = col_text(r->stmt, 4),
+                                       .sale_id = db_col_text(r->stmt, 4),
                                        .use_no = sqlite3_column_int64(r->stmt, 5),
                                        .at = sqlite3_column_int64(r->stmt, 6),
                                        .restored = sqlite3_column_type(r->stmt, 7) != SQLITE_NULL};
@@ -641,15 +635,15 @@ ml_err hq_store_terminal_rows(struct hq_store *st, struct hq_rows *ret)
     static const char sql[] = "SELECT store, terminal, next_seq, max_seq, gaps, received,"
                               " first_received_at, last_received_at FROM terminals"
                               " ORDER BY store, terminal";
-    return open_rows(st, sql, NULL, NULL, ret);
+    return hq_store_rows_open(st, sql, NULL, NULL, ret);
 }
 
 int hq_store_terminal_next(struct hq_rows *r, struct hq_terminal_row *row)
 {
     int rc = hq_store_rows_step(r);
     if (rc == 1)
-        *row = (struct hq_terminal_row){.store = col_text(r->stmt, 0),
-                                        .terminal = col_text(r->stmt, 1),
+        *row = (struct hq_terminal_row){.store = db_col_text(r->stmt, 0),
+                                        .terminal = db_col_text(r->stmt, 1),
                                         .next_seq = sqlite3_column_int64(r->stmt, 2),
                                         .max_seq = sqlite3_column_int64(r->stmt, 3),
                                         .gaps = sqlite3_column_int64(r->stmt, 4),
@@ -663,16 +657,16 @@ ml_err hq_store_rejection_rows(struct hq_store *st, struct hq_rows *ret)
 {
     static const char sql[] = "SELECT store, terminal, reason, count, last_event_id, last_at"
                               " FROM rejections ORDER BY store, terminal, reason";
-    return open_rows(st, sql, NULL, NULL, ret);
+    return hq_store_rows_open(st, sql, NULL, NULL, ret);
 }
 
 int hq_store_rejection_next(struct hq_rows *r, struct hq_rejection_row *row)
 {
     int rc = hq_store_rows_step(r);
     if (rc == 1)
-        *row = (struct hq_rejection_row){.store = col_text(r->stmt, 0),
-                                         .terminal = col_text(r->stmt, 1),
-                                         .reason = col_text(r->stmt, 2),
+        *row = (struct hq_rejection_row){.store = db_col_text(r->stmt, 0),
+                                         .terminal = db_col_text(r->stmt, 1),
+                                         .reason = db_col_text(r->stmt, 2),
                                          .count = sqlite3_column_int64(r->stmt, 3),
                                          .last_event_id =
                                              (const char *)sqlite3_column_text(r->stmt, 4),

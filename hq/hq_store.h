@@ -215,6 +215,11 @@ struct hq_rows {
     sqlite3_stmt *stmt; /* NULL once closed */
 };
 
+/* For the owners' *_rows(): opens r on sql (a literal), binding ?1 = from and ?2 = to unless
+ * from is NULL. ML_STORAGE when it cannot be prepared. */
+ml_err hq_store_rows_open(struct hq_store *st, const char *sql, const char *from, const char *to,
+                          struct hq_rows *ret);
+
 /* For the owners' *_next(): steps r (1 row, 0 end, -1 error; closed at 0 and -1). */
 int hq_store_rows_step(struct hq_rows *r);
 void hq_store_rows_close(struct hq_rows *r);

@@ -520,6 +520,12 @@ int64_t db_changes(struct db *db)
     return sqlite3_changes64(db->sql);
 }
 
+const char *db_col_text(sqlite3_stmt *s, int col)
+{
+    const unsigned char *v = sqlite3_column_text(s, col);
+    return v ? (const char *)v : "";
+}
+
 void db_col_copy(sqlite3_stmt *s, int col, char *dst, size_t len)
 {
     const unsigned char *v = sqlite3_column_text(s, col);

@@ -164,6 +164,9 @@ ml_err db_run(struct db *db, sqlite3_stmt *s);
 /* Rows changed by the last statement. */
 int64_t db_changes(struct db *db);
 
+/* Column text as a string, "" for NULL; borrowed until the statement steps or resets. */
+const char *db_col_text(sqlite3_stmt *s, int col);
+
 /* Column text as a string ("" for NULL) copied into dst (cut to len - 1 bytes). */
 void db_col_copy(sqlite3_stmt *s, int col, char *dst, size_t len);
 
