@@ -92,6 +92,7 @@ struct catchup {
     const struct inbox_site *site;
     char topic_inbox[TOPIC_MAX], topic_time[TOPIC_MAX];
     int again;          /* asked for while a download ran: go again when it ends */
+    int gapped;         /* the response skipped a cursor: fetch again after a pause */
     int64_t retry_at;   /* monotonic ms of the next attempt after a failure; 0: none */
     size_t lines_total; /* lines imported since start */
 };
@@ -248,6 +249,8 @@ static void import_line(struct catchup *c, const char *line, size_t len)
     enum inbox_result res;
     if (inbox_handle(c->inbox, topic, line, len, &res) != ML_OK)
         log_error("hq: cannot record a caught-up message: %s", db_errmsg(c->db));
+    else if (res == INBOX_GAP)
+        c->gapped = 1;
 }
 
 void catchup_ready(struct catchup *c)
@@ -266,6 +269,7 @@ void catchup_ready(struct catchup *c)
         return;
     }
     size_t lines = 0;
+    c->gapped = 0;
     /* The whole response is imported in one transaction (each message a savepoint in it). */
     if (db_begin(c->db) != ML_OK) {
         free(r.body);
@@ -289,8 +293,14 @@ void catchup_ready(struct catchup *c)
     }
     c->lines_total += lines;
     log_info("hq: caught up %zu messages, at cursor %lld", lines, (long long)inbox_cursor(c->db));
-    if (r.more || c->again)
+    if (c->gapped) {
+        /* A hole HQ's next answer may not fill either: asking again at once could loop. */
+        log_warn("hq: the catch-up skipped a cursor after %lld; retrying in %d s",
+                 (long long)inbox_cursor(c->db), CATCHUP_RETRY_MS / 1000);
+        c->retry_at = clock_mono_ms() + CATCHUP_RETRY_MS;
+    } else if (r.more || c->again) {
         catchup_request(c);
+    }
 }
 
 int64_t catchup_retry_at(const struct catchup *c)

@@ -5,8 +5,8 @@
  * The download runs on a helper thread, because libcurl would otherwise block the loop; the
  * thread never touches the database. It hands the body back through a pipe the loop polls
  * (catchup_fd); the loop's thread then imports the lines through the inbox, the whole
- * response in one transaction. A failed download or import is tried again after
- * CATCHUP_RETRY_MS; "X-More: 1" fetches the next page at once.
+ * response in one transaction. A failed download or import, or a response that skips a
+ * cursor, is tried again after CATCHUP_RETRY_MS; "X-More: 1" fetches the next page at once.
  */
 #ifndef ML_CATCHUP_H
 #define ML_CATCHUP_H

@@ -230,8 +230,10 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 {
     struct link *l = obj;
     (void)m;
+    /* Everything under the campaign topics goes to the inbox, which refuses (and reports) a
+     * message whose topic is not a campaign's. */
     if (strcmp(msg->topic, l->topic_inbox) == 0 || strcmp(msg->topic, l->topic_time) == 0 ||
-        topic_campaign_id(msg->topic, l->cfg.brand) != NULL) {
+        strncmp(msg->topic, l->topic_campaigns, strlen(l->topic_campaigns) - 1) == 0) {
         if (msg->payloadlen > 0) /* an empty retained payload withdraws nothing unsigned */
             hq_message(l, msg->topic, msg->payload, (size_t)msg->payloadlen);
         return;

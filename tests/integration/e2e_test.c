@@ -212,6 +212,34 @@ static void messages_lost_by_the_broker_arrive_over_http(void **state)
     assert_int_equal(wait_status_num(&f->d, "hq.cursor", 2, 1000), 0);
 }
 
+/* HQ's catch-up answer skips a cursor (its row for cursor 2 is gone): the store applies
+ * cursor 1, nothing past the hole, and asks again only after the retry pause, not in a loop. */
+static void catch_up_that_skips_a_cursor_applies_nothing_past_it_and_waits(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(daemon_start(&f->d), 0);
+    assert_int_equal(wait_status_num(&f->d, "connected", 1, 10000), 0);
+    daemon_signal(&f->d, SIGTERM);
+    push_member(f, "M1", "13800138000", 1);
+    push_member(f, "M2", "13900139000", 1);
+    push_member(f, "M3", "13700137000", 1);
+    broker_stop(&f->b);
+    assert_int_equal(broker_start(&f->b), 0);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd),
+             "sqlite3 '%s/hq.db' \"DELETE FROM outgoing WHERE store = 'S001' AND cursor = 2\"",
+             f->hq_dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(daemon_start(&f->d), 0);
+    assert_int_equal(wait_status_num(&f->d, "hq.cursor", 1, 20000), 0);
+    harness_sleep_ms(3000);
+    assert_int_equal(wait_status_num(&f->d, "cache.members", 1, 100), 0);
+    assert_int_equal(wait_status_num(&f->d, "hq.cursor", 1, 100), 0);
+    int warned = harness_count_in_file(f->d.log, "the catch-up skipped a cursor after 1");
+    assert_true(warned >= 1);
+    assert_true(warned <= 2); /* once per trigger (connect, a live gap), never a loop */
+}
+
 static void forged_message_changes_nothing_and_is_reported(void **state)
 {
     struct fixture *f = *state;
@@ -230,12 +258,17 @@ static void forged_message_changes_nothing_and_is_reported(void **state)
     assert_int_equal(
         mosquitto_publish(m, NULL, "ml/demo/s/S001/inbox", (int)strlen(forged), forged, 1, false),
         MOSQ_ERR_SUCCESS);
+    /* ...and one on a campaign topic whose id is not an id: refused and reported too. */
+    const char *bad_topic = "ml/demo/hq/campaign/no good";
+    assert_int_equal(mosquitto_publish(m, NULL, bad_topic, (int)strlen(forged), forged, 1, false),
+                     MOSQ_ERR_SUCCESS);
     for (int i = 0; i < 20; i++)
         mosquitto_loop(m, 50, 1);
     mosquitto_disconnect(m);
     mosquitto_destroy(m);
-    assert_int_equal(wait_status_num(&f->d, "hq.rejected", 1, 10000), 0);
+    assert_int_equal(wait_status_num(&f->d, "hq.rejected", 2, 10000), 0);
     assert_int_equal(wait_status_num(&f->d, "cache.members", 0, 100), 0);
+    assert_int_equal(harness_count_in_file(f->d.log, "on ml/demo/hq/campaign/no good"), 1);
     /* ...and HQ hears of it: the security.rejected event drains like any other. */
     assert_int_equal(wait_status_num(&f->d, "outbox.depth", 0, 10000), 0);
 }
@@ -371,6 +404,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(messages_lost_by_the_broker_arrive_over_http, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            catch_up_that_skips_a_cursor_applies_nothing_past_it_and_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(forged_message_changes_nothing_and_is_reported, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
