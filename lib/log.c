@@ -21,8 +21,13 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
     static const char *const names[] = {"error", "warn", "info", "debug"};
     if (level > threshold)
         return;
-    char line[1024];
+    char line[LOG_LINE_MAX];
     vsnprintf(line, sizeof(line), fmt, ap);
+    /* Messages quote what arrived from outside (topics, ids): a control character in one
+     * could start a forged line, so each shows as '?'. */
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     fprintf(stderr, "%s[%s]: %s\n", program, names[level], line);
     fflush(stderr);
 }

@@ -1,10 +1,14 @@
 /*
  * log: one line per event on stderr, "<program>[level]: message" ("memberlinkd" unless
  * log_set_name() says otherwise; memberlink-hq logs through hq_log.h into here). journald
- * adds the time stamp. Never log a phone number in plaintext.
+ * adds the time stamp. Never log a phone number in plaintext. A message longer than
+ * LOG_LINE_MAX - 1 bytes is cut there; a control character in it is written as '?', so
+ * nothing quoted from outside can begin a line of its own.
  */
 #ifndef ML_LOG_H
 #define ML_LOG_H
+
+#define LOG_LINE_MAX 1024
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
