@@ -195,18 +195,27 @@ static void hq_push_reaches_store_and_sale_reaches_hq(void **state)
     assert_non_null(strstr(out, "10000"));
 }
 
-static void messages_lost_by_the_broker_arrive_over_http(void **state)
+/* While the store is away HQ sends `n` members (M1...), and the broker (no persistence) is
+ * restarted: its queue for the store's session is gone; only the catch-up can bring them. */
+static void members_pushed_while_the_store_is_away_and_the_broker_forgets(struct fixture *f, int n)
 {
-    struct fixture *f = *state;
     assert_int_equal(daemon_start(&f->d), 0);
     assert_int_equal(wait_status_num(&f->d, "connected", 1, 10000), 0);
     daemon_signal(&f->d, SIGTERM);
-    /* While the store is away HQ sends two members, and the broker (no persistence) is
-     * restarted: its queue for the store's session is gone. */
-    push_member(f, "M1", "13800138000", 1);
-    push_member(f, "M2", "13900139000", 1);
+    for (int i = 1; i <= n; i++) {
+        char id[16], phone[16];
+        snprintf(id, sizeof(id), "M%d", i);
+        snprintf(phone, sizeof(phone), "1380013800%d", i);
+        push_member(f, id, phone, 1);
+    }
     broker_stop(&f->b);
     assert_int_equal(broker_start(&f->b), 0);
+}
+
+static void messages_lost_by_the_broker_arrive_over_http(void **state)
+{
+    struct fixture *f = *state;
+    members_pushed_while_the_store_is_away_and_the_broker_forgets(f, 2);
     assert_int_equal(daemon_start(&f->d), 0);
     assert_int_equal(wait_status_num(&f->d, "cache.members", 2, 20000), 0);
     assert_int_equal(wait_status_num(&f->d, "hq.cursor", 2, 1000), 0);
@@ -217,14 +226,7 @@ static void messages_lost_by_the_broker_arrive_over_http(void **state)
 static void catch_up_that_skips_a_cursor_applies_nothing_past_it_and_waits(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(daemon_start(&f->d), 0);
-    assert_int_equal(wait_status_num(&f->d, "connected", 1, 10000), 0);
-    daemon_signal(&f->d, SIGTERM);
-    push_member(f, "M1", "13800138000", 1);
-    push_member(f, "M2", "13900139000", 1);
-    push_member(f, "M3", "13700137000", 1);
-    broker_stop(&f->b);
-    assert_int_equal(broker_start(&f->b), 0);
+    members_pushed_while_the_store_is_away_and_the_broker_forgets(f, 3);
     char cmd[600];
     snprintf(cmd, sizeof(cmd),
              "sqlite3 '%s/hq.db' \"DELETE FROM outgoing WHERE store = 'S001' AND cursor = 2\"",

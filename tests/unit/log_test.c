@@ -132,13 +132,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_line_names_the_program_and_level, setup, teardown),
-        cmocka_unit_test_setup_teardown(control_characters_from_outside_cannot_start_a_line,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(utf8_text_passes_unchanged, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_message_at_the_limit_is_whole_and_one_past_is_cut,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(levels_above_the_threshold_write_nothing, setup,
+        cmocka_unit_test_setup_teardown(control_characters_from_outside_cannot_start_a_line, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(utf8_text_passes_unchanged, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_message_at_the_limit_is_whole_and_one_past_is_cut, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(levels_above_the_threshold_write_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
