@@ -12,7 +12,6 @@
 #include "canon.h"
 #include "hq_config.h"
 #include "hq_outgoing.h"
-#include "hq_settle.h"
 #include "jsonutil.h"
 #include "phone.h"
 #include "topic.h"
@@ -203,8 +202,6 @@ ml_err hq_push_prepare(struct hq_push *p, const char *kind, cJSON *body, const u
         if (json_add_i64(body, "version", version) == NULL)
             return ml_refuse(r, ML_NOMEM, 500, "out_of_memory", "out of memory");
     }
-    if (strcmp(kind, "coupon.grant") == 0 && hq_settle_note_grant(p->st, body) != ML_OK)
-        return storage(p, r);
     return ML_OK;
 }
 

@@ -19,10 +19,10 @@
  * A per-store message whose entity that store already got at the same or a newer version
  * is skipped (the store would ignore it).
  *
- * Topics are sync/wire/topic.h's. The messages are stored through hq_outgoing.h (a
- * coupon.grant's uses through hq_settle.h). A hq_push belongs to one thread and borrows the
- * store and key. Functions return refusals (bad bodies, limits) in an ml_refusal and log
- * nothing.
+ * Topics are sync/wire/topic.h's. The messages are stored through hq_outgoing.h; a
+ * coupon.grant's terms are the sender's to record (hq_settle_note_grant). A hq_push belongs to one
+ * thread and borrows the store and key. Functions return refusals (bad bodies, limits) in an
+ * ml_refusal and log nothing.
  */
 #ifndef ML_HQ_PUSH_H
 #define ML_HQ_PUSH_H

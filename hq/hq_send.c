@@ -14,6 +14,7 @@
 #include "hq_key.h"
 #include "hq_outgoing.h"
 #include "hq_push.h"
+#include "hq_settle.h"
 
 #define HQ_DB_PATH_MAX (HQ_CONFIG_PATH_MAX + 16)
 
@@ -137,6 +138,10 @@ int hq_send_run(const struct hq_config *cfg, const struct hq_send_job *j)
             err = hq_push_campaign(p, body, &r);
         else
             err = hq_push_prepare(p, j->kind, body, cfg->has_phone_key ? cfg->phone_key : NULL, &r);
+        /* Settlement judges a grant's later redemptions by the terms it was sent with. */
+        if (err == ML_OK && strcmp(j->kind, "coupon.grant") == 0 &&
+            (err = hq_settle_note_grant(st, body)) != ML_OK)
+            ml_refuse(&r, err, 503, "storage_error", "database: %s", hq_store_errmsg(st));
         for (size_t s = 0; err == ML_OK && !j->campaign && s < j->nstores; s++)
             err = hq_push_to_store(p, j->stores[s], j->kind, body, &r);
         if (err != ML_OK) {

@@ -58,8 +58,8 @@ void hq_settle_truncate(struct hq_settle *s, size_t n);
 /* Forgets every message (published, or their transaction rolled back). */
 void hq_settle_clear(struct hq_settle *s);
 
-/* Remembers a coupon's uses and campaign from a coupon.grant body HQ is about to send
- * (called by hq_push_prepare inside its transaction). ML_STORAGE only. */
+/* Remembers a coupon's uses and campaign from a coupon.grant body HQ is about to send, in
+ * the push's transaction (hq_send.c, after hq_push_prepare). ML_STORAGE only. */
 ml_err hq_settle_note_grant(struct hq_store *st, const cJSON *body);
 
 /* ---- rows for the conflicts report (hq_report.h; struct hq_rows: hq_store.h) ------------ */
