@@ -203,16 +203,15 @@ static void do_mutation(struct api *api, struct MHD_Connection *conn, const char
     }
     uint8_t hash[IDEM_HASH_LEN];
     idem_fingerprint(method, url, rq->body ? rq->body : "", rq->len, hash);
-    /* After a failed commit nothing is written until the database has been reopened and shows
-     * what reached the disk: only then can this key's first answer be found. */
-    if (db_outcome_unknown(ctx->db) && db_recover(ctx->db) != ML_OK) {
-        fail(api, a, 503, "storage_outcome_unknown", "%s",
-             "an earlier change may or may not have been recorded and the database cannot be "
-             "read back yet; retry with the same Idempotency-Key");
-        goto out;
-    }
+    /* After a failed commit db_begin() first reopens the database, to show what reached the
+     * disk: only then can this key's first answer be found. */
     if (db_begin(ctx->db) != ML_OK) {
-        fail(api, a, 503, "storage_error", "%s", "cannot start a transaction");
+        if (db_outcome_unknown(ctx->db))
+            fail(api, a, 503, "storage_outcome_unknown", "%s",
+                 "an earlier change may or may not have been recorded and the database cannot "
+                 "be read back yet; retry with the same Idempotency-Key");
+        else
+            fail(api, a, 503, "storage_error", "%s", "cannot start a transaction");
         goto out;
     }
     int status = 0;

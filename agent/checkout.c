@@ -8,10 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "coupon.h"
-#include "day.h"
 #include "deny.h"
 #include "guide.h"
 #include "jsonutil.h"
@@ -246,12 +244,8 @@ static ml_err price(struct ml_ctx *ctx, struct checkout_req *req, int64_t now, s
                              req->member);
         if (err != ML_OK)
             return err;
-        int denied = deny_find(db, "member", req->member, NULL, 0);
-        if (denied < 0)
-            return ML_STORAGE;
-        if (p->m.blocked || denied)
-            return ml_refuse(r, ML_REFUSED, 403, "member_blocked", "member %s is blocked",
-                             req->member);
+        if ((err = deny_check_member(db, req->member, p->m.blocked, r)) != ML_OK)
+            return err;
         p->has_member = 1;
     }
     err = risk_begin(&p->rk, ctx, p->has_member ? p->m.member_id : NULL);
@@ -584,10 +578,10 @@ static ml_err record(struct ml_ctx *ctx, const struct checkout_req *req, struct 
         cJSON *lines = lines_array(a->parts, req->nlines);
         char *lines_text = json_print(lines);
         int64_t use_no = 0;
-        err = lines_text ? coupon_redeem_offline(db, &a->c, sale_id, a->amount, lines_text, now,
-                                                 p->rk.offline,
-                                                 p->rk.trusted ? p->rk.trusted_ms : 0, &use_no, r)
-                         : ML_NOMEM;
+        err = lines_text
+                  ? coupon_redeem(db, &a->c, sale_id, a->amount, lines_text, now, p->rk.offline,
+                                  p->rk.trusted ? p->rk.trusted_ms : 0, &use_no, r)
+                  : ML_NOMEM;
         free(lines_text);
         if (err != ML_OK) {
             cJSON_Delete(lines);

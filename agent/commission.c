@@ -10,6 +10,12 @@
 #include "guide.h"
 #include "ledger.h"
 
+static ml_err storage(struct ml_ctx *ctx, struct ml_refusal *r)
+{
+    return ml_refuse(r, ML_STORAGE, 503, "storage_error", "cannot read the commissions: %s",
+                     db_errmsg(ctx->db));
+}
+
 ml_err commission_report(struct ml_ctx *ctx, const char *guide_id, const char *from, const char *to,
                          cJSON **ret, struct ml_refusal *r)
 {
@@ -32,7 +38,7 @@ ml_err commission_report(struct ml_ctx *ctx, const char *guide_id, const char *f
     if (err == ML_NOENTRY)
         return ml_refuse(r, ML_NOENTRY, 404, "guide_not_found", "guide %s is not known", guide_id);
     if (err != ML_OK)
-        return err;
+        return storage(ctx, r);
 
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "guide_id", g.guide_id);
@@ -57,5 +63,5 @@ ml_err commission_report(struct ml_ctx *ctx, const char *guide_id, const char *f
 fail:
     cJSON_Delete(days);
     cJSON_Delete(o);
-    return ML_STORAGE;
+    return storage(ctx, r);
 }

@@ -112,9 +112,9 @@ ml_err coupon_discount(const struct coupon *c, int64_t eligible_gross, int64_t e
     return ML_OK;
 }
 
-ml_err coupon_redeem_offline(struct db *db, const struct coupon *c, const char *sale_id,
-                             int64_t amount, const char *lines_json, int64_t now, int offline,
-                             int64_t trusted_at, int64_t *ret_use_no, struct ml_refusal *r)
+ml_err coupon_redeem(struct db *db, const struct coupon *c, const char *sale_id, int64_t amount,
+                     const char *lines_json, int64_t now, int offline, int64_t trusted_at,
+                     int64_t *ret_use_no, struct ml_refusal *r)
 {
     static const char take[] = "UPDATE coupons SET uses_left = uses_left - 1, "
                                " state = CASE WHEN uses_left = 1 THEN 'redeemed' ELSE state END "
@@ -138,12 +138,6 @@ ml_err coupon_redeem_offline(struct db *db, const struct coupon *c, const char *
         return err;
     *ret_use_no = use_no;
     return ML_OK;
-}
-
-ml_err coupon_redeem(struct db *db, const struct coupon *c, const char *sale_id, int64_t amount,
-                     const char *lines_json, int64_t now, int64_t *ret_use_no, struct ml_refusal *r)
-{
-    return coupon_redeem_offline(db, c, sale_id, amount, lines_json, now, 0, 0, ret_use_no, r);
 }
 
 ml_err coupon_restore(struct db *db, const char *coupon_id, int64_t use_no, const char *sale_id)

@@ -59,14 +59,9 @@ ml_err coupon_discount(const struct coupon *c, int64_t eligible_gross, int64_t e
  * caps. Returns the use number in *ret_use_no. ML_REFUSED coupon_already_redeemed if the use
  * is gone (it never is for a coupon that passed coupon_check_usable in this transaction).
  */
-ml_err coupon_redeem_offline(struct db *db, const struct coupon *c, const char *sale_id,
-                             int64_t amount, const char *lines_json, int64_t now, int offline,
-                             int64_t trusted_at, int64_t *ret_use_no, struct ml_refusal *r);
-
-/* coupon_redeem_offline() for a redemption made online without trusted time. */
 ml_err coupon_redeem(struct db *db, const struct coupon *c, const char *sale_id, int64_t amount,
-                     const char *lines_json, int64_t now, int64_t *ret_use_no,
-                     struct ml_refusal *r);
+                     const char *lines_json, int64_t now, int offline, int64_t trusted_at,
+                     int64_t *ret_use_no, struct ml_refusal *r);
 
 /* Gives a use back (refund) and marks that sale's redemption restored, freeing the use. */
 ml_err coupon_restore(struct db *db, const char *coupon_id, int64_t use_no, const char *sale_id);

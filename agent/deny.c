@@ -38,16 +38,6 @@ ml_err deny_apply(struct db *db, const char *subject_id, const struct fact_deny 
     return ML_OK;
 }
 
-ml_err deny_upsert_fact(struct db *db, const cJSON *b, int *ret_applied, struct ml_refusal *r)
-{
-    struct fact f;
-    if (fact_parse("deny.upsert", b, 0, &f, r) != ML_OK)
-        return ML_PARSE;
-    if (deny_apply(db, f.id, &f.u.deny, f.version, ret_applied) != ML_OK)
-        return ml_refuse(r, ML_STORAGE, 503, "storage_error", "storage error: %s", db_errmsg(db));
-    return ML_OK;
-}
-
 int64_t deny_count(struct db *db)
 {
     static const char sql[] = "SELECT count(*) FROM deny_list WHERE lifted = 0";
@@ -153,13 +143,16 @@ int deny_get(struct db *db, const char *subject, const char *id, struct deny_ent
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-int deny_find(struct db *db, const char *subject, const char *id, char *reason, size_t reasonlen)
+ml_err deny_check_member(struct db *db, const char *member_id, int blocked, struct ml_refusal *r)
 {
     struct deny_entry e;
-    int found = deny_get(db, subject, id, &e);
-    if (found == 1 && reason != NULL && reasonlen > 0)
-        snprintf(reason, reasonlen, "%s", e.reason);
-    return found;
+    int denied = blocked ? 0 : deny_get(db, "member", member_id, &e);
+    if (denied < 0)
+        return ml_refuse(r, ML_STORAGE, 503, "storage_error", "cannot read the deny-list: %s",
+                         db_errmsg(db));
+    if (blocked || denied)
+        return ml_refuse(r, ML_REFUSED, 403, "member_blocked", "member %s is blocked", member_id);
+    return ML_OK;
 }
 
 const char *deny_coupon_code(const char *reason)

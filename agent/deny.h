@@ -35,14 +35,10 @@ struct deny_entry {
 };
 
 /*
- * Applies the HQ fact "deny.upsert": {"subject": "member"|"coupon", "id": .., "reason": ..,
- * "lifted": false, "version": N}. ML_PARSE (400 invalid_request in r) for a body that is
- * not exactly that. An older or equal version than the subject's is accepted and changes
- * nothing (*ret_applied = 0). The signature is facts_apply()'s, so it can sit in its table.
+ * Applies the HQ fact "deny.upsert" (facts_apply(), whose fact_parse() checked the body): an
+ * older or equal version than the subject's is accepted and changes nothing
+ * (*ret_applied = 0). ML_STORAGE.
  */
-ml_err deny_upsert_fact(struct db *db, const cJSON *body, int *ret_applied, struct ml_refusal *r);
-
-/* The same for a body fact_parse() has checked (facts.h). ML_STORAGE. */
 ml_err deny_apply(struct db *db, const char *subject_id, const struct fact_deny *d, int64_t version,
                   int *ret_applied);
 
@@ -86,13 +82,17 @@ ml_err deny_check_coupon(struct db *db, const char *coupon_id, const struct coup
                          struct ml_refusal *r);
 
 /*
- * 1 if `subject` ("member" or "coupon") `id` is denied and not lifted, copying the reason
- * into `reason` (may be NULL); 0 if not; -1 on a storage error.
+ * 1 if `subject` ("member" or "coupon") `id` is denied and not lifted, with the entry in
+ * *ret (untouched unless 1 is returned); 0 if not; -1 on a storage error.
  */
-int deny_find(struct db *db, const char *subject, const char *id, char *reason, size_t reasonlen);
-
-/* Like deny_find(), with the whole live entry in *ret (untouched unless 1 is returned). */
 int deny_get(struct db *db, const char *subject, const char *id, struct deny_entry *ret);
+
+/*
+ * Whether member member_id may be served: not when HQ blocked it (`blocked`, its status; then
+ * nothing is read) or it is on the deny-list. ML_OK; ML_REFUSED 403 member_blocked in r;
+ * ML_STORAGE (503).
+ */
+ml_err deny_check_member(struct db *db, const char *member_id, int blocked, struct ml_refusal *r);
 
 /* The API error code for a denied coupon: coupon_revoked, coupon_redeemed_elsewhere, or
  * coupon_denied for any other reason. Static string. */

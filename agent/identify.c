@@ -38,11 +38,8 @@ static ml_err by_phone(struct ml_ctx *ctx, const char *phone, cJSON **ret, struc
     }
     if (err != ML_OK)
         return storage(r);
-    int denied = deny_find(ctx->db, "member", m.member_id, NULL, 0);
-    if (denied < 0)
-        return storage(r);
-    if (m.blocked || denied)
-        return ml_refuse(r, ML_REFUSED, 403, "member_blocked", "member %s is blocked", m.member_id);
+    if ((err = deny_check_member(ctx->db, m.member_id, m.blocked, r)) != ML_OK)
+        return err;
     if ((*ret = member_identify_json(ctx->db, &m, now)) == NULL)
         return storage(r);
     cJSON_AddStringToObject(*ret, "via", "phone");
@@ -85,13 +82,14 @@ static ml_err take_proof(struct ml_ctx *ctx, const struct qr_code *c, int64_t no
     }
     int fresh = rc == SQLITE_DONE && db_changes(db) > 0;
     ml_err err = rc == SQLITE_DONE ? db_release(db) : ML_STORAGE;
+    if (err != ML_OK)
+        db_undo(db); /* a no-op when the failed commit ended the transaction */
+    ml_err durable = db_set_durable(db, 1); /* whatever happened, the next write flushes */
     if (err != ML_OK && db_outcome_unknown(db))
         return ml_refuse(r, ML_STORAGE, 503, "storage_outcome_unknown",
                          "the code may or may not have been taken (the disk reported a failure): "
                          "ask the member to show a fresh code");
-    if (err != ML_OK)
-        db_undo(db);
-    if (db_set_durable(db, 1) != ML_OK || err != ML_OK)
+    if (durable != ML_OK || err != ML_OK)
         return storage(r);
     if (!fresh)
         return ml_refuse(r, ML_REFUSED, 409, "qr_replayed",
@@ -104,12 +102,11 @@ static ml_err take_proof(struct ml_ctx *ctx, const struct qr_code *c, int64_t no
 static ml_err member_code(struct ml_ctx *ctx, const struct qr_code *c, int64_t now_ms, int trusted,
                           cJSON **ret, struct ml_refusal *r)
 {
-    int denied = deny_find(ctx->db, "member", c->id, NULL, 0);
-    if (denied < 0)
-        return storage(r);
-    if (denied)
-        return ml_refuse(r, ML_REFUSED, 403, "member_blocked", "member %s is blocked", c->id);
-    ml_err err = qr_verify_proof(c, now_ms / 1000, (int)ctx->cfg->qr_time_window_s, r);
+    /* HQ's deny-list first: a denied member's code is refused before it is verified. */
+    ml_err err = deny_check_member(ctx->db, c->id, 0, r);
+    if (err != ML_OK)
+        return err;
+    err = qr_verify_proof(c, now_ms / 1000, (int)ctx->cfg->qr_time_window_s, r);
     if (err != ML_OK)
         return err;
     struct member m;
@@ -120,7 +117,7 @@ static ml_err member_code(struct ml_ctx *ctx, const struct qr_code *c, int64_t n
     if (err != ML_OK)
         return storage(r);
     if (m.blocked)
-        return ml_refuse(r, ML_REFUSED, 403, "member_blocked", "member %s is blocked", m.member_id);
+        return deny_check_member(ctx->db, m.member_id, 1, r); /* refused, as blocked */
     if ((err = take_proof(ctx, c, now_ms, r)) != ML_OK)
         return err;
     if ((*ret = member_identify_json(ctx->db, &m, ctx->now_ms())) == NULL)

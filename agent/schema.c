@@ -17,15 +17,11 @@ ml_err schema_open(const char *path, struct db **ret_db, char *errbuf, size_t er
     struct db_options opts = {.mode = DB_READWRITE,
                               .migrations = agent_migrations,
                               .nmigrations = agent_migrations_count,
+                              .version = SCHEMA_VERSION,
                               .program = "memberlinkd",
                               .foreign_keys = 1,
                               .track_outcome = 1,
                               .wal_wake_bytes = SCHEMA_WAL_WAKE_BYTES,
                               .wal_restart_bytes = SCHEMA_WAL_RESTART_BYTES};
-    if (agent_migrations_count != SCHEMA_VERSION) {
-        snprintf(errbuf, errlen, "built with %zu migrations for schema version %d",
-                 agent_migrations_count, SCHEMA_VERSION);
-        return ML_CONFIG;
-    }
     return db_open(path, &opts, ret_db, errbuf, errlen);
 }

@@ -43,9 +43,6 @@ struct db {
     size_t nslots;
     int16_t by_sql[DB_INDEX_SIZE];  /* slot index + 1 by SQL text address; 0: empty */
     int16_t by_stmt[DB_INDEX_SIZE]; /* slot index + 1 by statement address */
-    /* A statement not from the cache whose bind failed (at most one is remembered). */
-    sqlite3_stmt *stray;
-    int stray_rc;
     char errmsg[DB_ERRMSG_MAX];
 };
 
@@ -110,8 +107,6 @@ static void drop_statements(struct db *db)
     db->nslots = 0;
     memset(db->by_sql, 0, sizeof(db->by_sql));
     memset(db->by_stmt, 0, sizeof(db->by_stmt));
-    db->stray = NULL;
-    db->stray_rc = 0;
 }
 
 ml_err db_exec(struct db *db, const char *sql)
@@ -173,9 +168,11 @@ fail:
     return ML_STORAGE;
 }
 
-/* Opens db->sql with the pragmas of opts and checks (and in read-write mode migrates) the
- * schema. Leaves db->sql open (or NULL) on failure; the caller closes. */
-static ml_err connect(struct db *db, char *errbuf, size_t errlen)
+/* Opens db->sql with the pragmas of opts (always synchronous=FULL: a unit of work that
+ * wants less asks for it, db_set_durable) and checks (and in read-write mode migrates) the
+ * schema, whose version before migrating goes to *ret_found. Leaves db->sql open (or NULL) on
+ * failure; the caller closes. */
+static ml_err connect(struct db *db, int *ret_found, char *errbuf, size_t errlen)
 {
     const struct db_options *o = &db->opts;
     int ro = o->mode == DB_READONLY;
@@ -193,8 +190,7 @@ static ml_err connect(struct db *db, char *errbuf, size_t errlen)
         /* WAL + FULL: each commit fsyncs the WAL, so what is committed survives power loss. */
         if ((o->page_size > 0 && db_exec(db, page) != ML_OK) ||
             db_exec(db, "PRAGMA journal_mode=WAL") != ML_OK ||
-            db_exec(db, db->durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") !=
-                ML_OK ||
+            db_exec(db, "PRAGMA synchronous=FULL") != ML_OK ||
             db_exec(db, "PRAGMA journal_size_limit=" DB_STR(WALCKPT_SIZE_LIMIT)) != ML_OK ||
             (o->foreign_keys && db_exec(db, "PRAGMA foreign_keys=ON") != ML_OK)) {
             snprintf(errbuf, errlen, "%s: cannot configure database: %s", db->path, db->errmsg);
@@ -208,7 +204,7 @@ static ml_err connect(struct db *db, char *errbuf, size_t errlen)
                  sqlite3_errmsg(db->sql));
         return ML_STORAGE;
     }
-    db->from_version = have;
+    *ret_found = have;
     if (have > target) {
         snprintf(errbuf, errlen,
                  "%s: schema version %d is newer than this %s knows (%d); run a newer %s or "
@@ -246,12 +242,16 @@ ml_err db_open(const char *path, const struct db_options *opts, struct db **ret_
     db->durable = 1;
     struct stat sb;
     ml_err result;
-    if (opts->mode == DB_READONLY && stat(path, &sb) != 0) {
+    if (opts->nmigrations != (size_t)opts->version) {
+        snprintf(errbuf, errlen, "%s: built with %zu migrations for schema version %d", path,
+                 opts->nmigrations, opts->version);
+        result = ML_CONFIG;
+    } else if (opts->mode == DB_READONLY && stat(path, &sb) != 0) {
         snprintf(errbuf, errlen, "%s: %s", path,
                  opts->missing_hint ? opts->missing_hint : "no such database");
         result = ML_NOENTRY;
     } else {
-        result = connect(db, errbuf, errlen);
+        result = connect(db, &db->from_version, errbuf, errlen);
     }
     if (result != ML_OK) {
         db_close(db);
@@ -306,15 +306,18 @@ ml_err db_begin(struct db *db)
     return db_exec(db, "BEGIN IMMEDIATE");
 }
 
-ml_err db_commit(struct db *db)
+/* A COMMIT (or the RELEASE that commits) failed: the transaction ends here, and whether it
+ * reached the disk is not known until db_recover() looks. */
+static ml_err commit_failed(struct db *db)
 {
-    if (db_exec(db, "COMMIT") == ML_OK)
-        return ML_OK;
-    /* Still open (SQLITE_BUSY can leave it so): end it, the outcome is unknown either way. */
-    if (db_in_tx(db))
-        (void)sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    db_rollback(db); /* still open when SQLITE_BUSY left it so */
     db->unknown = db->opts.track_outcome;
     return ML_STORAGE;
+}
+
+ml_err db_commit(struct db *db)
+{
+    return db_exec(db, "COMMIT") == ML_OK ? ML_OK : commit_failed(db);
 }
 
 void db_rollback(struct db *db)
@@ -345,7 +348,9 @@ ml_err db_recover(struct db *db)
         db->sql = NULL;
     }
     db->sp_depth = 0;
-    if (connect(db, errbuf, sizeof(errbuf)) != ML_OK) {
+    db->durable = 1; /* a unit that asked for less ended with the failure */
+    int found;
+    if (connect(db, &found, errbuf, sizeof(errbuf)) != ML_OK) {
         set_err(db, "%s", errbuf);
         sqlite3_close(db->sql);
         db->sql = NULL;
@@ -370,6 +375,8 @@ ml_err db_savepoint(struct db *db)
         return ML_STORAGE;
     if (db_exec(db, "SAVEPOINT unit") != ML_OK)
         return ML_STORAGE;
+    if (outer)
+        db->sp_depth = 0; /* SQLite may have ended the last transaction itself (an I/O error) */
     if (db->sp_depth++ == 0)
         db->sp_outer = outer;
     return ML_OK;
@@ -378,13 +385,8 @@ ml_err db_savepoint(struct db *db)
 ml_err db_release(struct db *db)
 {
     int commits = db->sp_depth == 1 && db->sp_outer;
-    if (db_exec(db, "RELEASE unit") != ML_OK) {
-        if (commits) {
-            db_rollback(db);
-            db->unknown = db->opts.track_outcome;
-        }
-        return ML_STORAGE;
-    }
+    if (db_exec(db, "RELEASE unit") != ML_OK)
+        return commits ? commit_failed(db) : ML_STORAGE;
     if (db->sp_depth > 0)
         db->sp_depth--;
     return ML_OK;
@@ -392,6 +394,10 @@ ml_err db_release(struct db *db)
 
 void db_undo(struct db *db)
 {
+    if (!db_in_tx(db)) { /* SQLite rolled the whole transaction back already */
+        db->sp_depth = 0;
+        return;
+    }
     (void)sqlite3_exec(db->sql, "ROLLBACK TO unit; RELEASE unit", NULL, NULL, NULL);
     if (db->sp_depth > 0)
         db->sp_depth--;
@@ -444,13 +450,8 @@ static void bound(struct db *db, sqlite3_stmt *s, int rc)
     if (rc == SQLITE_OK)
         return;
     struct slot *slot = find(db, db->by_stmt, s, 0);
-    if (slot != NULL) {
-        if (slot->bind_rc == 0)
-            slot->bind_rc = rc;
-    } else if (db->stray == NULL || db->stray == s) {
-        db->stray = s;
-        db->stray_rc = rc;
-    }
+    if (slot != NULL && slot->bind_rc == 0)
+        slot->bind_rc = rc;
 }
 
 void db_bind_text(struct db *db, sqlite3_stmt *s, int i, const char *v)
@@ -493,9 +494,6 @@ int db_step(struct db *db, sqlite3_stmt *s)
     if (slot != NULL && slot->bind_rc != 0) {
         failed = slot->bind_rc;
         slot->bind_rc = 0;
-    } else if (slot == NULL && db->stray == s) {
-        failed = db->stray_rc;
-        db->stray = NULL;
     }
     if (failed) {
         sqlite3_reset(s);

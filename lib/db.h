@@ -41,6 +41,7 @@ struct db_options {
      * runs in its own transaction; PRAGMA user_version records how far a file is. */
     const char *const *migrations;
     size_t nmigrations;
+    int version; /* the schema version the program expects: db_open() refuses another count */
     const char *program; /* named in the refusal of a newer schema ("memberlinkd") */
     int page_size;       /* bytes, for a new file; 0: SQLite's default */
     int foreign_keys;    /* PRAGMA foreign_keys=ON */
@@ -142,7 +143,8 @@ ml_err db_exec(struct db *db, const char *sql);
  */
 sqlite3_stmt *db_stmt(struct db *db, const char *sql);
 
-/* Binders. v == NULL binds NULL. A failure is remembered for db_step() (see the top). */
+/* Binders, for statements from db_stmt(). v == NULL binds NULL. A failure is remembered for
+ * db_step() (see the top). */
 void db_bind_text(struct db *db, sqlite3_stmt *s, int i, const char *v); /* copies */
 void db_bind_text_owned(struct db *db, sqlite3_stmt *s, int i, char *v); /* frees v */
 void db_bind_text_static(struct db *db, sqlite3_stmt *s, int i,

@@ -46,22 +46,12 @@ void config_defaults(struct config *cfg)
     cfg->qr_time_window_s = 60;
 }
 
-static int parse_hex_key(const char *v, uint8_t out[CONFIG_PHONE_KEY_LEN])
-{
-    return num_hex_decode(v, out, CONFIG_PHONE_KEY_LEN);
-}
-
 ml_err config_parse_listen(const char *value, char *host, size_t hostlen, uint16_t *ret_port)
 {
     return inifile_parse_listen(value, host, hostlen, ret_port) == 0 ? ML_OK : ML_CONFIG;
 }
 
 /* A whole number in [min, max], digits only. */
-static int set_int(int64_t *dst, const char *v, int64_t min, int64_t max)
-{
-    return num_parse_i64(v, min, max, dst);
-}
-
 static int set_path(char *dst, size_t len, const char *v)
 {
     if (v[0] == '\0' || strlen(v) > 160)
@@ -120,7 +110,7 @@ static int apply_mqtt(struct config *cfg, const char *name, const char *value, c
         if (strcmp(name, ints[i].name) != 0)
             continue;
         *why = ints[i].why;
-        if ((rc = set_int(&n, value, ints[i].min, ints[i].max)) != 0)
+        if ((rc = num_parse_i64(value, ints[i].min, ints[i].max, &n)) != 0)
             return rc;
         switch (i) {
         case 0:
@@ -171,7 +161,7 @@ static int apply_offline(struct config *cfg, const char *name, const char *value
         if (strcmp(name, keys[i].name) != 0)
             continue;
         *why = keys[i].why;
-        return set_int(keys[i].dst, value, keys[i].min, keys[i].max);
+        return num_parse_i64(value, keys[i].min, keys[i].max, keys[i].dst);
     }
     return -2;
 }
@@ -191,7 +181,7 @@ static int apply(void *user, const char *section, const char *name, const char *
             return set_id(cfg->terminal, sizeof(cfg->terminal), value);
         if (strcmp(name, "phone_key") == 0) {
             *why = "expected 64 hex digits (32 bytes)";
-            if (parse_hex_key(value, cfg->phone_key) != 0)
+            if (num_hex_decode(value, cfg->phone_key, CONFIG_PHONE_KEY_LEN) != 0)
                 return -1;
             cfg->has_phone_key = 1;
             return 0;
@@ -226,7 +216,7 @@ static int apply(void *user, const char *section, const char *name, const char *
         }
         if (strcmp(name, "outbox_warn_events") == 0) {
             *why = "expected a count from 1 to 1000000000";
-            return set_int(&cfg->outbox_warn_events, value, 1, 1000000000);
+            return num_parse_i64(value, 1, 1000000000, &cfg->outbox_warn_events);
         }
         if (strcmp(name, "api_max_body") == 0) {
             *why = "expected a byte count from 1024 to 1048576";
@@ -245,7 +235,7 @@ static int apply(void *user, const char *section, const char *name, const char *
     if (strcmp(section, "qr") == 0) {
         if (strcmp(name, "time_window_s") == 0) {
             *why = "expected seconds from 5 to 600";
-            return set_int(&cfg->qr_time_window_s, value, 5, 600);
+            return num_parse_i64(value, 5, 600, &cfg->qr_time_window_s);
         }
         return -2;
     }
@@ -392,7 +382,7 @@ ml_err config_resolve_secrets(struct config *cfg, int create, char *errbuf, size
                                  errbuf, errlen);
         if (err != ML_OK)
             return err;
-        if (parse_hex_key(hex, cfg->phone_key) != 0) {
+        if (num_hex_decode(hex, cfg->phone_key, CONFIG_PHONE_KEY_LEN) != 0) {
             snprintf(errbuf, errlen, "%s/phone.key: expected 64 hex digits", cfg->data_dir);
             return ML_CONFIG;
         }

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "deny.h"
+#include "facts.h"
 #include "harness.h"
 #include "db.h"
 #include "clock.h"
@@ -492,8 +492,8 @@ static int seed_hq_state(struct daemon *d)
     if (trust_open(&now, db) == ML_OK &&
         trust_open_with(&then, db, contact_boot_clock, now.boot_id) == ML_OK &&
         db_begin(db) == ML_OK && trust_hq_time(&then, db, wall_ms() - ago) == ML_OK &&
-        deny_upsert_fact(db, coupon, &applied, &r) == ML_OK &&
-        deny_upsert_fact(db, member, &applied, &r) == ML_OK && db_commit(db) == ML_OK)
+        facts_apply(db, "deny.upsert", coupon, &applied, &r) == ML_OK &&
+        facts_apply(db, "deny.upsert", member, &applied, &r) == ML_OK && db_commit(db) == ML_OK)
         rc = 0;
     cJSON_Delete(coupon);
     cJSON_Delete(member);

@@ -1971,7 +1971,7 @@ static void deny(struct testdb *t, const char *subject, const char *id, const ch
     struct ml_refusal r = {0};
     int applied = 0;
     assert_int_equal(db_begin(t->db), ML_OK);
-    assert_int_equal(deny_upsert_fact(t->db, body, &applied, &r), ML_OK);
+    assert_int_equal(facts_apply(t->db, "deny.upsert", body, &applied, &r), ML_OK);
     assert_int_equal(db_commit(t->db), ML_OK);
     assert_int_equal(applied, 1);
     cJSON_Delete(body);

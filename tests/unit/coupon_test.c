@@ -397,16 +397,17 @@ static void redeem_twice_single_use_refuses_the_second_and_keeps_one_row(void **
 
     int64_t use_no = -1;
     assert_int_equal(db_begin(t->db), ML_OK);
-    assert_int_equal(coupon_redeem(t->db, &c, "SALE-A", 100, "[1]", testdb_clock, &use_no, &r),
-                     ML_OK);
+    assert_int_equal(
+        coupon_redeem(t->db, &c, "SALE-A", 100, "[1]", testdb_clock, 0, 0, &use_no, &r), ML_OK);
     assert_int_equal(use_no, 1);
     assert_int_equal(db_commit(t->db), ML_OK);
 
     int64_t second = -1;
     memset(&r, 0, sizeof(r));
     assert_int_equal(db_begin(t->db), ML_OK);
-    assert_int_equal(coupon_redeem(t->db, &c, "SALE-B", 100, "[1]", testdb_clock, &second, &r),
-                     ML_REFUSED);
+    assert_int_equal(
+        coupon_redeem(t->db, &c, "SALE-B", 100, "[1]", testdb_clock, 0, 0, &second, &r),
+        ML_REFUSED);
     assert_string_equal(r.code, "coupon_already_redeemed");
     assert_int_equal(r.http_status, 409);
     assert_int_equal(second, -1);
@@ -420,11 +421,12 @@ static void redeem_twice_single_use_refuses_the_second_and_keeps_one_row(void **
     struct coupon c2;
     assert_int_equal(coupon_get(t->db, "ONCE2", &c2), ML_OK);
     assert_int_equal(db_begin(t->db), ML_OK);
-    assert_int_equal(coupon_redeem(t->db, &c2, "SALE-C", 100, "[1]", testdb_clock, &use_no, &r),
-                     ML_OK);
+    assert_int_equal(
+        coupon_redeem(t->db, &c2, "SALE-C", 100, "[1]", testdb_clock, 0, 0, &use_no, &r), ML_OK);
     memset(&r, 0, sizeof(r));
-    assert_int_equal(coupon_redeem(t->db, &c2, "SALE-D", 100, "[1]", testdb_clock, &use_no, &r),
-                     ML_REFUSED);
+    assert_int_equal(
+        coupon_redeem(t->db, &c2, "SALE-D", 100, "[1]", testdb_clock, 0, 0, &use_no, &r),
+        ML_REFUSED);
     assert_string_equal(r.code, "coupon_already_redeemed");
     assert_int_equal(db_commit(t->db), ML_OK);
 
@@ -467,13 +469,14 @@ static void two_connections_redeeming_one_use_take_it_once(void **state)
 
     int64_t use_no = 0;
     assert_int_equal(db_begin(t->db), ML_OK);
-    assert_int_equal(coupon_redeem(t->db, &a, "SALE-A", 100, "[1]", testdb_clock, &use_no, &r),
-                     ML_OK);
+    assert_int_equal(
+        coupon_redeem(t->db, &a, "SALE-A", 100, "[1]", testdb_clock, 0, 0, &use_no, &r), ML_OK);
     assert_int_equal(db_commit(t->db), ML_OK);
 
     assert_int_equal(db_begin(other), ML_OK);
-    assert_int_equal(coupon_redeem(other, &b, "SALE-B", 100, "[1]", testdb_clock, &use_no, &r),
-                     ML_REFUSED);
+    assert_int_equal(
+        coupon_redeem(other, &b, "SALE-B", 100, "[1]", testdb_clock, 0, 0, &use_no, &r),
+        ML_REFUSED);
     assert_string_equal(r.code, "coupon_already_redeemed");
     assert_int_equal(db_commit(other), ML_OK);
     coupon_release(&a);

@@ -3,7 +3,7 @@
  *
  * Covered: opening, migrating and refusing schemas in both modes; the statement cache at
  * DB_STMTS_MAX and one past (refused, nothing left prepared); checked binding (a failed bind
- * makes db_step refuse and run nothing, for cached and uncached statements); a failed commit
+ * makes db_step refuse and run nothing); a failed commit
  * (a deferred foreign key at COMMIT, and at the release of an outermost savepoint) leaves the
  * outcome unknown, refuses new transactions, and db_recover() clears it showing the file's
  * truth. The recovery of a commit whose flush failed is shown against the real daemon with a
@@ -40,6 +40,7 @@ static struct db_options options(size_t nmigrations, enum db_mode mode)
     return (struct db_options){.mode = mode,
                                .migrations = migrations,
                                .nmigrations = nmigrations,
+                               .version = (int)nmigrations,
                                .program = "db_test",
                                .foreign_keys = 1,
                                .missing_hint = "no database here yet",
@@ -115,6 +116,21 @@ static void reopen_with_more_migrations_moves_forward_only(void **state)
     assert_int_equal(db_migrated_from(f->db), 2);
 }
 
+/* A program whose migrations do not reach the version it was built for opens nothing. */
+static void migrations_that_miss_the_expected_version_are_refused(void **state)
+{
+    struct fx *f = *state;
+    struct db *other = NULL;
+    char path[160], err[256] = "";
+    snprintf(path, sizeof(path), "%s/other.db", f->dir);
+    struct db_options o = options(2, DB_READWRITE);
+    o.version = 3;
+    assert_int_equal(db_open(path, &o, &other, err, sizeof(err)), ML_CONFIG);
+    assert_null(other);
+    assert_non_null(strstr(err, "built with 2 migrations for schema version 3"));
+    assert_int_equal(access(path, F_OK), -1);
+}
+
 static void read_only_refuses_a_missing_file_and_an_older_schema(void **state)
 {
     struct fx *f = *state;
@@ -129,10 +145,12 @@ static void read_only_refuses_a_missing_file_and_an_older_schema(void **state)
     const char *const three[] = {migrations[0], migrations[1], "CREATE TABLE x (a);\n"};
     o.migrations = three;
     o.nmigrations = 3;
+    o.version = 3;
     assert_int_equal(db_open(f->path, &o, &ro, err, sizeof(err)), ML_STORAGE);
     assert_non_null(strstr(err, "schema version 2, expected 3; open it read-write once"));
     assert_null(ro);
     o.nmigrations = 2;
+    o.version = 2;
     assert_int_equal(db_open(f->path, &o, &ro, err, sizeof(err)), ML_OK);
     assert_int_equal(db_exec(ro, "INSERT INTO note (text) VALUES ('x')"), ML_STORAGE);
     db_close(ro);
@@ -205,21 +223,6 @@ static void failed_bind_refuses_db_run_too(void **state)
     assert_int_equal(sqlread_i64(db_sqlite(f->db), "SELECT count(*) FROM note"), 0);
 }
 
-static void failed_bind_of_an_uncached_statement_is_refused_too(void **state)
-{
-    struct fx *f = *state;
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(
-        sqlite3_prepare_v2(db_sqlite(f->db), "INSERT INTO note (text) VALUES (?1)", -1, &s, NULL),
-        SQLITE_OK);
-    db_bind_text(f->db, s, 9, "x");
-    assert_int_equal(db_step(f->db, s), SQLITE_MISUSE);
-    assert_int_equal(sqlread_i64(db_sqlite(f->db), "SELECT count(*) FROM note"), 0);
-    db_bind_text(f->db, s, 1, "x");
-    assert_int_equal(db_step(f->db, s), SQLITE_DONE); /* the refusal was used up */
-    sqlite3_finalize(s);
-}
-
 /* ---- a commit that fails ---------------------------------------------------------------- */
 
 /* An orphan child under a deferred foreign key: the violation surfaces only at COMMIT. */
@@ -281,11 +284,11 @@ static void without_tracking_a_failed_commit_is_only_a_failure(void **state)
     write_orphan(f);
     assert_int_equal(db_commit(f->db), ML_STORAGE);
     assert_int_equal(db_outcome_unknown(f->db), 0);
-    int before = prepared(f->db);
+    sqlite3 *before = db_sqlite(f->db);
     assert_int_equal(db_count(f->db, "SELECT count(*) FROM note"), 0);
-    assert_int_equal(db_begin(f->db), ML_OK); /* no reopening: the connection stays */
+    assert_int_equal(db_begin(f->db), ML_OK);
     db_rollback(f->db);
-    assert_true(prepared(f->db) >= before);
+    assert_ptr_equal(db_sqlite(f->db), before); /* no reopening: the connection stays */
 }
 
 static void failed_release_of_an_outermost_savepoint_is_a_failed_commit(void **state)
@@ -296,7 +299,7 @@ static void failed_release_of_an_outermost_savepoint_is_a_failed_commit(void **s
     assert_int_equal(db_release(f->db), ML_STORAGE);
     assert_int_equal(db_outcome_unknown(f->db), 1);
     assert_int_equal(db_recover(f->db), ML_OK);
-    /* A nested savepoint's release commits nothing: its failure is no commit. */
+    /* A nested savepoint's release commits nothing: the outer transaction still decides. */
     assert_int_equal(db_begin(f->db), ML_OK);
     assert_int_equal(db_savepoint(f->db), ML_OK);
     assert_int_equal(db_exec(f->db, "INSERT INTO note (text) VALUES ('inner')"), ML_OK);
@@ -317,6 +320,20 @@ static void recovered_database_hands_out_statements_again(void **state)
     /* The cache was emptied with the old connection; the same text prepares anew. */
     assert_int_equal(db_count(f->db, q), 0);
     assert_int_equal(prepared(f->db), 1);
+}
+
+/* A unit that asked for no flush (a QR scan) and whose commit failed leaves no trace of
+ * that choice: the reopened database flushes every commit again. */
+static void recovered_database_is_durable_again(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(db_set_durable(f->db, 0), ML_OK);
+    assert_int_equal(db_savepoint(f->db), ML_OK);
+    write_orphan(f);
+    assert_int_equal(db_release(f->db), ML_STORAGE);
+    assert_int_equal(db_outcome_unknown(f->db), 1);
+    assert_int_equal(db_recover(f->db), ML_OK);
+    assert_int_equal(sqlread_i64(db_sqlite(f->db), "PRAGMA synchronous"), 2); /* FULL */
 }
 
 static void durability_cannot_change_inside_a_transaction(void **state)
@@ -340,17 +357,18 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(open_applies_every_migration_in_order),
         T(reopen_with_more_migrations_moves_forward_only),
+        T(migrations_that_miss_the_expected_version_are_refused),
         T(read_only_refuses_a_missing_file_and_an_older_schema),
         T(statement_cache_holds_its_limit_and_refuses_one_past_without_a_leak),
         T(prepare_error_is_refused_and_named),
         T(failed_bind_makes_step_refuse_and_run_nothing),
         T(failed_bind_refuses_db_run_too),
-        T(failed_bind_of_an_uncached_statement_is_refused_too),
         T(failed_commit_leaves_the_outcome_unknown_until_recovered),
         T(next_write_after_a_failed_commit_recovers_first),
         T(without_tracking_a_failed_commit_is_only_a_failure),
         T(failed_release_of_an_outermost_savepoint_is_a_failed_commit),
         T(recovered_database_hands_out_statements_again),
+        T(recovered_database_is_durable_again),
         T(durability_cannot_change_inside_a_transaction),
     };
     return cmocka_run_group_tests_name("db", tests, NULL, NULL);

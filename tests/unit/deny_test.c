@@ -11,13 +11,13 @@
 #define ID_64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define TERM_32 "T0123456789012345678901234567890"
 
-/* Applies a deny.upsert body in its own transaction; returns what deny_upsert_fact did. */
+/* Applies a deny.upsert body in its own transaction; returns what facts_apply did. */
 static ml_err upsert(struct testdb *t, const char *json, int *ret_applied, struct ml_refusal *r)
 {
     cJSON *body = testdb_json(json);
     memset(r, 0, sizeof(*r));
     assert_int_equal(db_begin(t->db), ML_OK);
-    ml_err err = deny_upsert_fact(t->db, body, ret_applied, r);
+    ml_err err = facts_apply(t->db, "deny.upsert", body, ret_applied, r);
     if (err == ML_OK)
         assert_int_equal(db_commit(t->db), ML_OK);
     else
@@ -40,11 +40,11 @@ static int upsert_ok(struct testdb *t, const char *json)
 
 static int denied(struct testdb *t, const char *subject, const char *id, char *reason)
 {
-    char buf[DENY_REASON_MAX + 1] = "";
-    int found = deny_find(t->db, subject, id, buf, sizeof(buf));
+    struct deny_entry e;
+    int found = deny_get(t->db, subject, id, &e);
     assert_true(found >= 0);
     if (reason != NULL)
-        snprintf(reason, DENY_REASON_MAX + 1, "%s", buf);
+        snprintf(reason, DENY_REASON_MAX + 1, "%s", found ? e.reason : "");
     return found;
 }
 

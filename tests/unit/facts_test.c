@@ -287,8 +287,8 @@ static void coupon_grant_replayed_after_redemption_does_not_make_it_available(vo
     int64_t use_no = 0;
     assert_int_equal(coupon_get(t->db, "K", &c), ML_OK);
     assert_int_equal(db_begin(t->db), ML_OK);
-    assert_int_equal(coupon_redeem(t->db, &c, "SALE-1", 100, "[1]", testdb_clock, &use_no, &r),
-                     ML_OK);
+    assert_int_equal(
+        coupon_redeem(t->db, &c, "SALE-1", 100, "[1]", testdb_clock, 0, 0, &use_no, &r), ML_OK);
     assert_int_equal(db_commit(t->db), ML_OK);
     coupon_release(&c);
 

@@ -380,12 +380,12 @@ static void record_marks_the_redemption_offline_with_trusted_time(void **state)
     struct coupon c;
     assert_int_equal(coupon_get(t->db, "C-S1", &c), ML_OK);
     struct risk rk = offline_risk();
-    assert_int_equal(coupon_redeem_offline(t->db, &c, "S1", 100, "[1]", NOON, rk.offline,
-                                           rk.trusted_ms, &use_no, &r),
-                     ML_OK);
+    assert_int_equal(
+        coupon_redeem(t->db, &c, "S1", 100, "[1]", NOON, rk.offline, rk.trusted_ms, &use_no, &r),
+        ML_OK);
     assert_int_equal(testdb_i64(t, "SELECT offline FROM redemptions WHERE use_no = 1"), 1);
     assert_int_equal(testdb_i64(t, "SELECT trusted_at FROM redemptions WHERE use_no = 1"), NOON);
-    assert_int_equal(coupon_redeem(t->db, &c, "S2", 100, "[1]", NOON, &use_no, &r), ML_OK);
+    assert_int_equal(coupon_redeem(t->db, &c, "S2", 100, "[1]", NOON, 0, 0, &use_no, &r), ML_OK);
     assert_int_equal(testdb_i64(t, "SELECT offline FROM redemptions WHERE use_no = 2"), 0);
     assert_int_equal(testdb_i64(t, "SELECT trusted_at IS NULL FROM redemptions WHERE use_no = 2"),
                      1);
