@@ -52,7 +52,7 @@ void hqlink_handler(struct ml_ctx *ctx, struct link_handler *ret)
     };
 }
 
-ml_err hqlink_start(struct ml_ctx *ctx, struct link_handler *h, char *errbuf, size_t errlen)
+ml_err hqlink_start(struct ml_ctx *ctx, char *errbuf, size_t errlen)
 {
     const struct config *cfg = ctx->cfg;
     /* Copied by link_start(); its strings are ctx->cfg's, which outlives the link. */
@@ -73,6 +73,7 @@ ml_err hqlink_start(struct ml_ctx *ctx, struct link_handler *h, char *errbuf, si
                              .ack_timeout_s = cfg->mqtt_ack_timeout_s,
                              .hq_url = cfg->hq_url,
                              .outbox_warn_events = cfg->outbox_warn_events};
-    hqlink_handler(ctx, h);
-    return link_start(&lc, ctx->db, ctx->keys, ctx->now_ms, h, &ctx->link, errbuf, errlen);
+    struct link_handler h;
+    hqlink_handler(ctx, &h);
+    return link_start(&lc, ctx->db, ctx->keys, ctx->now_ms, &h, &ctx->link, errbuf, errlen);
 }

@@ -19,8 +19,8 @@
 /* Fills *ret with the agent's handler for ctx (borrowed: ctx must outlive every use). */
 void hqlink_handler(struct ml_ctx *ctx, struct link_handler *ret);
 
-/* Fills *h (hqlink_handler) and starts the link described by ctx->cfg into ctx->link. The
- * link borrows ctx and h: both must outlive it. errbuf as link_start(). */
-ml_err hqlink_start(struct ml_ctx *ctx, struct link_handler *h, char *errbuf, size_t errlen);
+/* Starts the link described by ctx->cfg, with the agent's handler, into ctx->link. The link
+ * borrows ctx: it must outlive it. errbuf as link_start(). */
+ml_err hqlink_start(struct ml_ctx *ctx, char *errbuf, size_t errlen);
 
 #endif

@@ -112,7 +112,6 @@ int main(int argc, char **argv)
     struct api *api = NULL;
     static struct metrics metrics;
     static struct trust trust;
-    static struct link_handler handler; /* the link's, as long as it runs */
     struct ml_ctx ctx = {.db = db, .cfg = &cfg, .metrics = &metrics, .now_ms = clock_wall_ms};
     struct sign_keyring *keys = sign_keyring_new();
     if (keys == NULL) {
@@ -133,7 +132,7 @@ int main(int argc, char **argv)
     ctx.trust = &trust;
     ctx.started_ms = clock_wall_ms();
     if (api_start(&ctx, &api, err, sizeof(err)) != ML_OK ||
-        (cfg.mqtt_host[0] != '\0' && hqlink_start(&ctx, &handler, err, sizeof(err)) != ML_OK)) {
+        (cfg.mqtt_host[0] != '\0' && hqlink_start(&ctx, err, sizeof(err)) != ML_OK)) {
         log_error("%s", err);
         rc = 2;
         goto out;

@@ -90,11 +90,9 @@ struct catchup {
     struct db *db;
     struct inbox *inbox;
     const struct inbox_site *site;
-    char topic_inbox[TOPIC_MAX], topic_time[TOPIC_MAX];
-    int again;          /* asked for while a download ran: go again when it ends */
-    int gapped;         /* the response skipped a cursor: fetch again after a pause */
-    int64_t retry_at;   /* monotonic ms of the next attempt after a failure; 0: none */
-    size_t lines_total; /* lines imported since start */
+    int again;        /* asked for while a download ran: go again when it ends */
+    int incomplete;   /* a line skipped a cursor or was not recorded: again after a pause */
+    int64_t retry_at; /* monotonic ms of the next attempt after a failure; 0: none */
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *user)
@@ -174,8 +172,6 @@ ml_err catchup_new(const char *hq_url, struct db *db, struct inbox *ib,
     c->db = db;
     c->inbox = ib;
     c->site = site;
-    topic_inbox(c->topic_inbox, sizeof(c->topic_inbox), site->brand, site->store);
-    topic_time(c->topic_time, sizeof(c->topic_time), site->brand);
     *ret = c;
     return ML_OK;
 }
@@ -197,13 +193,13 @@ int catchup_fd(const struct catchup *c)
     return c != NULL && c->running ? c->pipefd[0] : -1;
 }
 
-static ml_err start_download(struct catchup *c, const char *url)
+/* Downloads c->url. */
+static ml_err start_download(struct catchup *c)
 {
-    if (c->running || strlen(url) >= sizeof(c->url))
+    if (c->running)
         return ML_FAILURE;
     if (curl_load() != 0)
         return ML_FAILURE; /* libcurl4 is a dependency; this means a broken install */
-    snprintf(c->url, sizeof(c->url), "%s", url);
     free(c->result.body);
     memset(&c->result, 0, sizeof(c->result));
     if (pthread_create(&c->thread, NULL, download, c) != 0)
@@ -218,39 +214,25 @@ void catchup_request(struct catchup *c)
         c->again = 1;
         return;
     }
-    char url[CATCHUP_URL_MAX];
-    snprintf(url, sizeof(url), "%s/v1/stores/%s/changes?since=%lld", c->hq_url, c->site->store,
-             (long long)inbox_cursor(c->db));
+    int n = snprintf(c->url, sizeof(c->url), "%s/v1/stores/%s/changes?since=%lld", c->hq_url,
+                     c->site->store, (long long)inbox_cursor(c->db));
     c->again = 0;
     c->retry_at = 0;
-    if (start_download(c, url) != ML_OK) {
+    if (n < 0 || (size_t)n >= sizeof(c->url) || start_download(c) != ML_OK) {
         log_warn("hq: cannot start catching up");
         c->retry_at = clock_mono_ms() + CATCHUP_RETRY_MS;
     }
 }
 
-/* A catch-up line names no topic: it is the inbox's, HQ's time beacon by its kind, or a
- * campaign's by its body. */
 static void import_line(struct catchup *c, const char *line, size_t len)
 {
-    char topic[TOPIC_MAX];
-    snprintf(topic, sizeof(topic), "%s", c->topic_inbox);
-    cJSON *msg = json_parse_bounded(line, len, NULL);
-    const cJSON *store = cJSON_GetObjectItemCaseSensitive(msg, "store");
-    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(msg, "kind");
-    const cJSON *body = cJSON_GetObjectItemCaseSensitive(msg, "body");
-    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(body, "campaign_id");
-    if (cJSON_IsString(kind) && strcmp(kind->valuestring, "hq.time") == 0)
-        snprintf(topic, sizeof(topic), "%s", c->topic_time);
-    else if (cJSON_IsString(store) && strcmp(store->valuestring, "*") == 0 && cJSON_IsString(cid) &&
-             strlen(cid->valuestring) <= TOPIC_ID_MAX)
-        topic_campaign(topic, sizeof(topic), c->site->brand, cid->valuestring);
-    cJSON_Delete(msg);
     enum inbox_result res;
-    if (inbox_handle(c->inbox, topic, line, len, &res) != ML_OK)
+    if (inbox_handle_line(c->inbox, line, len, &res) != ML_OK) {
         log_error("hq: cannot record a caught-up message: %s", db_errmsg(c->db));
-    else if (res == INBOX_GAP)
-        c->gapped = 1;
+        c->incomplete = 1;
+    } else if (res == INBOX_GAP) {
+        c->incomplete = 1;
+    }
 }
 
 void catchup_ready(struct catchup *c)
@@ -269,7 +251,7 @@ void catchup_ready(struct catchup *c)
         return;
     }
     size_t lines = 0;
-    c->gapped = 0;
+    c->incomplete = 0;
     /* The whole response is imported in one transaction (each message a savepoint in it). */
     if (db_begin(c->db) != ML_OK) {
         free(r.body);
@@ -291,11 +273,11 @@ void catchup_ready(struct catchup *c)
         c->retry_at = clock_mono_ms() + CATCHUP_RETRY_MS;
         return;
     }
-    c->lines_total += lines;
     log_info("hq: caught up %zu messages, at cursor %lld", lines, (long long)inbox_cursor(c->db));
-    if (c->gapped) {
+    if (c->incomplete) {
         /* A hole HQ's next answer may not fill either: asking again at once could loop. */
-        log_warn("hq: the catch-up skipped a cursor after %lld; retrying in %d s",
+        log_warn("hq: the catch-up skipped a cursor after %lld or could not record a line; "
+                 "retrying in %d s",
                  (long long)inbox_cursor(c->db), CATCHUP_RETRY_MS / 1000);
         c->retry_at = clock_mono_ms() + CATCHUP_RETRY_MS;
     } else if (r.more || c->again) {

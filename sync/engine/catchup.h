@@ -6,7 +6,8 @@
  * thread never touches the database. It hands the body back through a pipe the loop polls
  * (catchup_fd); the loop's thread then imports the lines through the inbox, the whole
  * response in one transaction. A failed download or import, or a response that skips a
- * cursor, is tried again after CATCHUP_RETRY_MS; "X-More: 1" fetches the next page at once.
+ * cursor or holds a line that could not be recorded, is tried again after CATCHUP_RETRY_MS;
+ * "X-More: 1" fetches the next page at once.
  */
 #ifndef ML_CATCHUP_H
 #define ML_CATCHUP_H

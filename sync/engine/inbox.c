@@ -125,8 +125,10 @@ static ml_err mark_applied(struct db *db, const char *id, const char *kind, int6
     return db_run(db, s);
 }
 
-ml_err inbox_handle(struct inbox *ib, const char *topic, const char *text, size_t len,
-                    enum inbox_result *ret)
+/* Handles text received on topic; `parsed` (NULL: parse text here) is text already parsed,
+ * and is freed here. */
+static ml_err handle(struct inbox *ib, const char *topic, const char *text, size_t len,
+                     cJSON *parsed, enum inbox_result *ret)
 {
     struct db *db = ib->db;
     struct inbox_stats *stats = &ib->stats;
@@ -134,7 +136,7 @@ ml_err inbox_handle(struct inbox *ib, const char *topic, const char *text, size_
     int per_store = strcmp(topic, ib->topic_inbox) == 0;
     int campaign = topic_campaign_id(topic, ib->site->brand) != NULL;
     int beacon = strcmp(topic, ib->topic_time) == 0;
-    cJSON *msg = NULL;
+    cJSON *msg = parsed;
     ml_err err = ML_OK;
 
     if (len > INBOX_MSG_MAX) {
@@ -146,7 +148,7 @@ ml_err inbox_handle(struct inbox *ib, const char *topic, const char *text, size_
         ml_refuse(&r, ML_REFUSED, 403, "msg_wrong_topic", "not a topic of this store");
         goto rejected;
     }
-    if ((msg = json_parse_bounded(text, len, &r)) == NULL) {
+    if (msg == NULL && (msg = json_parse_bounded(text, len, &r)) == NULL) {
         ml_refuse(&r, ML_PARSE, 400, "msg_malformed", "not one JSON object");
         goto rejected;
     }
@@ -265,4 +267,28 @@ rejected:
 out:
     cJSON_Delete(msg);
     return err;
+}
+
+ml_err inbox_handle(struct inbox *ib, const char *topic, const char *text, size_t len,
+                    enum inbox_result *ret)
+{
+    return handle(ib, topic, text, len, NULL, ret);
+}
+
+ml_err inbox_handle_line(struct inbox *ib, const char *text, size_t len, enum inbox_result *ret)
+{
+    char topic[TOPIC_MAX];
+    cJSON *msg = len <= INBOX_MSG_MAX ? json_parse_bounded(text, len, NULL) : NULL;
+    const cJSON *store = cJSON_GetObjectItemCaseSensitive(msg, "store");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(msg, "kind");
+    const cJSON *body = cJSON_GetObjectItemCaseSensitive(msg, "body");
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(body, "campaign_id");
+    if (cJSON_IsString(kind) && strcmp(kind->valuestring, "hq.time") == 0)
+        snprintf(topic, sizeof(topic), "%s", ib->topic_time);
+    else if (cJSON_IsString(store) && strcmp(store->valuestring, "*") == 0 && cJSON_IsString(cid) &&
+             strlen(cid->valuestring) <= TOPIC_ID_MAX)
+        topic_campaign(topic, sizeof(topic), ib->site->brand, cid->valuestring);
+    else
+        snprintf(topic, sizeof(topic), "%s", ib->topic_inbox);
+    return handle(ib, topic, text, len, msg, ret);
 }

@@ -76,6 +76,10 @@ void inbox_free(struct inbox *ib); /* NULL-safe */
 ml_err inbox_handle(struct inbox *ib, const char *topic, const char *text, size_t len,
                     enum inbox_result *ret);
 
+/* The same for a line of the HTTP catch-up, which names no topic: it is HQ's time beacon by
+ * its kind, a campaign's by its store "*" and body, else the store's inbox. */
+ml_err inbox_handle_line(struct inbox *ib, const char *text, size_t len, enum inbox_result *ret);
+
 const struct inbox_stats *inbox_stats(const struct inbox *ib);
 
 /* The cursor of the last per-store message applied (0: none yet; -1: cannot be read). */

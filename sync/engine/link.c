@@ -22,7 +22,7 @@
 #define LINK_MISC_MS 1000          /* keepalive bookkeeping while connected */
 #define LINK_ACK_RETRY_MS 1000     /* after a failed ack commit */
 #define LINK_READS_PER_WAKE 256    /* MQTT packets read per poll wake-up */
-#define LINK_STATUS_MS 60000       /* status refresh */
+#define LINK_STATUS_MS 60000       /* status refresh and outbox count */
 #define LINK_WARN_REPEAT_MS 600000 /* outbox-size warning repeat */
 #define LINK_SUBSCRIPTIONS 5
 
@@ -30,7 +30,7 @@ struct link {
     struct link_config cfg;
     struct db *db;
     int64_t (*now_ms)(void);
-    const struct link_handler *h;
+    struct link_handler h; /* the agent's, copied */
     struct inbox_site site;
     struct mosquitto *mosq;
     int connected;
@@ -42,8 +42,8 @@ struct link {
     struct catchup *catchup; /* NULL without [hq] url */
     int warned_no_url;
     int64_t ack_flush_at;
-    int64_t status_at, misc_at, warned_at, depth_check_at;
-    uint64_t connects, disconnects;
+    int64_t misc_at, warned_at, depth_check_at;
+    uint64_t disconnects;
     char topic_ev[TOPIC_MAX], topic_ack[TOPIC_MAX], topic_status[TOPIC_MAX];
     char topic_inbox[TOPIC_MAX], topic_campaigns[TOPIC_MAX], topic_time[TOPIC_MAX];
     char topic_peers[TOPIC_MAX]; /* ml/<brand>/s/<store>/+/ev: this store's terminals */
@@ -70,8 +70,9 @@ static void hq_message(struct link *l, const char *topic, const char *text, size
 {
     enum inbox_result res;
     if (inbox_handle(l->inbox, topic, text, len, &res) != ML_OK) {
-        log_error("hq: cannot record a message from %s (%s); it will come again", topic,
-                  db_errmsg(l->db));
+        /* The broker has it as delivered: only the catch-up can bring it again. */
+        log_error("hq: cannot record a message from %s (%s); catching up", topic, db_errmsg(l->db));
+        request_catchup(l);
         return;
     }
     if (res == INBOX_GAP)
@@ -91,9 +92,9 @@ static void schedule_reconnect(struct link *l)
         l->backoff_ms * 2 > LINK_BACKOFF_MAX_MS ? LINK_BACKOFF_MAX_MS : l->backoff_ms * 2;
 }
 
-static void publish_status(struct link *l, int online)
+static void publish_status(struct link *l, int online, int64_t depth)
 {
-    int64_t depth = outbox_depth(l->db), oldest = outbox_oldest_at(l->db), now = l->now_ms();
+    int64_t oldest = outbox_oldest_at(l->db), now = l->now_ms();
     struct presence p = {.online = online,
                          .version = l->cfg.version,
                          .store = l->cfg.store,
@@ -104,7 +105,6 @@ static void publish_status(struct link *l, int online)
                          .at = now};
     char msg[PRESENCE_MSG_MAX];
     int n = presence_message(msg, sizeof(msg), &p);
-    l->status_at = clock_mono_ms() + LINK_STATUS_MS;
     if (n < 0)
         return;
     int rc = mosquitto_publish(l->mosq, NULL, l->topic_status, n, msg, 1, true);
@@ -124,7 +124,6 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
     l->connected = 1;
     l->ever_connected = 1;
     l->backoff_ms = LINK_BACKOFF_MIN_MS;
-    l->connects++;
     /* Everything unacknowledged goes again, from the oldest. */
     window_reset(l->window);
     for (int i = 0; i < LINK_SUBSCRIPTIONS; i++) {
@@ -138,7 +137,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
             return;
         }
     }
-    publish_status(l, 1);
+    publish_status(l, 1, outbox_depth(l->db));
     /* What the broker could not keep while we were away comes over HTTP. */
     request_catchup(l);
     log_info("mqtt: connected to %s:%u", l->cfg.host, (unsigned)l->cfg.port);
@@ -193,8 +192,8 @@ static void peer_batch(struct link *l, const char *terminal, const char *payload
         const cJSON *at = cJSON_GetObjectItemCaseSensitive(e, "at");
         if (!cJSON_IsString(type) || !cJSON_IsObject(body))
             continue;
-        err = l->h->peer_event(l->h->inbox.arg, terminal, type->valuestring, body,
-                               cJSON_IsNumber(at) ? (int64_t)at->valuedouble : l->now_ms());
+        err = l->h.peer_event(l->h.inbox.arg, terminal, type->valuestring, body,
+                              cJSON_IsNumber(at) ? (int64_t)at->valuedouble : l->now_ms());
         if (err != ML_OK)
             break;
     }
@@ -304,7 +303,7 @@ ml_err link_start(const struct link_config *cfg, struct db *db, const struct sig
     l->cfg = *cfg;
     l->db = db;
     l->now_ms = now_ms;
-    l->h = h;
+    l->h = *h;
     l->site = (struct inbox_site){cfg->brand, cfg->store, cfg->terminal};
     l->backoff_ms = LINK_BACKOFF_MIN_MS;
     topic_terminal(l->topic_ev, sizeof(l->topic_ev), cfg->brand, cfg->store, cfg->terminal,
@@ -330,7 +329,7 @@ ml_err link_start(const struct link_config *cfg, struct db *db, const struct sig
                                .ack_timeout_ms = (int64_t)cfg->ack_timeout_s * 1000};
     ml_err err = window_new(db, &wc, now_ms, &l->window);
     if (err == ML_OK)
-        err = inbox_new(db, keys, &l->site, now_ms, &h->inbox, &l->inbox);
+        err = inbox_new(db, keys, &l->site, now_ms, &l->h.inbox, &l->inbox);
     if (err == ML_OK && set(cfg->hq_url))
         err = catchup_new(cfg->hq_url, db, l->inbox, &l->site, &l->catchup);
     if (err != ML_OK) {
@@ -392,16 +391,6 @@ const struct inbox_stats *link_inbox_stats(const struct link *l)
     return inbox_stats(l->inbox);
 }
 
-struct link_stats link_get_stats(const struct link *l)
-{
-    const struct window_stats *w = window_stats(l->window);
-    return (struct link_stats){.batches_sent = w->batches_sent,
-                               .batches_resent = w->batches_resent,
-                               .events_acked = w->events_acked,
-                               .connects = l->connects,
-                               .disconnects = l->disconnects};
-}
-
 int link_fd(struct link *l)
 {
     return mosquitto_socket(l->mosq);
@@ -454,15 +443,14 @@ void link_tick(struct link *l)
     }
     if (l->ack_flush_at && now >= l->ack_flush_at)
         flush_acks(l);
-    if (l->connected) {
+    if (l->connected)
         window_fill(l->window, now, send_batch, l);
-        if (now >= l->status_at)
-            publish_status(l, 1);
-    }
-    /* Counting the outbox is a table scan: once a minute, not every tick. */
+    /* Counting the outbox is a table scan: once a minute, for the status and the warning. */
     if (now >= l->depth_check_at) {
         int64_t depth = outbox_depth(l->db);
         l->depth_check_at = now + LINK_STATUS_MS;
+        if (l->connected)
+            publish_status(l, 1, depth);
         if (depth > l->cfg.outbox_warn_events &&
             (l->warned_at == 0 || now - l->warned_at >= LINK_WARN_REPEAT_MS)) {
             log_warn("outbox holds %lld events, past [agent] outbox_warn_events = %lld: HQ "
@@ -485,7 +473,7 @@ void link_stop(struct link *l)
     if (l->mosq != NULL) {
         if (l->connected) {
             flush_acks(l);
-            publish_status(l, 0);
+            publish_status(l, 0, outbox_depth(l->db));
             /* Give the offline status a moment to leave before the clean disconnect. */
             for (int i = 0; i < 10 && mosquitto_want_write(l->mosq); i++)
                 mosquitto_loop_write(l->mosq, 1);

@@ -45,7 +45,8 @@ struct link_handler {
     struct inbox_handler inbox; /* verified HQ messages (inbox.h) */
     /*
      * Another terminal of this store sent this event to HQ (one event of its batch on the
-     * store broker: type, body and its `at`), called with inbox.arg. Runs inside a savepoint
+     * store broker: type, body and its `at`), called with inbox.arg (the agent's one
+     * argument for all of these). Runs inside a savepoint
      * for the whole batch.
      * ML_OK, also for an event it ignores or refuses as out of form; ML_STORAGE / ML_NOMEM
      * undo the batch.
@@ -54,14 +55,10 @@ struct link_handler {
                          int64_t at_ms);
 };
 
-struct link_stats {
-    uint64_t batches_sent, batches_resent, events_acked, connects, disconnects;
-};
-
 struct link;
 
-/* Creates the session and starts connecting. Borrows everything (keys may be NULL: every HQ
- * message is refused). Caller frees with link_stop(). */
+/* Creates the session and starts connecting. Copies cfg and h; borrows the rest, and cfg's
+ * strings (keys may be NULL: every HQ message is refused). Caller frees with link_stop(). */
 ml_err link_start(const struct link_config *cfg, struct db *db, const struct sign_keyring *keys,
                   int64_t (*now_ms)(void), const struct link_handler *h, struct link **ret,
                   char *errbuf, size_t errlen);
@@ -80,7 +77,6 @@ int link_catchup_fd(struct link *l);
 void link_catchup_ready(struct link *l);
 
 const struct inbox_stats *link_inbox_stats(const struct link *l);
-struct link_stats link_get_stats(const struct link *l);
 
 /* Publishes the offline status, disconnects and frees. NULL-safe. */
 void link_stop(struct link *l);

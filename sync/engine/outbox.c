@@ -99,20 +99,26 @@ static int buf_add(struct buf *b, const char *s, size_t n)
     return 0;
 }
 
-/* Frames rows from `s` (seq, payload) into a batch. */
-static ml_err frame(struct db *db, sqlite3_stmt *s, const char *batch_id, int max_events,
+/* Frames rows from `s` (seq, payload) into a batch under ret->id; an empty ret->id gets a
+ * fresh one once there is an event (nothing is drawn for an empty outbox). */
+static ml_err frame(struct db *db, sqlite3_stmt *s, int64_t now_ms, int max_events,
                     size_t max_bytes, struct outbox_batch *ret)
 {
     struct buf b = {0};
     char head[96];
     int n = 0, rc;
-    snprintf(head, sizeof(head), "{\"v\":1,\"batch\":\"%s\",\"events\":[", batch_id);
-    if (buf_add(&b, head, strlen(head)) != 0)
-        goto nomem;
     while ((rc = db_step(db, s)) == SQLITE_ROW) {
+        if (n == 0) {
+            if (ret->id[0] == '\0')
+                uuid_v7(now_ms, ret->id);
+            snprintf(head, sizeof(head), "{\"v\":1,\"batch\":\"%s\",\"events\":[", ret->id);
+            if (buf_add(&b, head, strlen(head)) != 0)
+                goto nomem;
+        }
         const char *ev = (const char *)sqlite3_column_text(s, 1);
         size_t len = (size_t)sqlite3_column_bytes(s, 1);
-        if (n > 0 && (n >= max_events || b.len + len + 2 > max_bytes))
+        /* The framed batch with this event: what it holds, ',', the event and "]}". */
+        if (n > 0 && (n >= max_events || b.len + 1 + len + 2 > max_bytes))
             break;
         if ((n > 0 && buf_add(&b, ",", 1) != 0) || buf_add(&b, ev, len) != 0)
             goto nomem;
@@ -126,17 +132,13 @@ static ml_err frame(struct db *db, sqlite3_stmt *s, const char *batch_id, int ma
         free(b.p);
         return ML_STORAGE;
     }
+    ret->nevents = n;
+    if (n == 0)
+        return ML_OK; /* payload NULL, len 0 */
     if (buf_add(&b, "]}", 2) != 0)
         goto nomem;
-    ret->nevents = n;
-    if (n == 0) {
-        free(b.p);
-        ret->payload = NULL;
-        ret->len = 0;
-    } else {
-        ret->payload = b.p;
-        ret->len = b.len;
-    }
+    ret->payload = b.p;
+    ret->len = b.len;
     return ML_OK;
 nomem:
     sqlite3_reset(s);
@@ -150,13 +152,12 @@ ml_err outbox_batch_next(struct db *db, int64_t after_seq, int max_events, size_
     static const char sql[] = "SELECT seq, payload FROM outbox WHERE seq > ?1 ORDER BY seq "
                               "LIMIT ?2";
     memset(ret, 0, sizeof(*ret));
-    uuid_v7(now_ms, ret->id);
     sqlite3_stmt *s = db_stmt(db, sql);
     if (s == NULL)
         return ML_STORAGE;
     db_bind_i64(db, s, 1, after_seq);
     db_bind_i64(db, s, 2, max_events + 1);
-    return frame(db, s, ret->id, max_events, max_bytes, ret);
+    return frame(db, s, now_ms, max_events, max_bytes, ret);
 }
 
 ml_err outbox_batch_again(struct db *db, const struct outbox_batch *old, struct outbox_batch *ret)
@@ -170,7 +171,7 @@ ml_err outbox_batch_again(struct db *db, const struct outbox_batch *old, struct 
         return ML_STORAGE;
     db_bind_i64(db, s, 1, old->first_seq);
     db_bind_i64(db, s, 2, old->last_seq);
-    ml_err err = frame(db, s, ret->id, old->nevents, SIZE_MAX, ret);
+    ml_err err = frame(db, s, 0, old->nevents, SIZE_MAX, ret);
     /* Keep the original range: acks may have removed its ends. */
     if (err == ML_OK && ret->nevents > 0) {
         ret->first_seq = old->first_seq;

@@ -34,7 +34,7 @@ int64_t outbox_depth(struct db *db);
 int64_t outbox_oldest_at(struct db *db);
 
 struct outbox_batch {
-    char id[OUTBOX_EVENT_ID_LEN + 1]; /* UUIDv7 */
+    char id[OUTBOX_EVENT_ID_LEN + 1]; /* UUIDv7; "" when the batch is empty */
     int64_t first_seq, last_seq;      /* inclusive range the batch covers */
     int nevents;
     char *payload; /* malloc'd JSON text; NULL when the batch was empty */

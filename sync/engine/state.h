@@ -13,8 +13,6 @@
 #include "db.h"
 #include "ml_err.h"
 
-#define STATE_TEXT_MAX 128 /* bytes of a text value read back */
-
 /* *ret = the value of key, or dflt when there is none. ML_STORAGE. */
 ml_err state_get_i64(struct db *db, const char *key, int64_t dflt, int64_t *ret);
 ml_err state_set_i64(struct db *db, const char *key, int64_t value);

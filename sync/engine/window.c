@@ -18,7 +18,6 @@ struct window {
     int64_t last_sent_seq;
     char (*acked)[OUTBOX_EVENT_ID_LEN + 1];
     size_t nacked;
-    struct window_stats stats;
 };
 
 ml_err window_new(struct db *db, const struct window_config *cfg, int64_t (*now_ms)(void),
@@ -85,7 +84,6 @@ void window_fill(struct window *w, int64_t now, window_send_fn send, void *arg)
         f->b = again;
         if (send_batch(f, now, send, arg) != 0)
             return;
-        w->stats.batches_resent++;
     }
     while (w->ninflight < w->cfg.inflight) {
         struct inflight *f = &w->inflight[w->ninflight];
@@ -100,7 +98,6 @@ void window_fill(struct window *w, int64_t now, window_send_fn send, void *arg)
         }
         w->last_sent_seq = f->b.last_seq;
         w->ninflight++;
-        w->stats.batches_sent++;
     }
 }
 
@@ -132,7 +129,6 @@ ml_err window_flush(struct window *w)
         return ML_OK;
     if (outbox_ack(w->db, w->acked, w->nacked, &deleted) != ML_OK)
         return ML_STORAGE; /* kept in memory; tried again */
-    w->stats.events_acked += deleted;
     w->nacked = 0;
     /* Batches whose every event is acknowledged leave the window. */
     int k = 0;
@@ -150,9 +146,4 @@ ml_err window_flush(struct window *w)
 size_t window_pending_acks(const struct window *w)
 {
     return w->nacked;
-}
-
-const struct window_stats *window_stats(const struct window *w)
-{
-    return &w->stats;
 }

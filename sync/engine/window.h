@@ -31,10 +31,6 @@ struct window_config {
     int64_t ack_timeout_ms;
 };
 
-struct window_stats {
-    uint64_t batches_sent, batches_resent, events_acked;
-};
-
 /* Sends one batch payload; 0 when it was queued for the broker, -1 when not. */
 typedef int (*window_send_fn)(void *arg, const char *payload, size_t len);
 
@@ -61,6 +57,5 @@ int window_take_acks(struct window *w, const cJSON *ids);
 ml_err window_flush(struct window *w);
 
 size_t window_pending_acks(const struct window *w);
-const struct window_stats *window_stats(const struct window *w);
 
 #endif
