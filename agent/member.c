@@ -8,7 +8,6 @@
 #include "coupon.h"
 #include "guide.h"
 #include "jsonutil.h"
-#include "num.h"
 
 #define MEMBER_COLS                                                                                \
     "m.member_id, m.phone_masked, m.tier, m.plan, m.plan_until, m.points_confirmed, "              \
@@ -127,9 +126,6 @@ ml_err member_apply_upsert(struct db *db, const char *member_id, const struct fa
     static const char current[] = "SELECT version FROM members WHERE member_id = ?1";
     static const char release_phone[] =
         "UPDATE members SET phone_key = NULL WHERE phone_key = ?1 AND member_id <> ?2";
-    uint8_t key[32];
-    if (m->phone_hmac != NULL && num_hex_decode(m->phone_hmac, key, sizeof(key)) != 0)
-        return ML_PARSE; /* fact_parse() let through only 64 hex digits */
     /* A phone number belongs to one member. When HQ gives it to another member (numbers are
      * recycled), the newer fact takes it over; a stale fact changes nothing. */
     sqlite3_stmt *s = db_stmt(db, current);
@@ -145,10 +141,10 @@ ml_err member_apply_upsert(struct db *db, const char *member_id, const struct fa
         *ret_applied = 0;
         return ML_OK;
     }
-    if (m->phone_hmac != NULL) {
+    if (m->has_phone_key) {
         if ((s = db_stmt(db, release_phone)) == NULL)
             return ML_STORAGE;
-        db_bind_blob(db, s, 1, key, sizeof(key));
+        db_bind_blob(db, s, 1, m->phone_key, sizeof(m->phone_key));
         db_bind_text(db, s, 2, member_id);
         if (db_run(db, s) != ML_OK)
             return ML_STORAGE;
@@ -156,8 +152,8 @@ ml_err member_apply_upsert(struct db *db, const char *member_id, const struct fa
     if ((s = db_stmt(db, sql)) == NULL)
         return ML_STORAGE;
     db_bind_text(db, s, 1, member_id);
-    if (m->phone_hmac != NULL)
-        db_bind_blob(db, s, 2, key, sizeof(key));
+    if (m->has_phone_key)
+        db_bind_blob(db, s, 2, m->phone_key, sizeof(m->phone_key));
     else
         db_bind_null(db, s, 2);
     db_bind_text(db, s, 3, m->phone_masked);

@@ -81,7 +81,7 @@ static char *read_line(char *str, int num, void *stream)
     return str;
 }
 
-int inifile_valid_id(const char *v, size_t max)
+int inifile_valid_token(const char *v, size_t max, int dots)
 {
     size_t n = strlen(v);
     if (n == 0 || n > max)
@@ -89,10 +89,15 @@ int inifile_valid_id(const char *v, size_t max)
     for (size_t i = 0; i < n; i++) {
         char c = v[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
+              c == '_' || c == '-' || (dots && c == '.')))
             return 0;
     }
     return 1;
+}
+
+int inifile_valid_id(const char *v, size_t max)
+{
+    return inifile_valid_token(v, max, 0);
 }
 
 int inifile_parse_listen(const char *v, char *host, size_t hostlen, uint16_t *ret_port)

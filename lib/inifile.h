@@ -21,7 +21,9 @@ typedef int (*inifile_apply_fn)(void *user, const char *section, const char *nam
 
 /* Value checks shared by the configurations. */
 
-/* 1 if v is 1..max characters of [A-Za-z0-9_-] (ids that go into MQTT topics). */
+/* 1 if v is 1..max characters of [A-Za-z0-9_-] (ids that go into MQTT topics), and '.' as
+ * well when dots is set (inifile_valid_id: not). */
+int inifile_valid_token(const char *v, size_t max, int dots);
 int inifile_valid_id(const char *v, size_t max);
 
 /* "host:port" (a port of 1..65535; an IPv6 host in brackets, "[::1]:8787", loses them):

@@ -7,6 +7,7 @@
 
 #include "jsonutil.h"
 #include "money.h"
+#include "num.h"
 #include "topic.h"
 
 static ml_err bad(struct ml_refusal *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -41,11 +42,11 @@ static ml_err parse_member(const cJSON *b, struct fact *f, int flags, struct ml_
     (void)flags;
     static const char *const statuses[2] = {"active", "blocked"};
     struct fact_member *m = &f->u.member;
-    const char *status = "active";
+    const char *status = "active", *hmac = NULL;
     m->phone_masked = "";
     m->tier = "basic";
     if (json_str(b, "member_id", 1, FACT_ID_MAX, &f->id, r) ||
-        json_str(b, "phone_hmac", 0, 64, &m->phone_hmac, r) ||
+        json_str(b, "phone_hmac", 0, 2 * PHONE_KEY_LEN, &hmac, r) ||
         json_str(b, "phone_masked", 0, 32, &m->phone_masked, r) ||
         json_str(b, "tier", 0, FACT_TIER_MAX, &m->tier, r) ||
         json_str(b, "plan", 0, FACT_TIER_MAX, &m->plan, r) ||
@@ -55,9 +56,9 @@ static ml_err parse_member(const cJSON *b, struct fact *f, int flags, struct ml_
         json_str(b, "status", 0, 16, &status, r) ||
         pick(status, statuses, "status", &m->blocked, r))
         return ML_PARSE;
-    if (m->phone_hmac != NULL &&
-        (strlen(m->phone_hmac) != 64 || strspn(m->phone_hmac, "0123456789abcdefABCDEF") != 64))
-        return bad(r, "field 'phone_hmac' must be 64 hex digits");
+    m->has_phone_key = hmac != NULL;
+    if (hmac != NULL && num_hex_decode(hmac, m->phone_key, sizeof(m->phone_key)) != 0)
+        return bad(r, "field 'phone_hmac' must be %d hex digits", 2 * PHONE_KEY_LEN);
     if (cJSON_GetObjectItemCaseSensitive(b, "phone") != NULL)
         return bad(r, "a plaintext 'phone' is never accepted: it is keyed into phone_hmac and "
                       "phone_masked first");
@@ -234,8 +235,9 @@ static ml_err parse_grant(const cJSON *b, struct fact *f, int flags, struct ml_r
                 ok = 0;
         }
         if (!ok)
-            return bad(r, "field 'categories' must be an array of 1 to 64 strings of %s32 bytes",
-                       flags & FACT_TO_SEND ? "1 to " : "up to ");
+            return bad(r, "field 'categories' must be an array of 1 to %d strings of %s%d bytes",
+                       FACT_CATEGORIES_MAX, flags & FACT_TO_SEND ? "1 to " : "up to ",
+                       FACT_CATEGORY_MAX);
         g->categories = cats;
     }
     return ML_OK;
@@ -261,7 +263,7 @@ static ml_err parse_deny(const cJSON *b, struct fact *f, int flags, struct ml_re
         json_bool(b, "lifted", &d->lifted, r))
         return ML_PARSE;
     if (strspn(d->reason, "abcdefghijklmnopqrstuvwxyz_") != strlen(d->reason))
-        return bad(r, "field 'reason' must be 1 to 32 of [a-z_]");
+        return bad(r, "field 'reason' must be 1 to %d of [a-z_]", FACT_REASON_MAX);
     return ML_OK;
 }
 
@@ -272,8 +274,7 @@ static ml_err parse_settlement(const cJSON *b, struct fact *f, int flags, struct
     if (json_str(b, "notice_id", 1, FACT_ID_MAX, &f->id, r) ||
         json_str(b, "coupon_id", 1, FACT_ID_MAX, &s->coupon_id, r) ||
         json_str(b, "sale_id", 1, FACT_ID_MAX, &s->sale_id, r) ||
-        /* An overage may exceed one coupon's value (FACT_MONEY_MAX): HQ sums what it books. */
-        json_i64(b, "amount", 1, 0, FACT_TIME_MAX, &s->amount, r))
+        json_i64(b, "amount", 1, 0, FACT_AMOUNT_MAX, &s->amount, r))
         return ML_PARSE;
     return ML_OK;
 }

@@ -14,19 +14,21 @@
 #include <stdint.h>
 
 #include "ml_err.h"
+#include "phone.h"
 
 #define FACT_ID_MAX 64                         /* member_id, coupon_id, campaign_id... */
 #define FACT_TIME_MAX (INT64_C(1) << 50)       /* times (ms) and versions */
 #define FACT_POINTS_MAX INT64_C(1000000000000) /* a member's balance */
 #define FACT_MONEY_MAX INT64_C(100000000000)   /* a coupon's value, max_off, min_spend */
-#define FACT_TIER_MAX 32                       /* tier and plan names */
-#define FACT_NAME_MAX 64                       /* a guide's name */
-#define FACT_STORE_MAX 32                      /* a store id */
-#define FACT_CATEGORY_MAX 32                   /* a sale line category */
-#define FACT_CATEGORIES_MAX 64                 /* categories of one coupon */
-#define FACT_USES_MAX 1000000                  /* uses of one coupon */
-#define FACT_REASON_MAX 32                     /* a deny reason: [a-z_] */
-#define FACT_PRIORITY_MAX 1000                 /* campaign priority, +- */
+#define FACT_AMOUNT_MAX FACT_TIME_MAX /* a settlement: HQ's sum, may exceed one coupon's value */
+#define FACT_TIER_MAX 32              /* tier and plan names */
+#define FACT_NAME_MAX 64              /* a guide's name */
+#define FACT_STORE_MAX 32             /* a store id */
+#define FACT_CATEGORY_MAX 32          /* a sale line category */
+#define FACT_CATEGORIES_MAX 64        /* categories of one coupon */
+#define FACT_USES_MAX 1000000         /* uses of one coupon */
+#define FACT_REASON_MAX 32            /* a deny reason: [a-z_] */
+#define FACT_PRIORITY_MAX 1000        /* campaign priority, +- */
 /* Campaign documents. The points bounds keep the largest sale's points exact in JSON:
  * 1e10 yuan x 100 x 5 x 5 = 2.5e13. */
 #define FACT_TARGETS_MAX 64 /* entries of stores/tiers/plans lists and rate maps */
@@ -48,11 +50,12 @@ enum fact_kind {
 };
 
 struct fact_member {
-    const char *phone_hmac;   /* 64 hex digits, or NULL */
-    const char *phone_masked; /* "" when absent */
-    const char *tier;         /* "basic" when absent */
-    const char *plan;         /* NULL: none */
-    int64_t plan_until;       /* with plan */
+    int has_phone_key;                /* phone_hmac was given: */
+    uint8_t phone_key[PHONE_KEY_LEN]; /* its 64 hex digits, decoded */
+    const char *phone_masked;         /* "" when absent */
+    const char *tier;                 /* "basic" when absent */
+    const char *plan;                 /* NULL: none */
+    int64_t plan_until;               /* with plan */
     int64_t points, points_version;
     int blocked; /* status "blocked" (else "active") */
 };

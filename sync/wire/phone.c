@@ -115,8 +115,12 @@ ml_err phone_key_fact(cJSON *body, const uint8_t *key, struct ml_refusal *r)
         return ml_refuse(r, ML_NOMEM, 500, "internal_error", "out of memory");
     }
     cJSON_DeleteItemFromObjectCaseSensitive(body, "phone");
-    cJSON_DeleteItemFromObjectCaseSensitive(body, "phone_hmac");
-    cJSON_DeleteItemFromObjectCaseSensitive(body, "phone_masked");
+    /* What the number gives replaces every phone_hmac / phone_masked the body had (cJSON
+     * keeps duplicate keys, and a reader takes the first). */
+    while (cJSON_GetObjectItemCaseSensitive(body, "phone_hmac") != NULL)
+        cJSON_DeleteItemFromObjectCaseSensitive(body, "phone_hmac");
+    while (cJSON_GetObjectItemCaseSensitive(body, "phone_masked") != NULL)
+        cJSON_DeleteItemFromObjectCaseSensitive(body, "phone_masked");
     cJSON_AddItemToObject(body, "phone_hmac", h);
     cJSON_AddItemToObject(body, "phone_masked", m);
     /* Duplicates of "phone" (cJSON keeps them) would still carry the plaintext. */

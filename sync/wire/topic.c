@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "inifile.h"
+
 static const char *const terminal_leaf[] = {
     [TOPIC_EV] = "ev", [TOPIC_ACK] = "ack", [TOPIC_STATUS] = "status"};
 
@@ -43,16 +45,7 @@ void topic_events_filter(char *buf, size_t len, const char *brand, const char *s
 
 int topic_id_valid(const char *id, size_t max, int dots)
 {
-    size_t n = strlen(id);
-    if (n == 0 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || (dots && c == '.')))
-            return 0;
-    }
-    return 1;
+    return inifile_valid_token(id, max, dots);
 }
 
 /* Copies the level at *p (up to the next '/') into out; advances past the '/'. */
