@@ -139,6 +139,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# cli/ is in no library: the test of its option parser links the object it tests.
+$(BUILD)/tests/cli_options_test: $(BUILD)/tests/unit/cli_options_test.o $(BUILD)/cli/options.o \
+                                 $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
 $(BUILD)/tests/%: $(BUILD)/tests/integration/%.o $(BUILD)/tests/integration/harness.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

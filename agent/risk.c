@@ -29,7 +29,10 @@ ml_err risk_begin(struct risk *rk, const struct ml_ctx *ctx, const char *member_
     if (ledger_offline_value_since(ctx->db, rd.contact_ms, &rk->terminal_value) != ML_OK)
         return ML_STORAGE;
     int64_t start, end;
-    day_bounds(rd.now_ms, &start, &end);
+    if (day_bounds(rd.now_ms, &start, &end) != 0) {
+        start = 0; /* no local day to be had: count every offline redemption, the safe side */
+        end = INT64_MAX;
+    }
     if (member_id != NULL &&
         ledger_offline_redemptions(ctx->db, member_id, start, end, &rk->member_today) != ML_OK)
         return ML_STORAGE;

@@ -18,6 +18,8 @@
 cJSON *status_json(struct ml_ctx *ctx)
 {
     int64_t now = ctx->now_ms(), today, tomorrow;
+    struct metrics_gauges g;
+    status_gauges(ctx, &g);
     cJSON *o = cJSON_CreateObject();
     if (o == NULL)
         return NULL;
@@ -26,12 +28,12 @@ cJSON *status_json(struct ml_ctx *ctx)
     cJSON_AddStringToObject(o, "terminal", ctx->cfg->terminal);
     cJSON_AddStringToObject(o, "version", ML_VERSION);
     json_add_i64(o, "uptime_s", (now - ctx->started_ms) / 1000);
-    cJSON_AddBoolToObject(o, "connected", link_connected(ctx->link));
+    cJSON_AddBoolToObject(o, "connected", g.connected);
     cJSON *hq = cJSON_AddObjectToObject(o, "hq");
     json_add_i64(hq, "cursor", inbox_cursor(ctx->db));
     const struct inbox_stats *is = ctx->link ? link_inbox_stats(ctx->link) : NULL;
     json_add_i64(hq, "applied", is ? (int64_t)is->applied : 0);
-    json_add_i64(hq, "rejected", is ? (int64_t)is->rejected : 0);
+    json_add_i64(hq, "rejected", g.hq_rejected);
     struct trust_reading tr;
     trust_read(ctx->trust, &tr);
     cJSON *clk = cJSON_AddObjectToObject(o, "clock");
@@ -46,12 +48,10 @@ cJSON *status_json(struct ml_ctx *ctx)
         cJSON_AddNullToObject(clk, "since_contact_ms");
     }
     cJSON *ob = cJSON_AddObjectToObject(o, "outbox");
-    int64_t depth = outbox_depth(ctx->db);
-    json_add_i64(ob, "depth", depth);
-    cJSON_AddBoolToObject(ob, "warning", depth > ctx->cfg->outbox_warn_events);
-    int64_t oldest = outbox_oldest_at(ctx->db);
-    if (oldest > 0)
-        json_add_i64(ob, "oldest_age_ms", now - oldest);
+    json_add_i64(ob, "depth", g.outbox_depth);
+    cJSON_AddBoolToObject(ob, "warning", g.outbox_warning);
+    if (g.outbox_depth > 0)
+        json_add_i64(ob, "oldest_age_ms", g.oldest_age_ms);
     else
         cJSON_AddNullToObject(ob, "oldest_age_ms");
     cJSON *c = cJSON_AddObjectToObject(o, "cache");
@@ -62,7 +62,8 @@ cJSON *status_json(struct ml_ctx *ctx)
     json_add_i64(c, "deny_entries", deny_count(ctx->db));
     json_add_i64(o, "sales", ledger_sales_count(ctx->db, 0));
     json_add_i64(o, "settlements", settlement_count(ctx->db));
-    day_bounds(now, &today, &tomorrow);
+    if (day_bounds(now, &today, &tomorrow) != 0)
+        today = now; /* no local day to be had: none of its sales are counted */
     json_add_i64(o, "sales_today", ledger_sales_count(ctx->db, today));
     return o;
 }

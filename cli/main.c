@@ -27,6 +27,7 @@
 
 #include "cli_exit.h"
 #include "fileutil.h"
+#include "jsonutil.h"
 #include "num.h"
 #include "options.h"
 #include "print.h"
@@ -35,6 +36,8 @@
 #define CLI_FILE_MAX (1024u * 1024u) /* bytes of an --items-file */
 #define CLI_KEY_BYTES 16             /* random key: 32 hex characters */
 #define CLI_SALES_DEFAULT 10         /* `sales` without --limit */
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 struct cli {
     struct opt_global opt; /* the global options, wherever they were given */
@@ -124,23 +127,53 @@ static void retry_hint(int result, const char *what, const char *key)
                 what, key);
 }
 
+/*
+ * The API path of a sale: "/v1/sales/<id><suffix>", where id is sale_arg or, for "last",
+ * the newest sale (resolve_sale_id()), escaped. Needs cli_setup(). CLI_EXIT_OK with path
+ * written, or an exit code (reported).
+ */
+static int sale_path(const struct cli *c, const char *sale_arg, const char *suffix, char *path,
+                     size_t len)
+{
+    char sale_id[256];
+    int result = resolve_sale_id(c, sale_arg, sale_id, sizeof(sale_id));
+    if (result != CLI_EXIT_OK)
+        return result;
+    char *esc = transport_escape(sale_id);
+    if (esc == NULL) {
+        fprintf(stderr, "memberlink: out of memory\n");
+        return CLI_EXIT_USAGE;
+    }
+    if ((size_t)snprintf(path, len, "/v1/sales/%s%s", esc, suffix) >= len)
+        result = opt_usage_error("sale id too long");
+    transport_escape_free(esc);
+    return result;
+}
+
+/*
+ * After a recorded checkout or refund: the idempotency key used (NULL: none, a quote) on
+ * stdout under the text answer; with --json on stderr, and only when the CLI made it up.
+ */
+static void print_key(const struct cli *c, const char *key, const char *key_opt)
+{
+    if (key == NULL)
+        return;
+    if (!c->opt.json)
+        printf("idempotency key: %s\n", key);
+    else if (key_opt == NULL)
+        fprintf(stderr, "idempotency key: %s\n", key);
+}
+
 static int cmd_identify(struct cli *c, struct opt_cursor *a)
 {
     const char *phone = NULL, *qr = NULL;
-    int r;
-    while (opt_arg(a) != NULL) {
-        if ((r = opt_skip_common(&c->opt, a)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        if ((r = opt_value(a, "--phone", &phone)) != 0 || (r = opt_value(a, "--qr", &qr)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        return opt_usage_error("identify: unexpected argument '%s'", opt_arg(a));
-    }
+    const struct opt_spec spec[] = {
+        {"--phone", OPT_VALUE, .value = &phone},
+        {"--qr", OPT_VALUE, .value = &qr},
+    };
+    int r = opt_parse_command(&c->opt, a, "identify", spec, ARRAY_LEN(spec), NULL, 0);
+    if (r != CLI_EXIT_OK)
+        return r;
     if ((phone == NULL) == (qr == NULL))
         return opt_usage_error("identify: give exactly one of --phone NUMBER or --qr TEXT");
     if ((r = cli_setup(c)) != CLI_EXIT_OK)
@@ -177,13 +210,19 @@ static int set_field(cJSON *obj, const char *name, cJSON *item)
     return 0;
 }
 
-/* The array obj[name], created when missing; NULL when it exists and is not an array. */
-static cJSON *get_array(cJSON *obj, const char *name)
+/*
+ * The array obj[name] into *ret, created when missing. ML_OK; ML_PARSE when obj[name] exists
+ * and is not an array (it came from an --items-file); ML_NOMEM. Nothing is reported.
+ */
+static ml_err get_array(cJSON *obj, const char *name, cJSON **ret)
 {
     cJSON *arr = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (arr == NULL)
-        return cJSON_AddArrayToObject(obj, name);
-    return cJSON_IsArray(arr) ? arr : NULL;
+    if (arr == NULL && (arr = cJSON_AddArrayToObject(obj, name)) == NULL)
+        return ML_NOMEM;
+    if (!cJSON_IsArray(arr))
+        return ML_PARSE;
+    *ret = arr;
+    return ML_OK;
 }
 
 /* An --item SKU:CATEGORY:QTY:PRICE as an item of the request; NULL (reported) on error. */
@@ -195,8 +234,8 @@ static cJSON *item_object(const char *spec)
     cJSON *item = cJSON_CreateObject();
     if (item == NULL || cJSON_AddStringToObject(item, "sku", it.sku) == NULL ||
         cJSON_AddStringToObject(item, "category", it.category) == NULL ||
-        cJSON_AddNumberToObject(item, "qty", (double)it.qty) == NULL ||
-        cJSON_AddNumberToObject(item, "unit_price", (double)it.unit_price) == NULL) {
+        json_add_i64(item, "qty", it.qty) == NULL ||
+        json_add_i64(item, "unit_price", it.unit_price) == NULL) {
         cJSON_Delete(item);
         fprintf(stderr, "memberlink: out of memory\n");
         return NULL;
@@ -212,22 +251,20 @@ static cJSON *item_object(const char *spec)
  */
 static int read_items_file(const char *path, char **ret, size_t *ret_len)
 {
-    char errbuf[CONFIG_PATH_MAX + 64];
     ml_err err = file_read_small(path, CLI_FILE_MAX, ret, ret_len);
     int e = errno;
     if (err == ML_OK)
         return 0;
     if (err == ML_NOENTRY)
-        snprintf(errbuf, sizeof(errbuf), "%s: %s", path, strerror(ENOENT));
+        opt_usage_error("--items-file %s: %s", path, strerror(ENOENT));
     else if (err == ML_LIMIT)
-        snprintf(errbuf, sizeof(errbuf), "%s: larger than %zu bytes", path, (size_t)CLI_FILE_MAX);
+        opt_usage_error("--items-file %s: larger than %zu bytes", path, (size_t)CLI_FILE_MAX);
     else if (err == ML_NOMEM)
-        snprintf(errbuf, sizeof(errbuf), "%s: out of memory", path);
+        opt_usage_error("--items-file %s: out of memory", path);
     else if (e == EISDIR || e == EIO)
-        snprintf(errbuf, sizeof(errbuf), "%s: read error", path);
+        opt_usage_error("--items-file %s: read error", path);
     else
-        snprintf(errbuf, sizeof(errbuf), "%s: %s", path, strerror(e));
-    opt_usage_error("--items-file %s", errbuf);
+        opt_usage_error("--items-file %s: %s", path, strerror(e));
     return -1;
 }
 
@@ -254,8 +291,9 @@ static cJSON *build_checkout(const char *items_file, const char *member, const c
                              const char *const *items, size_t nitems, const char *const *coupons,
                              size_t ncoupons, const char *points, int dry_run)
 {
-    cJSON *body = NULL, *arr;
+    cJSON *body = NULL, *arr = NULL;
     int64_t npoints = 0;
+    ml_err err;
 
     if (points != NULL && num_parse_i64(points, 0, CLI_NUM_MAX, &npoints) != 0) {
         opt_usage_error("--points: expected a whole number of points >= 0");
@@ -294,7 +332,9 @@ static cJSON *build_checkout(const char *items_file, const char *member, const c
     if (guide != NULL && set_field(body, "guide", cJSON_CreateString(guide)) != 0)
         goto nomem;
     if (nitems > 0) {
-        if ((arr = get_array(body, "items")) == NULL) {
+        if ((err = get_array(body, "items", &arr)) == ML_NOMEM)
+            goto nomem;
+        if (err != ML_OK) {
             opt_usage_error("--items-file %s: \"items\" is not an array", items_file);
             goto fail;
         }
@@ -309,7 +349,9 @@ static cJSON *build_checkout(const char *items_file, const char *member, const c
         }
     }
     if (ncoupons > 0) {
-        if ((arr = get_array(body, "coupons")) == NULL) {
+        if ((err = get_array(body, "coupons", &arr)) == ML_NOMEM)
+            goto nomem;
+        if (err != ML_OK) {
             opt_usage_error("--items-file %s: \"coupons\" is not an array", items_file);
             goto fail;
         }
@@ -361,40 +403,20 @@ static int cmd_checkout(struct cli *c, struct opt_cursor *a)
     const char *items[CLI_REPEAT_MAX], *coupons[CLI_REPEAT_MAX];
     size_t nitems = 0, ncoupons = 0;
     const char *member = NULL, *guide = NULL, *items_file = NULL, *points = NULL;
-    const char *key_opt = NULL, *v = NULL;
-    int dry_run = 0, r;
-
-    while (opt_arg(a) != NULL) {
-        if ((r = opt_skip_common(&c->opt, a)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        if (opt_flag(a, "--dry-run")) {
-            dry_run = 1;
-            continue;
-        }
-        if ((r = opt_value(a, "--item", &v)) != 0) {
-            if (r < 0 || opt_push(items, &nitems, v, "--item") != 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        if ((r = opt_value(a, "--coupon", &v)) != 0) {
-            if (r < 0 || opt_push(coupons, &ncoupons, v, "--coupon") != 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        if ((r = opt_value(a, "--member", &member)) != 0 ||
-            (r = opt_value(a, "--guide", &guide)) != 0 ||
-            (r = opt_value(a, "--items-file", &items_file)) != 0 ||
-            (r = opt_value(a, "--points", &points)) != 0 ||
-            (r = opt_value(a, "--key", &key_opt)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        return opt_usage_error("checkout: unexpected argument '%s'", opt_arg(a));
-    }
+    const char *key_opt = NULL;
+    int dry_run = 0;
+    const struct opt_spec spec[] = {
+        {"--dry-run", OPT_FLAG, .flag = &dry_run},
+        {"--item", OPT_LIST, .list = items, .count = &nitems},
+        {"--coupon", OPT_LIST, .list = coupons, .count = &ncoupons},
+        {"--member", OPT_VALUE, .value = &member},
+        {"--guide", OPT_VALUE, .value = &guide},
+        {"--items-file", OPT_VALUE, .value = &items_file},
+        {"--points", OPT_VALUE, .value = &points},
+        {"--key", OPT_VALUE, .value = &key_opt},
+    };
+    if (opt_parse_command(&c->opt, a, "checkout", spec, ARRAY_LEN(spec), NULL, 0) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
 
     int result = CLI_EXIT_USAGE;
     struct transport_reply rep = {0};
@@ -415,10 +437,7 @@ static int cmd_checkout(struct cli *c, struct opt_cursor *a)
     result = transport_request_json(&c->t, "/v1/checkout", body, key, &rep);
     if (result == CLI_EXIT_OK) {
         emit(c, &rep, print_sale);
-        if (key != NULL && !c->opt.json)
-            printf("idempotency key: %s\n", key);
-        else if (key != NULL && key_opt == NULL)
-            fprintf(stderr, "idempotency key: %s\n", key);
+        print_key(c, key, key_opt);
     }
     retry_hint(result, "checkout", key);
 out:
@@ -431,38 +450,20 @@ static int cmd_refund(struct cli *c, struct opt_cursor *a)
 {
     const char *lines[CLI_REPEAT_MAX];
     size_t nlines = 0;
-    const char *sale_arg = NULL, *key_opt = NULL, *v = NULL;
-    int r;
-
-    while (opt_arg(a) != NULL) {
-        if ((r = opt_skip_common(&c->opt, a)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        if ((r = opt_value(a, "--line", &v)) != 0) {
-            if (r < 0 || opt_push(lines, &nlines, v, "--line") != 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        if ((r = opt_value(a, "--key", &key_opt)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        if (opt_is_option(a))
-            return opt_usage_error("refund: unknown option '%s'", opt_arg(a));
-        if (opt_take_positional(a, "refund", &sale_arg) != CLI_EXIT_OK)
-            return CLI_EXIT_USAGE;
-    }
+    const char *sale_arg = NULL, *key_opt = NULL;
+    const struct opt_spec spec[] = {
+        {"--line", OPT_LIST, .list = lines, .count = &nlines},
+        {"--key", OPT_VALUE, .value = &key_opt},
+    };
+    if (opt_parse_command(&c->opt, a, "refund", spec, ARRAY_LEN(spec), &sale_arg, 1) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
     if (sale_arg == NULL)
         return opt_usage_error("refund: missing SALE_ID (or 'last')");
 
     int result = CLI_EXIT_USAGE;
     struct transport_reply rep = {0};
-    char keybuf[2 * CLI_KEY_BYTES + 1], sale_id[256], path[1024];
+    char keybuf[2 * CLI_KEY_BYTES + 1], path[1024];
     const char *key = NULL;
-    char *esc = NULL;
     cJSON *body = cJSON_CreateObject();
     if (body == NULL)
         goto nomem;
@@ -487,22 +488,12 @@ static int cmd_refund(struct cli *c, struct opt_cursor *a)
         goto out;
     if ((result = cli_setup(c)) != CLI_EXIT_OK)
         goto out;
-    if ((result = resolve_sale_id(c, sale_arg, sale_id, sizeof(sale_id))) != CLI_EXIT_OK)
+    if ((result = sale_path(c, sale_arg, "/refund", path, sizeof(path))) != CLI_EXIT_OK)
         goto out;
-    result = CLI_EXIT_USAGE;
-    if ((esc = transport_escape(sale_id)) == NULL)
-        goto nomem;
-    if ((size_t)snprintf(path, sizeof(path), "/v1/sales/%s/refund", esc) >= sizeof(path)) {
-        result = opt_usage_error("sale id too long");
-        goto out;
-    }
     result = transport_request_json(&c->t, path, body, key, &rep);
     if (result == CLI_EXIT_OK) {
         emit(c, &rep, print_refund);
-        if (!c->opt.json)
-            printf("idempotency key: %s\n", key);
-        else if (key_opt == NULL)
-            fprintf(stderr, "idempotency key: %s\n", key);
+        print_key(c, key, key_opt);
     }
     retry_hint(result, "refund", key);
     goto out;
@@ -510,7 +501,6 @@ nomem:
     fprintf(stderr, "memberlink: out of memory\n");
     result = CLI_EXIT_USAGE;
 out:
-    transport_escape_free(esc);
     transport_reply_free(&rep);
     cJSON_Delete(body);
     return result;
@@ -519,43 +509,22 @@ out:
 static int cmd_sale(struct cli *c, struct opt_cursor *a)
 {
     const char *sale_arg = NULL;
-    int r;
-    while (opt_arg(a) != NULL) {
-        if ((r = opt_skip_common(&c->opt, a)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        if (opt_is_option(a))
-            return opt_usage_error("sale: unknown option '%s'", opt_arg(a));
-        if (opt_take_positional(a, "sale", &sale_arg) != CLI_EXIT_OK)
-            return CLI_EXIT_USAGE;
-    }
+    int r = opt_parse_command(&c->opt, a, "sale", NULL, 0, &sale_arg, 1);
+    if (r != CLI_EXIT_OK)
+        return r;
     if (sale_arg == NULL)
         return opt_usage_error("sale: missing SALE_ID (or 'last')");
     if ((r = cli_setup(c)) != CLI_EXIT_OK)
         return r;
 
-    char sale_id[256], path[1024];
+    char path[1024];
     struct transport_reply rep = {0};
-    char *esc = NULL;
-    int result = resolve_sale_id(c, sale_arg, sale_id, sizeof(sale_id));
+    int result = sale_path(c, sale_arg, "", path, sizeof(path));
     if (result != CLI_EXIT_OK)
-        goto out;
-    result = CLI_EXIT_USAGE;
-    if ((esc = transport_escape(sale_id)) == NULL) {
-        fprintf(stderr, "memberlink: out of memory\n");
-        goto out;
-    }
-    if ((size_t)snprintf(path, sizeof(path), "/v1/sales/%s", esc) >= sizeof(path)) {
-        result = opt_usage_error("sale id too long");
-        goto out;
-    }
+        return result;
     result = transport_request(&c->t, path, NULL, NULL, &rep);
     if (result == CLI_EXIT_OK)
         emit(c, &rep, print_sale);
-out:
-    transport_escape_free(esc);
     transport_reply_free(&rep);
     return result;
 }
@@ -564,20 +533,10 @@ static int cmd_sales(struct cli *c, struct opt_cursor *a)
 {
     const char *limit_s = NULL;
     int64_t limit = CLI_SALES_DEFAULT;
-    int r;
-    while (opt_arg(a) != NULL) {
-        if ((r = opt_skip_common(&c->opt, a)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        if ((r = opt_value(a, "--limit", &limit_s)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        return opt_usage_error("sales: unexpected argument '%s'", opt_arg(a));
-    }
+    const struct opt_spec spec[] = {{"--limit", OPT_VALUE, .value = &limit_s}};
+    int r = opt_parse_command(&c->opt, a, "sales", spec, ARRAY_LEN(spec), NULL, 0);
+    if (r != CLI_EXIT_OK)
+        return r;
     /* The server enforces its own range; this only keeps the query a plain integer. */
     if (limit_s != NULL && num_parse_i64(limit_s, 1, 1000000, &limit) != 0)
         return opt_usage_error("--limit: expected a positive whole number");
@@ -596,34 +555,14 @@ static int cmd_sales(struct cli *c, struct opt_cursor *a)
 
 static int cmd_guide(struct cli *c, struct opt_cursor *a)
 {
-    const char *sub = NULL, *guide_id = NULL, *from = NULL, *to = NULL;
-    int r;
-    while (opt_arg(a) != NULL) {
-        if ((r = opt_skip_common(&c->opt, a)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        if ((r = opt_value(a, "--from", &from)) != 0 || (r = opt_value(a, "--to", &to)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        if (opt_is_option(a))
-            return opt_usage_error("guide: unknown option '%s'", opt_arg(a));
-        if (sub == NULL) {
-            sub = opt_arg(a);
-            a->i++;
-            if (strcmp(sub, "commissions") != 0)
-                return opt_usage_error("guide: unknown subcommand '%s' (expected 'commissions')",
-                                       sub);
-            continue;
-        }
-        if (opt_take_positional(a, "guide commissions", &guide_id) != CLI_EXIT_OK)
-            return CLI_EXIT_USAGE;
-    }
-    if (sub == NULL)
-        return opt_usage_error("guide: missing subcommand (expected 'commissions')");
+    const char *guide_id = NULL, *from = NULL, *to = NULL;
+    const struct opt_spec spec[] = {
+        {"--from", OPT_VALUE, .value = &from},
+        {"--to", OPT_VALUE, .value = &to},
+    };
+    int r = opt_parse_command(&c->opt, a, "guide commissions", spec, ARRAY_LEN(spec), &guide_id, 1);
+    if (r != CLI_EXIT_OK)
+        return r;
     if (guide_id == NULL)
         return opt_usage_error("guide commissions: missing GUIDE_ID");
     if ((r = cli_setup(c)) != CLI_EXIT_OK)
@@ -661,15 +600,9 @@ out:
 
 static int cmd_status(struct cli *c, struct opt_cursor *a)
 {
-    int r;
-    while (opt_arg(a) != NULL) {
-        if ((r = opt_skip_common(&c->opt, a)) != 0) {
-            if (r < 0)
-                return CLI_EXIT_USAGE;
-            continue;
-        }
-        return opt_usage_error("status: unexpected argument '%s'", opt_arg(a));
-    }
+    int r = opt_parse_command(&c->opt, a, "status", NULL, 0, NULL, 0);
+    if (r != CLI_EXIT_OK)
+        return r;
     if ((r = cli_setup(c)) != CLI_EXIT_OK)
         return r;
     struct transport_reply rep = {0};
@@ -726,7 +659,7 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     const struct command *cmd = NULL;
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    for (size_t i = 0; i < ARRAY_LEN(commands); i++)
         if (strcmp(commands[i].name, name) == 0)
             cmd = &commands[i];
     if (cmd == NULL)

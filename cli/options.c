@@ -1,4 +1,5 @@
-/* options: the argv cursor, option parsing, yuan and --item values; see options.h. */
+/* options: the argv cursor, the table-driven command parser, yuan and --item values; see
+ * options.h. */
 #include "options.h"
 
 #include <stdarg.h>
@@ -64,7 +65,12 @@ const char *opt_arg(const struct opt_cursor *a)
     return a->i < a->argc ? a->argv[a->i] : NULL;
 }
 
-int opt_value(struct opt_cursor *a, const char *name, const char **ret)
+/*
+ * If the current argument is option `name` ("--name VALUE" or "--name=VALUE"; "-c VALUE"
+ * for a one-dash name), stores the value in *ret, advances and returns 1; returns 0 when it
+ * is another argument, -1 (reported) when the value is missing.
+ */
+static int opt_value(struct opt_cursor *a, const char *name, const char **ret)
 {
     const char *arg = opt_arg(a);
     size_t n = strlen(name);
@@ -86,7 +92,8 @@ int opt_value(struct opt_cursor *a, const char *name, const char **ret)
     return 1;
 }
 
-int opt_flag(struct opt_cursor *a, const char *name)
+/* 1 (and advances) when the current argument is exactly `name`, else 0. */
+static int opt_flag(struct opt_cursor *a, const char *name)
 {
     const char *arg = opt_arg(a);
     if (arg == NULL || a->only_positional || strcmp(arg, name) != 0)
@@ -113,7 +120,11 @@ int opt_global(struct opt_global *g, struct opt_cursor *a)
     return 0;
 }
 
-int opt_skip_common(struct opt_global *g, struct opt_cursor *a)
+/*
+ * Steps past a global option or "--". 1 when something was consumed (the caller loops
+ * again), 0 when the current argument is the caller's, -1 on a reported error.
+ */
+static int opt_skip_common(struct opt_global *g, struct opt_cursor *a)
 {
     const char *arg = opt_arg(a);
     if (!a->only_positional && arg != NULL && strcmp(arg, "--") == 0) {
@@ -124,22 +135,16 @@ int opt_skip_common(struct opt_global *g, struct opt_cursor *a)
     return opt_global(g, a);
 }
 
-int opt_is_option(const struct opt_cursor *a)
+/* 1 when the current argument looks like an option ("-x", not "-" nor after "--"). */
+static int opt_is_option(const struct opt_cursor *a)
 {
     const char *arg = opt_arg(a);
     return !a->only_positional && arg != NULL && arg[0] == '-' && arg[1] != '\0';
 }
 
-int opt_take_positional(struct opt_cursor *a, const char *cmd, const char **slot)
-{
-    if (*slot != NULL)
-        return opt_usage_error("%s: unexpected argument '%s'", cmd, opt_arg(a));
-    *slot = opt_arg(a);
-    a->i++;
-    return CLI_EXIT_OK;
-}
-
-int opt_push(const char **list, size_t *n, const char *v, const char *name)
+/* Appends v to list (CLI_REPEAT_MAX entries); 0, or -1 (reported) when it is full. `name`
+ * is the option, for the message. */
+static int opt_push(const char **list, size_t *n, const char *v, const char *name)
 {
     if (*n >= CLI_REPEAT_MAX) {
         opt_usage_error("too many %s options (at most %d)", name, CLI_REPEAT_MAX);
@@ -147,6 +152,74 @@ int opt_push(const char **list, size_t *n, const char *v, const char *name)
     }
     list[(*n)++] = v;
     return 0;
+}
+
+/* One of the specs at the cursor: 1 consumed, 0 none of them, -1 reported error. */
+static int opt_take_spec(struct opt_cursor *a, const struct opt_spec *specs, size_t nspecs)
+{
+    for (size_t k = 0; k < nspecs; k++) {
+        const struct opt_spec *s = &specs[k];
+        const char *v = NULL;
+        int r;
+        if (s->kind == OPT_FLAG) {
+            if (!opt_flag(a, s->name))
+                continue;
+            *s->flag = 1;
+            return 1;
+        }
+        if ((r = opt_value(a, s->name, &v)) == 0)
+            continue;
+        if (r < 0)
+            return -1;
+        if (s->kind == OPT_VALUE)
+            *s->value = v;
+        else if (opt_push(s->list, s->count, v, s->name) != 0)
+            return -1;
+        return 1;
+    }
+    return 0;
+}
+
+int opt_parse_command(struct opt_global *g, struct opt_cursor *a, const char *cmd,
+                      const struct opt_spec *specs, size_t nspecs, const char **pos, size_t npos)
+{
+    /* "guide commissions": the command is "guide", its subcommand "commissions". */
+    const char *space = strchr(cmd, ' ');
+    const char *sub = space != NULL ? space + 1 : NULL;
+    int name_len = space != NULL ? (int)(space - cmd) : (int)strlen(cmd);
+    int sub_seen = 0;
+    size_t got = 0;
+
+    for (size_t k = 0; k < npos; k++)
+        pos[k] = NULL;
+    while (opt_arg(a) != NULL) {
+        int r = opt_skip_common(g, a);
+        if (r == 0)
+            r = opt_take_spec(a, specs, nspecs);
+        if (r < 0)
+            return CLI_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        const char *arg = opt_arg(a);
+        if (npos == 0 && sub == NULL)
+            return opt_usage_error("%s: unexpected argument '%s'", cmd, arg);
+        if (opt_is_option(a))
+            return opt_usage_error("%.*s: unknown option '%s'", name_len, cmd, arg);
+        if (sub != NULL && !sub_seen) {
+            if (strcmp(arg, sub) != 0)
+                return opt_usage_error("%.*s: unknown subcommand '%s' (expected '%s')", name_len,
+                                       cmd, arg, sub);
+            sub_seen = 1;
+        } else if (got < npos) {
+            pos[got++] = arg;
+        } else {
+            return opt_usage_error("%s: unexpected argument '%s'", cmd, arg);
+        }
+        a->i++;
+    }
+    if (sub != NULL && !sub_seen)
+        return opt_usage_error("%.*s: missing subcommand (expected '%s')", name_len, cmd, sub);
+    return CLI_EXIT_OK;
 }
 
 int opt_parse_yuan(const char *s, int64_t *ret)

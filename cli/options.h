@@ -56,35 +56,46 @@ void opt_print_usage(FILE *out);
 /* The current argument, or NULL past the end. */
 const char *opt_arg(const struct opt_cursor *a);
 
-/*
- * If the current argument is option `name` ("--name VALUE" or "--name=VALUE"; "-c VALUE"
- * for a one-dash name), stores the value in *ret, advances and returns 1; returns 0 when it
- * is another argument, -1 (reported) when the value is missing.
- */
-int opt_value(struct opt_cursor *a, const char *name, const char **ret);
-
-/* 1 (and advances) when the current argument is exactly `name`, else 0. */
-int opt_flag(struct opt_cursor *a, const char *name);
-
 /* A global option at the cursor: 1 consumed into g, 0 not one, -1 reported error. */
 int opt_global(struct opt_global *g, struct opt_cursor *a);
 
+/* What a command option takes. */
+enum opt_kind {
+    OPT_FLAG,  /* "--name": *flag = 1 */
+    OPT_VALUE, /* "--name VALUE" or "--name=VALUE": *value, the last one given wins */
+    OPT_LIST,  /* the same, repeatable: list[(*count)++], at most CLI_REPEAT_MAX */
+};
+
+/* One option of a command; the pointers borrow the caller's variables. */
+struct opt_spec {
+    const char *name; /* "--item" */
+    enum opt_kind kind;
+    int *flag;          /* OPT_FLAG */
+    const char **value; /* OPT_VALUE */
+    const char **list;  /* OPT_LIST: CLI_REPEAT_MAX entries */
+    size_t *count;      /* OPT_LIST: entries used; the caller starts it at 0 */
+};
+
 /*
- * Steps past a global option or "--". 1 when something was consumed (the caller loops
- * again), 0 when the current argument is the caller's, -1 on a reported error.
+ * Reads the rest of the command line of command `cmd`: the global options (into g) and
+ * "--" anywhere, the nspecs options of `specs`, and up to npos positional arguments into
+ * pos[0..npos) in order (each set to NULL first; those not given stay NULL).
+ *
+ * `cmd` may name a subcommand after the command ("guide commissions"): the first
+ * positional argument must then be that word, and is not stored. Refusals, reported
+ * once through opt_usage_error():
+ *   - a command without positional arguments (npos == 0, no subcommand): anything else is
+ *     "<cmd>: unexpected argument 'ARG'";
+ *   - otherwise another option is "<command>: unknown option 'ARG'" (the first word of
+ *     cmd), another first word "<command>: unknown subcommand 'ARG' (expected 'SUB')", no
+ *     word at all "<command>: missing subcommand (expected 'SUB')", and a positional past
+ *     npos "<cmd>: unexpected argument 'ARG'";
+ *   - a missing value "--name needs a value"; a list past its limit "too many --name
+ *     options (at most CLI_REPEAT_MAX)".
+ * A refusal stops at the argument refused. Returns CLI_EXIT_OK, or CLI_EXIT_USAGE.
  */
-int opt_skip_common(struct opt_global *g, struct opt_cursor *a);
-
-/* 1 when the current argument looks like an option ("-x", not "-" nor after "--"). */
-int opt_is_option(const struct opt_cursor *a);
-
-/* Takes the current argument into *slot and advances; a second one for the same slot is
- * reported as "<cmd>: unexpected argument". CLI_EXIT_OK or CLI_EXIT_USAGE. */
-int opt_take_positional(struct opt_cursor *a, const char *cmd, const char **slot);
-
-/* Appends v to list (CLI_REPEAT_MAX entries); 0, or -1 (reported) when it is full. `name`
- * is the option, for the message. */
-int opt_push(const char **list, size_t *n, const char *v, const char *name);
+int opt_parse_command(struct opt_global *g, struct opt_cursor *a, const char *cmd,
+                      const struct opt_spec *specs, size_t nspecs, const char **pos, size_t npos);
 
 /*
  * Yuan with at most two decimals ("59.90", "59.9", "59") into minor units, exactly,

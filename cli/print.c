@@ -9,9 +9,10 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
+#include "day.h"
 #include "jsonutil.h"
+#include "money.h"
 
 void print_json_pretty(FILE *out, const char *text, size_t len)
 {
@@ -130,14 +131,6 @@ const char *print_clean(const char *s, char *buf, size_t len)
     return buf;
 }
 
-/* Minor units as yuan: 5990 -> "59.90", -50 -> "-0.50". */
-static const char *fmt_money(int64_t minor, char *buf, size_t len)
-{
-    uint64_t mag = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor;
-    snprintf(buf, len, "%s%" PRIu64 ".%02" PRIu64, minor < 0 ? "-" : "", mag / 100, mag % 100);
-    return buf;
-}
-
 /* A money field as yuan, or "-" when missing. */
 static const char *fmt_money_field(const cJSON *obj, const char *name, char *buf, size_t len)
 {
@@ -146,13 +139,13 @@ static const char *fmt_money_field(const cJSON *obj, const char *name, char *buf
         snprintf(buf, len, "-");
         return buf;
     }
-    return fmt_money(v, buf, len);
+    return money_format(v, buf, len);
 }
 
 /* A reduction shown with its sign: 2000 -> "-20.00", 0 -> "0.00". Precondition: |minor| <= 2^53. */
 static const char *fmt_minus(int64_t minor, char *buf, size_t len)
 {
-    return fmt_money(-minor, buf, len);
+    return money_format(-minor, buf, len);
 }
 
 /* Basis points as a percentage: 1500 -> "15%", 1250 -> "12.5%", 1234 -> "12.34%". */
@@ -170,12 +163,10 @@ static const char *fmt_bp(int64_t bp, char *buf, size_t len)
     return buf;
 }
 
-/* Milliseconds since the epoch (UTC) as local time "YYYY-MM-DD HH:MM:SS". */
+/* Milliseconds since the epoch (UTC) as local time "YYYY-MM-DD HH:MM:SS", or as digits. */
 static const char *fmt_time(int64_t ms, char *buf, size_t len)
 {
-    struct tm tm;
-    time_t t = (time_t)(ms / 1000);
-    if (localtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+    if (day_time_text(ms, buf, len) != 0)
         snprintf(buf, len, "%" PRId64, ms);
     return buf;
 }
@@ -281,11 +272,11 @@ static void print_coupon_row(const cJSON *cp)
     const char *kind = j_str(cp, "kind");
     int64_t value = j_int_or(cp, "value", 0), max_off = j_int_or(cp, "max_off", 0);
     if (kind != NULL && strcmp(kind, "amount_off") == 0) {
-        snprintf(offer, sizeof(offer), "%s off", fmt_money(value, b4, sizeof(b4)));
+        snprintf(offer, sizeof(offer), "%s off", money_format(value, b4, sizeof(b4)));
     } else if (kind != NULL && strcmp(kind, "percent_off") == 0) {
         if (max_off > 0)
             snprintf(offer, sizeof(offer), "%s off (max %s)", fmt_bp(value, b4, sizeof(b4)),
-                     fmt_money(max_off, b5, sizeof(b5)));
+                     money_format(max_off, b5, sizeof(b5)));
         else
             snprintf(offer, sizeof(offer), "%s off", fmt_bp(value, b4, sizeof(b4)));
     } else {

@@ -8,18 +8,11 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "day.h"
 #include "hq_settle.h"
 #include "jsonutil.h"
-
-/* Minor units as yuan, "-12.30". */
-static const char *money(int64_t v, char buf[32])
-{
-    uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    snprintf(buf, 32, "%s%" PRIu64 ".%02" PRIu64, v < 0 ? "-" : "", a / 100, a % 100);
-    return buf;
-}
+#include "money.h"
 
 /* A query that cannot be prepared or read: ML_STORAGE, what SQLite said in errbuf. */
 static ml_err failed(struct hq_store *st, char *errbuf, size_t errlen)
@@ -31,11 +24,8 @@ static ml_err failed(struct hq_store *st, char *errbuf, size_t errlen)
 /* The local time of ms as "YYYY-MM-DD HH:MM:SS" ("" when it cannot be converted). */
 static const char *local_time(int64_t ms, char when[32])
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    when[0] = '\0';
-    if (localtime_r(&t, &tm) != NULL)
-        strftime(when, 32, "%Y-%m-%d %H:%M:%S", &tm);
+    if (day_time_text(ms, when, 32) != 0)
+        when[0] = '\0';
     return when;
 }
 
@@ -98,8 +88,9 @@ ml_err hq_report_sales(struct hq_store *st, const char *from, const char *to, in
             json_add_i64(r, "net", row.total - row.refunded);
         } else {
             fprintf(out, "%-20s %8" PRId64 " %14s %14s %14s\n", row.store, row.sales,
-                    money(row.total, m1), money(row.refunded, m2),
-                    money(row.total - row.refunded, m3));
+                    money_format(row.total, m1, sizeof(m1)),
+                    money_format(row.refunded, m2, sizeof(m2)),
+                    money_format(row.total - row.refunded, m3, sizeof(m3)));
         }
     }
     if (rc < 0) {
@@ -117,8 +108,9 @@ ml_err hq_report_sales(struct hq_store *st, const char *from, const char *to, in
         result = print_json(doc, out);
         doc = NULL;
     } else {
-        fprintf(out, "%-20s %8" PRId64 " %14s %14s %14s\n", "total", n_all, money(total_all, m1),
-                money(refunded_all, m2), money(total_all - refunded_all, m3));
+        fprintf(out, "%-20s %8" PRId64 " %14s %14s %14s\n", "total", n_all,
+                money_format(total_all, m1, sizeof(m1)), money_format(refunded_all, m2, sizeof(m2)),
+                money_format(total_all - refunded_all, m3, sizeof(m3)));
         result = ML_OK;
     }
 out:
@@ -161,7 +153,7 @@ ml_err hq_report_commissions(struct hq_store *st, const char *from, const char *
             json_add_i64(r, "sales", row.sales);
         } else {
             fprintf(out, "%-20s %8" PRId64 " %14s\n", row.guide_id, row.sales,
-                    money(row.commission, m1));
+                    money_format(row.commission, m1, sizeof(m1)));
         }
     }
     if (rc < 0) {
@@ -173,7 +165,8 @@ ml_err hq_report_commissions(struct hq_store *st, const char *from, const char *
         result = print_json(doc, out);
         doc = NULL;
     } else {
-        fprintf(out, "%-20s %8" PRId64 " %14s\n", "total", n_all, money(sum, m1));
+        fprintf(out, "%-20s %8" PRId64 " %14s\n", "total", n_all,
+                money_format(sum, m1, sizeof(m1)));
         result = ML_OK;
     }
 out:
@@ -229,8 +222,8 @@ ml_err hq_report_redemptions(struct hq_store *st, const char *from, const char *
                 goto out;
         } else {
             fprintf(out, "%-24s %-10s %-10s %12s %-24s %4" PRId64 " %-19s %s\n", row.coupon_id,
-                    row.store, row.terminal, money(row.amount, m1), row.sale_id, row.use_no,
-                    local_time(row.at, when), row.restored ? "yes" : "no");
+                    row.store, row.terminal, money_format(row.amount, m1, sizeof(m1)), row.sale_id,
+                    row.use_no, local_time(row.at, when), row.restored ? "yes" : "no");
         }
         first = 0;
     }
@@ -243,7 +236,7 @@ ml_err hq_report_redemptions(struct hq_store *st, const char *from, const char *
     if (json)
         fprintf(out, "],\"count\":%" PRId64 ",\"total\":%" PRId64 "}\n", n, sum);
     else
-        fprintf(out, "%" PRId64 " redemption(s), %s\n", n, money(sum, m1));
+        fprintf(out, "%" PRId64 " redemption(s), %s\n", n, money_format(sum, m1, sizeof(m1)));
 out:
     hq_store_rows_close(&q);
     return result;
@@ -281,7 +274,7 @@ static ml_err conflicts_by_campaign(struct hq_store *st, const char *from, const
                 goto out;
         } else {
             fprintf(out, "%-24s %10" PRId64 " %14s\n", row.campaign_id ? row.campaign_id : "(none)",
-                    row.conflicts, money(row.amount, m1));
+                    row.conflicts, money_format(row.amount, m1, sizeof(m1)));
         }
         first = 0;
     }
@@ -348,8 +341,8 @@ ml_err hq_report_conflicts(struct hq_store *st, const char *from, const char *to
         } else {
             fprintf(out, "%-10s %-24s %-24s %-10s %-10s %-24s %12s  %-10s %-10s %s\n", row.day,
                     row.coupon_id, row.campaign_id ? row.campaign_id : "(none)", row.store,
-                    row.terminal, row.sale_id, money(row.amount, m1), row.winner_store,
-                    row.winner_terminal, row.winner_sale_id);
+                    row.terminal, row.sale_id, money_format(row.amount, m1, sizeof(m1)),
+                    row.winner_store, row.winner_terminal, row.winner_sale_id);
         }
         first = 0;
     }
@@ -365,7 +358,7 @@ ml_err hq_report_conflicts(struct hq_store *st, const char *from, const char *to
     if (json)
         fprintf(out, "\"count\":%" PRId64 ",\"total\":%" PRId64 "}\n", n, sum);
     else if (result == ML_OK)
-        fprintf(out, "%" PRId64 " conflict(s), %s\n", n, money(sum, m1));
+        fprintf(out, "%" PRId64 " conflict(s), %s\n", n, money_format(sum, m1, sizeof(m1)));
 out:
     hq_store_rows_close(&q);
     return result;

@@ -7,10 +7,11 @@
 
 #include "num.h"
 
-/* Whole seconds of ms, rounded down (a time before the epoch is in the second before). */
+/* Whole seconds of ms, rounded down (a time before the epoch is in the second before);
+ * written so that INT64_MIN does not overflow. */
 static time_t seconds(int64_t ms)
 {
-    return (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+    return (time_t)(ms >= 0 ? ms / 1000 : (ms + 1) / 1000 - 1);
 }
 
 void day_of(int64_t ms, char out[DAY_TEXT_LEN + 1])
@@ -21,17 +22,33 @@ void day_of(int64_t ms, char out[DAY_TEXT_LEN + 1])
         snprintf(out, DAY_TEXT_LEN + 1, "0000-00-00");
 }
 
-void day_bounds(int64_t ms, int64_t *ret_start, int64_t *ret_end)
+int day_time_text(int64_t ms, char *buf, size_t len)
 {
     time_t t = seconds(ms);
     struct tm tm;
-    localtime_r(&t, &tm);
+    if (localtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+        return -1;
+    return 0;
+}
+
+int day_bounds(int64_t ms, int64_t *ret_start, int64_t *ret_end)
+{
+    time_t t = seconds(ms);
+    struct tm tm;
+    if (localtime_r(&t, &tm) == NULL)
+        return -1;
     tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
     tm.tm_isdst = -1;
     struct tm next = tm;
     next.tm_mday++;
-    *ret_start = (int64_t)mktime(&tm) * 1000;
-    *ret_end = (int64_t)mktime(&next) * 1000;
+    /* -1 is mktime()'s failure: a local midnight 1 s before the epoch needs a zone offset
+     * by seconds. */
+    int64_t start = (int64_t)mktime(&tm), end = (int64_t)mktime(&next);
+    if (start == -1 || end == -1 || start < INT64_MIN / 1000 || end > INT64_MAX / 1000)
+        return -1;
+    *ret_start = start * 1000;
+    *ret_end = end * 1000;
+    return 0;
 }
 
 int64_t day_from_civil(int64_t y, int64_t m, int64_t d)

@@ -1,7 +1,10 @@
-/* money: half-even rounding and largest-remainder allocation on int64_t minor units. */
+/* money: half-even rounding, largest-remainder allocation and yuan text of int64_t minor
+ * units; see money.h. */
 #include "money.h"
 
 #include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 __extension__ typedef unsigned __int128 u128;
@@ -64,4 +67,13 @@ int money_allocate(int64_t total, const int64_t *weights, size_t n, int64_t *ret
     }
     free(rem);
     return 0;
+}
+
+const char *money_format(int64_t minor, char *buf, size_t len)
+{
+    assert(len > 0);
+    /* The magnitude in unsigned arithmetic: -INT64_MIN does not fit in int64_t. */
+    uint64_t mag = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor;
+    snprintf(buf, len, "%s%" PRIu64 ".%02" PRIu64, minor < 0 ? "-" : "", mag / 100, mag % 100);
+    return buf;
 }

@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #define BP_ONE 10000 /* basis points in 1: rates are written in them */
+/* Bytes of the longest money_format() text with its NUL: "-92233720368547758.08". */
+#define MONEY_TEXT_MAX 22
 
 /*
  * round_half_even(a * b / c) computed without intermediate overflow.
@@ -31,5 +33,13 @@ int64_t money_muldiv_floor(int64_t a, int64_t b, int64_t c);
  * zero while total > 0, or overflow.
  */
 int money_allocate(int64_t total, const int64_t *weights, size_t n, int64_t *ret_parts);
+
+/*
+ * Minor units as yuan text, the way every report and receipt prints them: 5990 -> "59.90",
+ * -50 -> "-0.50", 0 -> "0.00"; any int64_t, INT64_MIN included. Writes into buf (len > 0
+ * bytes; the text is cut short, still NUL-terminated, when len < MONEY_TEXT_MAX) and
+ * returns buf.
+ */
+const char *money_format(int64_t minor, char *buf, size_t len);
 
 #endif

@@ -409,8 +409,8 @@ static void day_bounds_are_start_and_end_of_the_local_day(void **state)
         const struct bounds_case *t = &bounds[i];
         set_tz(t->tz);
         int64_t start = SENTINEL, end = SENTINEL;
-        day_bounds(t->ms, &start, &end);
-        if (start != t->start || end != t->end)
+        int rc = day_bounds(t->ms, &start, &end);
+        if (rc != 0 || start != t->start || end != t->end)
             fail_msg("%s, %lld ms: want [%lld, %lld), got [%lld, %lld)", t->tz, (long long)t->ms,
                      (long long)t->start, (long long)t->end, (long long)start, (long long)end);
     }
@@ -427,10 +427,80 @@ static void day_of_and_bounds_before_the_epoch_are_1969_12_31(void **state)
     if (strcmp(out, "1969-12-31") != 0)
         fail_msg("day_of(-1): want \"1969-12-31\", got \"%s\"", out);
     int64_t start = SENTINEL, end = SENTINEL;
-    day_bounds(-1, &start, &end);
+    assert_int_equal(day_bounds(-1, &start, &end), 0);
     if (start != -DAY || end != 0)
         fail_msg("day_bounds(-1): want [%lld, 0), got [%lld, %lld)", (long long)-DAY,
                  (long long)start, (long long)end);
+}
+
+struct time_text_case {
+    const char *tz;
+    int64_t ms;
+    const char *want;
+};
+
+/* Expected texts from Python (datetime, and Hinnant's civil_from_days past year 9999). */
+static const struct time_text_case time_texts[] = {
+    {"UTC", 0, "1970-01-01 00:00:00"},
+    {"UTC", 999, "1970-01-01 00:00:00"},
+    {"UTC", SEC, "1970-01-01 00:00:01"},
+    {"UTC", -1, "1969-12-31 23:59:59"}, /* rounded down, as day_of() */
+    {"UTC", -SEC, "1969-12-31 23:59:59"},
+    {"UTC", -SEC - 1, "1969-12-31 23:59:58"},
+    {"UTC", JAN1_2024 + 16 * HOUR - 1, "2024-01-01 15:59:59"},
+    {"UTC", TMAX, "9999-12-31 23:59:59"},
+    {"UTC", INT64_MAX, "292278994-08-17 07:12:55"},
+    {"UTC", INT64_MIN, "-292275055-05-16 16:47:04"},
+    {"Asia/Shanghai", 0, "1970-01-01 08:00:00"},
+    {"Asia/Shanghai", -1, "1970-01-01 07:59:59"},
+    {"Asia/Shanghai", JAN1_2024 + 16 * HOUR - 1, "2024-01-01 23:59:59"},
+    {"Asia/Shanghai", JAN1_2024 + 16 * HOUR, "2024-01-02 00:00:00"},
+};
+
+static void time_text_is_the_local_second_rounded_down(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(time_texts); i++) {
+        const struct time_text_case *t = &time_texts[i];
+        char out[32];
+        set_tz(t->tz);
+        memset(out, 'x', sizeof(out));
+        int rc = day_time_text(t->ms, out, sizeof(out));
+        if (rc != 0 || strcmp(out, t->want) != 0)
+            fail_msg("%s, %lld ms: want 0 and \"%s\", got %d and \"%.*s\"", t->tz, (long long)t->ms,
+                     t->want, rc, (int)sizeof(out), out);
+    }
+}
+
+static void time_text_needs_room_for_the_text_and_its_nul(void **state)
+{
+    (void)state;
+    set_tz("UTC");
+    char out[DAY_TIME_TEXT_LEN + 1];
+    assert_int_equal(day_time_text(JAN1_2024, out, sizeof(out)), 0);
+    assert_string_equal(out, "2024-01-01 00:00:00");
+    assert_int_equal(day_time_text(JAN1_2024, out, DAY_TIME_TEXT_LEN), -1);
+    assert_int_equal(day_time_text(JAN1_2024, out, 0), -1);
+    /* A nine-digit year is longer than DAY_TIME_TEXT_LEN. */
+    assert_int_equal(day_time_text(INT64_MAX, out, sizeof(out)), -1);
+}
+
+/* Past the days whose bounds fit in int64_t ms, day_bounds() refuses and writes nothing. */
+static void day_bounds_refuses_a_day_past_int64_ms(void **state)
+{
+    (void)state;
+    set_tz("UTC");
+    const int64_t rows[] = {INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+        int64_t start = SENTINEL, end = SENTINEL;
+        int rc = day_bounds(rows[i], &start, &end);
+        if (rc != -1 || start != SENTINEL || end != SENTINEL)
+            fail_msg("%lld ms: want -1 with nothing written, got %d and [%lld, %lld)",
+                     (long long)rows[i], rc, (long long)start, (long long)end);
+    }
+    int64_t start = SENTINEL, end = SENTINEL;
+    assert_int_equal(day_bounds(TMAX, &start, &end), 0);
+    assert_true(start == TMAX + 1 - DAY && end == TMAX + 1);
 }
 
 int main(void)
@@ -447,6 +517,9 @@ int main(void)
         cmocka_unit_test(day_of_changes_at_16_utc_in_shanghai),
         cmocka_unit_test(day_bounds_are_start_and_end_of_the_local_day),
         cmocka_unit_test(day_of_and_bounds_before_the_epoch_are_1969_12_31),
+        cmocka_unit_test(time_text_is_the_local_second_rounded_down),
+        cmocka_unit_test(time_text_needs_room_for_the_text_and_its_nul),
+        cmocka_unit_test(day_bounds_refuses_a_day_past_int64_ms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,13 +5,15 @@
  * bits) and against the defining inequalities over a small exhaustive grid. Allocation is
  * checked on hand-computed cases and, for many seeded random weight sets, against the
  * largest-remainder rules themselves: exact sum, floor or floor+1, remainders ranked with
- * ties to the lower index.
+ * ties to the lower index. Yuan text is checked on a table, INT64_MIN and INT64_MAX included.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <string.h>
 
 #include "money.h"
 
@@ -352,6 +354,54 @@ static void allocate_many_parts_gives_each_leftover_unit_once(void **state)
         assert_int_equal(parts[i], i < N - 1 ? 1 : 0);
 }
 
+struct format_case {
+    int64_t minor;
+    const char *want;
+};
+
+/* What receipts and HQ reports have always printed: the sign, whole yuan, two decimals. */
+static const struct format_case format_cases[] = {
+    {0, "0.00"},
+    {1, "0.01"},
+    {-1, "-0.01"},
+    {10, "0.10"},
+    {99, "0.99"},
+    {100, "1.00"},
+    {-50, "-0.50"},
+    {5990, "59.90"},
+    {-123456, "-1234.56"},
+    {999999999999999, "9999999999999.99"},
+    {INT64_MAX, "92233720368547758.07"},
+    {INT64_MIN + 1, "-92233720368547758.07"},
+    {INT64_MIN, "-92233720368547758.08"},
+};
+
+static void format_writes_yuan_with_two_decimals(void **state)
+{
+    (void)state;
+    int row_failures = 0;
+    for (size_t i = 0; i < ARRAY_LEN(format_cases); i++) {
+        char buf[MONEY_TEXT_MAX];
+        memset(buf, 'x', sizeof(buf));
+        const char *got = money_format(format_cases[i].minor, buf, sizeof(buf));
+        if (got != buf || strcmp(buf, format_cases[i].want) != 0)
+            ROW_FAIL("%lld: want \"%s\", got \"%.*s\"", (long long)format_cases[i].minor,
+                     format_cases[i].want, (int)sizeof(buf), buf);
+    }
+    if (row_failures > 0)
+        fail_msg("%d money_format row(s) failed", row_failures);
+}
+
+/* The longest text is MONEY_TEXT_MAX - 1 bytes; a shorter buffer gets a NUL-terminated cut. */
+static void format_cuts_short_in_a_small_buffer(void **state)
+{
+    (void)state;
+    char buf[MONEY_TEXT_MAX];
+    assert_int_equal(strlen(money_format(INT64_MIN, buf, sizeof(buf))), MONEY_TEXT_MAX - 1);
+    assert_string_equal(money_format(-5990, buf, 4), "-59");
+    assert_string_equal(money_format(5990, buf, 1), "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +414,8 @@ int main(void)
         cmocka_unit_test(allocate_n_zero_with_total_positive_returns_minus_1),
         cmocka_unit_test(allocate_refusals_return_minus_1_and_write_nothing),
         cmocka_unit_test(allocate_many_parts_gives_each_leftover_unit_once),
+        cmocka_unit_test(format_writes_yuan_with_two_decimals),
+        cmocka_unit_test(format_cuts_short_in_a_small_buffer),
     };
     return cmocka_run_group_tests_name("money", tests, NULL, NULL);
 }
