@@ -27,6 +27,16 @@ enum hq_exit {
 #define HQ_CLI_OPTIONS_MAX 32 /* options of one family */
 #define HQ_CLI_IDS_MAX HQ_CONFIG_STORES_MAX
 
+/* Prints memberlink-hq's usage (every command) on stdout; returns HQ_EXIT_OK. */
+int hq_cli_help(void);
+
+/*
+ * The command word: the first argument after the global options (-c FILE, --config FILE,
+ * -v, --verbose, -h, --help), which come before it; NULL when that argument is an option
+ * (or there is none). main.c hands the whole line to the family the word belongs to.
+ */
+const char *hq_cli_command(int argc, char **argv);
+
 /*
  * Prints "memberlink-hq: <message> (see memberlink-hq --help)" as one line on stderr, the
  * message cut at 511 bytes. Returns HQ_EXIT_USAGE, so callers can `return hq_cli_usage(..)`.

@@ -395,44 +395,49 @@ static int cmd_deny(const struct hq_config *cfg, const struct hq_cli_args *a)
     return run_one(cfg, a, "deny.upsert", "deny", 0, b);
 }
 
-/* Messages read back for republish: copies, owned. */
+/* Messages read back for republish, ready to publish: items[i] and ids[i] are one message,
+ * whose id, topic and text are one allocation owned by ids[i]. */
 struct resend {
-    char **topic, **text, **id;
-    size_t n;
+    struct hq_pub_item *items;
+    char **ids;
+    size_t n, cap;
 };
 
 static enum hq_walk add_resend(void *arg, const struct hq_outgoing_text *m)
 {
     struct resend *r = arg;
-    size_t i = r->n;
-    char **t = realloc(r->topic, (i + 1) * sizeof(char *));
-    if (t != NULL)
-        r->topic = t;
-    char **x = realloc(r->text, (i + 1) * sizeof(char *));
-    if (x != NULL)
-        r->text = x;
-    char **d = realloc(r->id, (i + 1) * sizeof(char *));
-    if (d != NULL)
-        r->id = d;
-    if (t == NULL || x == NULL || d == NULL)
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 64;
+        struct hq_pub_item *items = realloc(r->items, cap * sizeof(*items));
+        if (items == NULL)
+            return HQ_WALK_FAIL;
+        r->items = items;
+        char **ids = realloc(r->ids, cap * sizeof(*ids));
+        if (ids == NULL)
+            return HQ_WALK_FAIL;
+        r->ids = ids;
+        r->cap = cap;
+    }
+    size_t id_len = strlen(m->id), topic_len = strlen(m->topic);
+    char *copy = malloc(id_len + 1 + topic_len + 1 + m->len + 1);
+    if (copy == NULL)
         return HQ_WALK_FAIL;
-    r->topic[i] = strdup(m->topic);
-    r->text[i] = strdup(m->text);
-    r->id[i] = strdup(m->id);
-    r->n = i + 1;
-    return r->topic[i] && r->text[i] && r->id[i] ? HQ_WALK_NEXT : HQ_WALK_FAIL;
+    char *topic = copy + id_len + 1, *text = topic + topic_len + 1;
+    memcpy(copy, m->id, id_len + 1);
+    memcpy(topic, m->topic, topic_len + 1);
+    memcpy(text, m->text, m->len);
+    text[m->len] = '\0';
+    r->ids[r->n] = copy;
+    r->items[r->n++] = (struct hq_pub_item){.topic = topic, .text = text, .len = m->len};
+    return HQ_WALK_NEXT;
 }
 
 static void resend_free(struct resend *r)
 {
-    for (size_t i = 0; i < r->n; i++) {
-        free(r->topic[i]);
-        free(r->text[i]);
-        free(r->id[i]);
-    }
-    free(r->topic);
-    free(r->text);
-    free(r->id);
+    for (size_t i = 0; i < r->n; i++)
+        free(r->ids[i]);
+    free(r->ids);
+    free(r->items);
 }
 
 static int cmd_republish(const struct hq_config *cfg, const struct hq_cli_args *a)
@@ -446,38 +451,29 @@ static int cmd_republish(const struct hq_config *cfg, const struct hq_cli_args *
     if ((rc = hq_send_open(cfg, &st)) != HQ_EXIT_OK)
         return rc;
     struct resend r = {0};
-    size_t ncamp = 0;
-    struct hq_pub_item *items = NULL;
     int64_t now = clock_wall_ms();
     rc = HQ_EXIT_RUNTIME;
     if (hq_outgoing_campaigns(st, now, HQ_CAMPAIGNS_LIVE_MAX, add_resend, &r) != ML_OK) {
         fprintf(stderr, "memberlink-hq: database: %s\n", hq_store_errmsg(st));
         goto out;
     }
-    ncamp = r.n;
+    size_t ncamp = r.n;
+    for (size_t i = 0; i < ncamp; i++)
+        r.items[i].retain = 1;
     if (hq_outgoing_unpublished(st, now, HQ_PUSH_MESSAGES_MAX, add_resend, &r) != ML_OK) {
         fprintf(stderr, "memberlink-hq: database: %s\n", hq_store_errmsg(st));
         goto out;
     }
     size_t n = r.n;
-    items = calloc(n ? n : 1, sizeof(*items));
-    if (items == NULL) {
-        fprintf(stderr, "memberlink-hq: out of memory\n");
-        goto out;
-    }
+    size_t acked = hq_send_publish(cfg, st, r.items, (const char *const *)r.ids, n, ncamp > 0);
     for (size_t i = 0; i < n; i++)
-        items[i] = (struct hq_pub_item){
-            .topic = r.topic[i], .text = r.text[i], .len = strlen(r.text[i]), .retain = i < ncamp};
-    size_t acked = hq_send_publish(cfg, st, items, (const char *const *)r.id, n, ncamp > 0);
-    for (size_t i = 0; i < n; i++)
-        printf("%-10s %s%s id %s\n", items[i].acked ? "published" : "stored", r.topic[i],
-               i < ncamp ? " (retained)" : "", r.id[i]);
+        printf("%-10s %s%s id %s\n", r.items[i].acked ? "published" : "stored", r.items[i].topic,
+               i < ncamp ? " (retained)" : "", r.ids[i]);
     printf("%zu campaigns and %zu unpublished messages sent again, %zu published\n", ncamp,
            n - ncamp, acked);
     rc = fflush(stdout) == 0 ? HQ_EXIT_OK : HQ_EXIT_RUNTIME;
 out:
     resend_free(&r);
-    free(items);
     hq_store_close(st);
     return rc;
 }
@@ -501,6 +497,8 @@ int hq_cmd_main(int argc, char **argv)
     int rc = hq_cli_parse(argc, argv, &cmd_spec, &a);
     if (rc != HQ_EXIT_OK)
         return rc;
+    if (a.help)
+        return hq_cli_help();
     if (a.npos == 0 || !hq_cmd_handles(a.pos[0]))
         return hq_cli_usage("%s", "no command given");
     if ((rc = hq_cli_config(&a, &cfg)) != HQ_EXIT_OK)

@@ -9,8 +9,11 @@
  *   grant coupon --id C ...         coupon.grant
  *   revoke coupon --id C ...        coupon.revoke
  *   bind guide --member M ...       guide.bind
- *   republish                       sends again what the broker has not acknowledged,
- *                                   and every unexpired campaign (retained)
+ *   withdraw campaign ID            campaign.withdraw, retained in place of its upsert
+ *   deny member|coupon --id X --reason R [--lift]
+ *                                   deny.upsert per store (--lift: the entry lifted)
+ *   republish                       sends again what was never published, and every
+ *                                   unexpired campaign (retained)
  *
  * Each push signs and stores its messages in one transaction (hq_push.h), then publishes
  * them (hq_pub.h) and prints one line per message. Without --store, a per-store message
@@ -25,8 +28,8 @@
 /* 1 if `cmd` is one of the commands above. */
 int hq_cmd_handles(const char *cmd);
 
-/* Runs the whole command line (global options -c FILE and -v included); returns the exit
- * status. */
+/* Runs the whole command line (global options -c FILE, -v and -h included); returns the
+ * exit status. */
 int hq_cmd_main(int argc, char **argv);
 
 #endif

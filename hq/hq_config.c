@@ -24,6 +24,14 @@ void hq_config_defaults(struct hq_config *cfg)
     cfg->time_beacon_s = 30;
 }
 
+int hq_config_has_store(const struct hq_config *cfg, const char *store)
+{
+    for (size_t i = 0; i < cfg->nstores; i++)
+        if (strcmp(cfg->stores[i], store) == 0)
+            return 1;
+    return 0;
+}
+
 /* [hq] stores: a comma-separated list of store ids, appended to what earlier lines gave. */
 static int add_stores(struct hq_config *cfg, const char *value, const char **why)
 {
@@ -43,9 +51,8 @@ static int add_stores(struct hq_config *cfg, const char *value, const char **why
         id[len] = '\0';
         if (!inifile_valid_id(id, HQ_CONFIG_ID_MAX))
             return -1;
-        for (size_t i = 0; i < cfg->nstores; i++)
-            if (strcmp(cfg->stores[i], id) == 0)
-                return -1;
+        if (hq_config_has_store(cfg, id))
+            return -1;
         memcpy(cfg->stores[cfg->nstores++], id, len + 1);
         p += n;
         if (*p == ',' && *++p == '\0')

@@ -56,4 +56,7 @@ void hq_config_defaults(struct hq_config *cfg);
  */
 ml_err hq_config_load(struct hq_config *cfg, const char *path, char *errbuf, size_t errlen);
 
+/* 1 when `store` is one of [hq] stores. */
+int hq_config_has_store(const struct hq_config *cfg, const char *store);
+
 #endif

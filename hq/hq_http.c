@@ -19,7 +19,7 @@
 #include "canon.h"
 #include "clock.h"
 #include "hq_key.h"
-#include "hq_log.h"
+#include "log.h"
 #include "hq_outgoing.h"
 #include "hq_push.h"
 #include "hq_store.h"
@@ -143,14 +143,6 @@ static int parse_path(const char *url, char store[HQ_CONFIG_ID_MAX + 1])
     return inifile_valid_id(store, HQ_CONFIG_ID_MAX) ? 0 : -1;
 }
 
-static int configured(const struct hq_config *cfg, const char *store)
-{
-    for (size_t i = 0; i < cfg->nstores; i++)
-        if (strcmp(cfg->stores[i], store) == 0)
-            return 1;
-    return 0;
-}
-
 /* A response being collected: the store's lines after its campaigns. */
 struct collect {
     struct hq_http *h;
@@ -197,7 +189,7 @@ static int collect(struct hq_http *h, const char *store, int64_t since, struct b
     if (hq_store_read_begin(h->st) != ML_OK)
         return -1;
     ml_err err = hq_outgoing_known(h->st, store, &known);
-    if (err != ML_OK || (!known && !configured(h->cfg, store)))
+    if (err != ML_OK || (!known && !hq_config_has_store(h->cfg, store)))
         goto out; /* unknown store: nothing, not even campaigns */
     if (since == 0 && (err = hq_outgoing_campaigns(h->st, clock_wall_ms(), HQ_CAMPAIGNS_LIVE_MAX,
                                                    add_campaign, &c)) != ML_OK)
@@ -248,14 +240,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct body b = {0};
     int more = 0;
     if (collect(h, store, since, &b, &more) != 0) {
-        hq_error("http: changes of %s since %" PRId64 ": %s", store, since, hq_store_errmsg(h->st));
+        log_error("http: changes of %s since %" PRId64 ": %s", store, since,
+                  hq_store_errmsg(h->st));
         free(b.buf);
         return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "storage_error",
                           "the HQ database cannot be read now; try again");
     }
     /* Last line: a fresh signed hq.time, the store's trusted clock (hq_push.h). */
     struct hq_push_msg beacon;
-    if (h->key != NULL && (b.len > 0 || configured(h->cfg, store)) &&
+    if (h->key != NULL && (b.len > 0 || hq_config_has_store(h->cfg, store)) &&
         hq_push_time_beacon(h->cfg->brand, h->key, h->kid, clock_wall_ms(), &beacon) == ML_OK) {
         int bad = body_add_line(&b, beacon.text, beacon.len);
         free(beacon.text);
@@ -265,7 +258,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                               "out of memory; try again");
         }
     }
-    hq_debug("http: %s since %" PRId64 ": %zu bytes%s", store, since, b.len, more ? ", more" : "");
+    log_debug("http: %s since %" PRId64 ": %zu bytes%s", store, since, b.len, more ? ", more" : "");
     return send_text(conn, MHD_HTTP_OK, "application/x-ndjson", b.buf, b.len, more);
 }
 
@@ -283,7 +276,7 @@ ml_err hq_http_start(const struct hq_config *cfg, const char *db_path, struct hq
     char keyerr[256];
     if (hq_key_load(cfg->data_dir, &h->key, h->kid, keyerr, sizeof(keyerr)) != ML_OK) {
         h->key = NULL;
-        hq_warn("http: no signing key (%s): expired messages are served as stored", keyerr);
+        log_warn("http: no signing key (%s): expired messages are served as stored", keyerr);
     }
     if ((result = hq_store_open(db_path, HQ_STORE_READONLY, &h->st, errbuf, errlen)) != ML_OK)
         goto out;

@@ -15,7 +15,7 @@
 #include "canon.h"
 #include "day.h"
 #include "hq_config.h"
-#include "hq_log.h"
+#include "log.h"
 #include "hq_settle.h"
 #include "jsonutil.h"
 
@@ -104,8 +104,8 @@ ml_err hq_ingest_group_commit(struct hq_ingest *in)
         return ML_OK;
     }
     if (!in->broken)
-        hq_error("group commit of %llu batches failed, none acked (the stores will resend): %s",
-                 (unsigned long long)in->pending.batches, hq_store_errmsg(in->st));
+        log_error("group commit of %llu batches failed, none acked (the stores will resend): %s",
+                  (unsigned long long)in->pending.batches, hq_store_errmsg(in->st));
     hq_store_rollback(in->st);
     if (in->settle != NULL)
         hq_settle_clear(in->settle);
@@ -134,7 +134,7 @@ static __attribute__((format(printf, 2, 3))) void note(struct batch *b, const ch
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    hq_warn("%s/%s batch %s: %s", b->store, b->terminal, b->id, msg);
+    log_warn("%s/%s batch %s: %s", b->store, b->terminal, b->id, msg);
 }
 
 /* 1 to max characters, each in `set` or alphanumeric. */
@@ -285,12 +285,15 @@ static ml_err derive(struct batch *b, const struct hq_event *ev, const cJSON *bo
                 int64_t trusted_at = 0;
                 int conflicts = 0;
                 (void)json_i64(body, "trusted_at", 0, 0, JSON_INT_MAX, &trusted_at, &r);
-                if (hq_store_put_redemption(st, ev, day, coupon_id, sale_id, use_no, amount) !=
-                    ML_OK)
+                const struct hq_redemption red = {.coupon_id = coupon_id,
+                                                  .sale_id = sale_id,
+                                                  .use_no = use_no,
+                                                  .amount = amount,
+                                                  .trusted_at = trusted_at};
+                if (hq_store_put_redemption(st, ev, day, &red) != ML_OK)
                     return ML_STORAGE;
-                if (b->in->settle != NULL &&
-                    hq_settle_redeemed(b->in->settle, st, ev->id, coupon_id, trusted_at, b->now_ms,
-                                       &conflicts) != ML_OK)
+                if (b->in->settle != NULL && hq_settle_redeemed(b->in->settle, st, coupon_id,
+                                                                b->now_ms, &conflicts) != ML_OK)
                     return ML_STORAGE;
             } else {
                 int found = 0;
@@ -305,7 +308,7 @@ static ml_err derive(struct batch *b, const struct hq_event *ev, const cJSON *bo
             }
         }
     } else if (strcmp(ev->type, "security.rejected") == 0) {
-        hq_info("%s/%s: security.rejected event %s stored", b->store, b->terminal, ev->id);
+        log_info("%s/%s: security.rejected event %s stored", b->store, b->terminal, ev->id);
     } else if (strcmp(ev->type, "points.changed") != 0) {
         note(b, "event %s: unknown type %s; stored, not in reports", ev->id, ev->type);
     }
@@ -413,16 +416,16 @@ static void log_seq_change(const struct batch *b, const struct hq_seq_state *bef
                            const struct hq_seq_state *after)
 {
     if (after->gaps > before->gaps)
-        hq_warn("%s/%s: seq gap: %lld seq(s) missing below max_seq %lld (next expected seq "
-                "%lld)",
-                b->store, b->terminal, (long long)after->gaps, (long long)after->max_seq,
-                (long long)after->next_seq);
+        log_warn("%s/%s: seq gap: %lld seq(s) missing below max_seq %lld (next expected seq "
+                 "%lld)",
+                 b->store, b->terminal, (long long)after->gaps, (long long)after->max_seq,
+                 (long long)after->next_seq);
     else if (after->gaps == 0 && before->gaps > 0)
-        hq_warn("%s/%s: seq gap closed: every seq up to %lld received", b->store, b->terminal,
-                (long long)after->max_seq);
+        log_warn("%s/%s: seq gap closed: every seq up to %lld received", b->store, b->terminal,
+                 (long long)after->max_seq);
     else if (after->gaps < before->gaps)
-        hq_info("%s/%s: seq gap narrowed: %lld seq(s) still missing (next expected seq %lld)",
-                b->store, b->terminal, (long long)after->gaps, (long long)after->next_seq);
+        log_info("%s/%s: seq gap narrowed: %lld seq(s) still missing (next expected seq %lld)",
+                 b->store, b->terminal, (long long)after->gaps, (long long)after->next_seq);
 }
 
 ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *payload, size_t len,
@@ -443,20 +446,20 @@ ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *pa
     snprintf(b.id, sizeof(b.id), "-");
 
     if (topic_parse_events(topic, in->brand, HQ_CONFIG_ID_MAX, b.store, b.terminal) != 0) {
-        hq_warn("message on unexpected topic %s dropped", printable(topic, p1));
+        log_warn("message on unexpected topic %s dropped", printable(topic, p1));
         goto out;
     }
     if (len > HQ_BATCH_BYTES_MAX) {
-        hq_warn("%s/%s: batch of %zu bytes is over the %u-byte limit; dropped, not acked", b.store,
-                b.terminal, len, HQ_BATCH_BYTES_MAX);
+        log_warn("%s/%s: batch of %zu bytes is over the %u-byte limit; dropped, not acked", b.store,
+                 b.terminal, len, HQ_BATCH_BYTES_MAX);
         result = ML_LIMIT;
         goto out;
     }
     root = parse_batch(payload, len);
     if (root == NULL) {
-        hq_warn("%s/%s: message of %zu bytes is not a JSON object (or nests deeper than %d); "
-                "dropped, not acked",
-                b.store, b.terminal, len, HQ_JSON_DEPTH_MAX);
+        log_warn("%s/%s: message of %zu bytes is not a JSON object (or nests deeper than %d); "
+                 "dropped, not acked",
+                 b.store, b.terminal, len, HQ_JSON_DEPTH_MAX);
         goto out;
     }
     const cJSON *bid = field(root, "batch");
@@ -464,19 +467,20 @@ ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *pa
         snprintf(b.id, sizeof(b.id), "%s", bid->valuestring);
     const cJSON *v = field(root, "v");
     if (!cJSON_IsNumber(v) || v->valuedouble != 1.0) {
-        hq_warn("%s/%s batch %s: not batch version 1; dropped, not acked", b.store, b.terminal,
-                b.id);
+        log_warn("%s/%s batch %s: not batch version 1; dropped, not acked", b.store, b.terminal,
+                 b.id);
         goto out;
     }
     const cJSON *events = field(root, "events");
     if (!cJSON_IsArray(events)) {
-        hq_warn("%s/%s batch %s: no 'events' array; dropped, not acked", b.store, b.terminal, b.id);
+        log_warn("%s/%s batch %s: no 'events' array; dropped, not acked", b.store, b.terminal,
+                 b.id);
         goto out;
     }
     int n = cJSON_GetArraySize(events);
     if (n > HQ_BATCH_EVENTS_MAX) {
-        hq_warn("%s/%s batch %s: %d events is over the limit of %d; dropped, not acked", b.store,
-                b.terminal, b.id, n, HQ_BATCH_EVENTS_MAX);
+        log_warn("%s/%s batch %s: %d events is over the limit of %d; dropped, not acked", b.store,
+                 b.terminal, b.id, n, HQ_BATCH_EVENTS_MAX);
         result = ML_LIMIT;
         goto out;
     }
@@ -521,13 +525,13 @@ ml_err hq_ingest_message(struct hq_ingest *in, const char *topic, const void *pa
     acc->events_duplicate += b.n_dup;
     acc->events_rejected += b.n_rej;
     if (b.notes > HQ_NOTES_PER_BATCH_MAX)
-        hq_warn("%s/%s batch %s: %d more warnings not logged", b.store, b.terminal, b.id,
-                b.notes - HQ_NOTES_PER_BATCH_MAX);
+        log_warn("%s/%s batch %s: %d more warnings not logged", b.store, b.terminal, b.id,
+                 b.notes - HQ_NOTES_PER_BATCH_MAX);
     if (seq_known)
         log_seq_change(&b, &before, &after);
-    hq_debug("%s/%s batch %s: %d events: %llu new, %llu duplicate, %llu rejected", b.store,
-             b.terminal, b.id, n, (unsigned long long)b.n_new, (unsigned long long)b.n_dup,
-             (unsigned long long)b.n_rej);
+    log_debug("%s/%s batch %s: %d events: %llu new, %llu duplicate, %llu rejected", b.store,
+              b.terminal, b.id, n, (unsigned long long)b.n_new, (unsigned long long)b.n_dup,
+              (unsigned long long)b.n_rej);
 
     if (cJSON_GetArraySize(b.acked) == 0) {
         result = ML_OK;
@@ -564,13 +568,13 @@ out:
         break;
     case ML_STORAGE:
         in->stats.batches_failed++;
-        hq_error("%s/%s batch %s: not stored, not acked (the store will resend): %s", b.store,
-                 b.terminal, b.id, why);
+        log_error("%s/%s batch %s: not stored, not acked (the store will resend): %s", b.store,
+                  b.terminal, b.id, why);
         break;
     default:
         in->stats.batches_failed++;
-        hq_error("%s/%s batch %s: %s%s", b.store, b.terminal, b.id, ml_strerror(result),
-                 committed ? "; stored, ack not sent" : "; not stored, not acked");
+        log_error("%s/%s batch %s: %s%s", b.store, b.terminal, b.id, ml_strerror(result),
+                  committed ? "; stored, ack not sent" : "; not stored, not acked");
         break;
     }
     cJSON_Delete(ack);

@@ -27,7 +27,6 @@
 #define HQ_BATCH_BYTES_MAX (1024u * 1024u) /* larger payloads are dropped unacked */
 #define HQ_BATCH_EVENTS_MAX 1000           /* more events in one batch: dropped unacked */
 #define HQ_JSON_DEPTH_MAX 16               /* batch > events > envelope > body > ... */
-#define HQ_TOPIC_MAX TOPIC_MAX
 
 struct hq_ingest_stats {
     uint64_t batches;         /* committed */
@@ -48,7 +47,7 @@ const struct hq_ingest_stats *hq_ingest_stats(const struct hq_ingest *in);
 
 /* An acknowledgement to publish with QoS 1. */
 struct hq_ack {
-    char topic[HQ_TOPIC_MAX];
+    char topic[TOPIC_MAX];
     char *payload; /* NUL-terminated JSON; caller frees with free() */
     size_t len;
 };

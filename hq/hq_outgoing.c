@@ -160,7 +160,7 @@ ml_err hq_outgoing_expired_campaigns(struct hq_store *st, int64_t now_ms,
     db_bind_i64(db, s, 1, now_ms);
     int rc;
     while ((rc = db_step(db, s)) == SQLITE_ROW)
-        fn(arg, (const char *)sqlite3_column_text(s, 0));
+        fn(arg, db_col_text(s, 0));
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
 }
@@ -240,14 +240,15 @@ ml_err hq_outgoing_known(struct hq_store *st, const char *store, int *ret_known)
     return ML_OK;
 }
 
-ml_err hq_outgoing_stores(struct hq_store *st, ml_err (*fn)(void *arg, const char *store),
-                          void *arg)
+ml_err hq_outgoing_stores(struct hq_store *st, int64_t max,
+                          ml_err (*fn)(void *arg, const char *store), void *arg)
 {
     struct db *db = hq_store_conn(st);
-    sqlite3_stmt *s =
-        db_stmt(db, "SELECT DISTINCT store FROM outgoing WHERE store <> '*' ORDER BY store");
+    sqlite3_stmt *s = db_stmt(
+        db, "SELECT DISTINCT store FROM outgoing WHERE store <> '*' ORDER BY store LIMIT ?1");
     if (s == NULL)
         return ML_STORAGE;
+    db_bind_i64(db, s, 1, max);
     ml_err err = ML_OK;
     int rc = SQLITE_DONE;
     while (err == ML_OK && (rc = db_step(db, s)) == SQLITE_ROW)

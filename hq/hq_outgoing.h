@@ -7,8 +7,9 @@
  *   outgoing_campaigns  the current signed message of each campaign (an upsert or a
  *                       withdrawal)
  *
- * hq_push.h writes them, `serve` and the push commands mark what the broker acknowledged,
- * republish and the catch-up endpoint (hq_http.h) read them back. Every function works on
+ * hq_push.h writes them, the push commands and `serve` mark what they published (see
+ * hq_outgoing_mark_published()), republish and the catch-up endpoint (hq_http.h) read them
+ * back. Every function works on
  * the connection of a hq_store (hq_store.h), inside the caller's transaction when it has
  * one, returns ML_STORAGE on SQLite errors and logs nothing (hq_store_errmsg() says what
  * SQLite said).
@@ -62,8 +63,10 @@ ml_err hq_outgoing_live_campaigns(struct hq_store *st, int64_t now_ms, const cha
 ml_err hq_outgoing_put_campaign(struct hq_store *st, const char *campaign_id,
                                 const struct hq_outgoing *m);
 
-/* Marks a message (per-store or campaign) published, after the broker's PUBACK; a second
- * mark keeps the first time. */
+/* Marks a message (per-store or campaign) published; a second mark keeps the first time.
+ * The push commands mark what the broker acknowledged (its PUBACK, hq_pub.h); `serve` marks
+ * a settlement message once libmosquitto took it (mosquitto_publish() succeeded), before any
+ * PUBACK: one lost on the way is not sent again by republish, and its store catches up. */
 ml_err hq_outgoing_mark_published(struct hq_store *st, const char *id, int64_t now_ms);
 
 /* Calls fn with the topic of every campaign whose current message has expired at now_ms:
@@ -90,8 +93,8 @@ typedef enum hq_walk (*hq_outgoing_fn)(void *arg, const struct hq_outgoing_text 
  * walk ended or fn stopped it, ML_NOMEM when fn failed, ML_STORAGE.
  *
  *   campaigns    the campaign messages unexpired at now_ms, by campaign id
- *   unpublished  per-store messages unexpired at now_ms that the broker never
- *                acknowledged, by store and cursor
+ *   unpublished  per-store messages unexpired at now_ms never marked published, by
+ *                store and cursor
  *   changes      the messages of `store` with cursor > since, by cursor
  */
 ml_err hq_outgoing_campaigns(struct hq_store *st, int64_t now_ms, int64_t max, hq_outgoing_fn fn,
@@ -104,9 +107,9 @@ ml_err hq_outgoing_changes(struct hq_store *st, const char *store, int64_t since
 /* *ret_known = 1 when anything was ever stored for `store`. */
 ml_err hq_outgoing_known(struct hq_store *st, const char *store, int *ret_known);
 
-/* Calls fn with every store a message was stored for, in byte order; a result of fn other
- * than ML_OK stops the walk and is returned. */
-ml_err hq_outgoing_stores(struct hq_store *st, ml_err (*fn)(void *arg, const char *store),
-                          void *arg);
+/* Calls fn with each store a message was stored for, in byte order, the first `max` of them;
+ * a result of fn other than ML_OK stops the walk and is returned. */
+ml_err hq_outgoing_stores(struct hq_store *st, int64_t max,
+                          ml_err (*fn)(void *arg, const char *store), void *arg);
 
 #endif

@@ -182,7 +182,7 @@ static ml_err fresh_version(struct hq_push *p, const char *entity, int64_t *ret)
 }
 
 ml_err hq_push_prepare(struct hq_push *p, const char *kind, cJSON *body, const uint8_t *phone_key,
-                       struct ml_refusal *r)
+                       struct hq_prepared *ret, struct ml_refusal *r)
 {
     char entity[HQ_ENTITY_MAX + 1];
     int64_t version = 0;
@@ -202,6 +202,9 @@ ml_err hq_push_prepare(struct hq_push *p, const char *kind, cJSON *body, const u
         if (json_add_i64(body, "version", version) == NULL)
             return ml_refuse(r, ML_NOMEM, 500, "out_of_memory", "out of memory");
     }
+    snprintf(ret->kind, sizeof(ret->kind), "%s", kind);
+    snprintf(ret->entity, sizeof(ret->entity), "%s", entity);
+    ret->version = version;
     return ML_OK;
 }
 
@@ -235,34 +238,30 @@ void hq_push_truncate(struct hq_push *p, size_t n)
         drop_last(p);
 }
 
-ml_err hq_push_to_store(struct hq_push *p, const char *store, const char *kind, const cJSON *body,
-                        struct ml_refusal *r)
+ml_err hq_push_to_store(struct hq_push *p, const char *store, const cJSON *body,
+                        const struct hq_prepared *prep, struct ml_refusal *r)
 {
-    char entity[HQ_ENTITY_MAX + 1];
-    int64_t version = 0, last = 0, cursor = 0;
-    ml_err err = hq_fact_check(kind, body, entity, &version, r);
-    if (err != ML_OK)
-        return err;
-    if (version == 0 || !inifile_valid_id(store, HQ_CONFIG_ID_MAX))
+    int64_t last = 0, cursor = 0;
+    ml_err err;
+    if (prep->version == 0 || !inifile_valid_id(store, HQ_CONFIG_ID_MAX))
         return ml_refuse(r, ML_PARSE, 400, "invalid_request",
-                         version == 0 ? "the body has no version (prepare it first)"
-                                      : "a store id is 1-32 characters of [A-Za-z0-9_-]");
+                         prep->version == 0 ? "the body is not prepared (hq_push_prepare)"
+                                            : "a store id is 1-32 characters of [A-Za-z0-9_-]");
     struct hq_push_msg *m = add_msg(p, r);
     if (m == NULL)
         return r->code && strcmp(r->code, "out_of_memory") == 0 ? ML_NOMEM : ML_LIMIT;
     snprintf(m->store, sizeof(m->store), "%s", store);
-    snprintf(m->kind, sizeof(m->kind), "%s", kind);
-    snprintf(m->entity, sizeof(m->entity), "%s", entity);
-    m->version = version;
+    snprintf(m->kind, sizeof(m->kind), "%s", prep->kind);
+    snprintf(m->entity, sizeof(m->entity), "%s", prep->entity);
+    m->version = prep->version;
     topic_inbox(m->topic, sizeof(m->topic), p->brand, store);
-    if (hq_outgoing_last_version_at(p->st, store, entity, &last) != ML_OK ||
+    if (hq_outgoing_last_version_at(p->st, store, prep->entity, &last) != ML_OK ||
         hq_outgoing_last_cursor(p->st, store, &cursor) != ML_OK) {
         drop_last(p);
         return storage(p, r);
     }
-    if (last >= version) {
+    if (last >= prep->version) {
         m->skipped = 1;
-        m->version = version;
         return ML_OK;
     }
     m->cursor = cursor + 1;
@@ -273,9 +272,9 @@ ml_err hq_push_to_store(struct hq_push *p, const char *store, const char *kind, 
     struct hq_outgoing o = {.store = store,
                             .cursor = m->cursor,
                             .id = m->id,
-                            .kind = kind,
-                            .entity = entity,
-                            .version = version,
+                            .kind = m->kind,
+                            .entity = m->entity,
+                            .version = m->version,
                             .topic = m->topic,
                             .text = m->text,
                             .issued = p->now_ms,

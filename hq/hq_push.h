@@ -36,6 +36,7 @@
 #include "hq_store.h"
 #include "ml_err.h"
 #include "sign.h"
+#include "topic.h"
 
 #define HQ_MSG_TEXT_MAX (64 * 1024)             /* bytes of one signed message text */
 #define HQ_MSG_TTL_MS (30LL * 24 * 3600 * 1000) /* expires = issued + 30 days */
@@ -44,17 +45,17 @@
 #define HQ_PUSH_MESSAGES_MAX 50000
 #define HQ_CAMPAIGNS_LIVE_MAX 1000                    /* unexpired campaigns at a time */
 #define HQ_CAMPAIGNS_LIVE_BYTES_MAX (4 * 1024 * 1024) /* their texts together */
-#define HQ_TOPIC_LEN_MAX 160
+#define HQ_PUSH_KIND_MAX 31 /* bytes of a message kind ("settlement.notice") */
 
 /* One message of a push, for printing and publishing after the commit. */
 struct hq_push_msg {
     char id[SIGN_ID_MAX + 1];
     char store[40]; /* store id or "*" */
     int64_t cursor; /* 0 for a campaign */
-    char kind[32];
+    char kind[HQ_PUSH_KIND_MAX + 1];
     char entity[HQ_ENTITY_MAX + 1];
     int64_t version;
-    char topic[HQ_TOPIC_LEN_MAX];
+    char topic[TOPIC_MAX];
     int retain;
     int skipped; /* not stored: this store has this entity at version >= this one */
     char *text;  /* canonical text, NUL-terminated; NULL when skipped */
@@ -72,22 +73,32 @@ void hq_push_free(struct hq_push *p);
 
 /* BEGIN IMMEDIATE. */
 ml_err hq_push_begin(struct hq_push *p);
-/* COMMIT; ML_STORAGE when it fails (everything is rolled back: nothing was sent). */
+/* COMMIT; ML_STORAGE when it fails: nothing was sent, and whether the messages are stored
+ * is not known (hq_store.h); if they are, catch-up and republish serve them. */
 ml_err hq_push_commit(struct hq_push *p);
+
+/* What hq_push_prepare() made of a body: its kind, what its version counts for, and that
+ * version. Checked once per body, however many stores it goes to. */
+struct hq_prepared {
+    char kind[HQ_PUSH_KIND_MAX + 1];
+    char entity[HQ_ENTITY_MAX + 1];
+    int64_t version; /* 0: not prepared */
+};
 
 /*
  * Gets body ready to be sent as `kind` (a per-store kind): keys a plaintext "phone" of a
  * member with phone_key (NULL: none configured), checks it (hq_fact_check) and gives it a
  * version when it has none. body is changed in place and stays the caller's. Inside the
- * transaction.
+ * transaction. Fills *ret on ML_OK only.
  */
 ml_err hq_push_prepare(struct hq_push *p, const char *kind, cJSON *body, const uint8_t *phone_key,
-                       struct ml_refusal *r);
+                       struct hq_prepared *ret, struct ml_refusal *r);
 
-/* Signs and stores a prepared body for `store`. ML_LIMIT past HQ_PUSH_MESSAGES_MAX or
- * HQ_MSG_TEXT_MAX; ML_STORAGE. Borrows body. */
-ml_err hq_push_to_store(struct hq_push *p, const char *store, const char *kind, const cJSON *body,
-                        struct ml_refusal *r);
+/* Signs and stores for `store` the body that hq_push_prepare() filled prep from (unchanged
+ * since). ML_PARSE for a bad store id or a prep never filled; ML_LIMIT past
+ * HQ_PUSH_MESSAGES_MAX or HQ_MSG_TEXT_MAX; ML_STORAGE. Borrows body and prep. */
+ml_err hq_push_to_store(struct hq_push *p, const char *store, const cJSON *body,
+                        const struct hq_prepared *prep, struct ml_refusal *r);
 
 /*
  * Checks, signs and stores a campaign body (campaign.upsert) as the campaign's current

@@ -557,6 +557,8 @@ int hq_qr_main(int argc, char **argv)
     int rc = hq_cli_parse(argc, argv, &qr_spec, &a.cli);
     if (rc != HQ_EXIT_OK)
         return rc;
+    if (a.cli.help)
+        return hq_cli_help();
     a.cmd = a.cli.npos > 0 ? a.cli.pos[0] : NULL;
     a.val = a.cli.val;
     if (a.cmd == NULL || !hq_qr_handles(a.cmd))

@@ -38,8 +38,8 @@
 /* 1 if `cmd` is one of the commands above. */
 int hq_qr_handles(const char *cmd);
 
-/* Runs the whole command line (global options -c FILE and -v included); returns the exit
- * status. */
+/* Runs the whole command line (global options -c FILE, -v and -h included); returns the
+ * exit status. */
 int hq_qr_main(int argc, char **argv);
 
 /*

@@ -131,19 +131,21 @@ int hq_send_run(const struct hq_config *cfg, const struct hq_send_job *j)
     }
     for (size_t i = 0; i < j->bodies->n; i++) {
         cJSON *body = j->bodies->v[i];
+        struct hq_prepared prep;
         if (j->campaign && strcmp(j->kind, "campaign.withdraw") == 0)
             err = hq_push_campaign_withdraw(
                 p, cJSON_GetObjectItemCaseSensitive(body, "campaign_id")->valuestring, &r);
         else if (j->campaign)
             err = hq_push_campaign(p, body, &r);
         else
-            err = hq_push_prepare(p, j->kind, body, cfg->has_phone_key ? cfg->phone_key : NULL, &r);
+            err = hq_push_prepare(p, j->kind, body, cfg->has_phone_key ? cfg->phone_key : NULL,
+                                  &prep, &r);
         /* Settlement judges a grant's later redemptions by the terms it was sent with. */
         if (err == ML_OK && strcmp(j->kind, "coupon.grant") == 0 &&
             (err = hq_settle_note_grant(st, body)) != ML_OK)
             ml_refuse(&r, err, 503, "storage_error", "database: %s", hq_store_errmsg(st));
         for (size_t s = 0; err == ML_OK && !j->campaign && s < j->nstores; s++)
-            err = hq_push_to_store(p, j->stores[s], j->kind, body, &r);
+            err = hq_push_to_store(p, j->stores[s], body, &prep, &r);
         if (err != ML_OK) {
             fprintf(stderr, "memberlink-hq: %s: %s; nothing was sent\n",
                     where(j, i, loc, sizeof(loc)), r.message[0] ? r.message : ml_strerror(err));

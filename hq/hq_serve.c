@@ -29,7 +29,7 @@
 #include "hq_http.h"
 #include "hq_ingest.h"
 #include "hq_key.h"
-#include "hq_log.h"
+#include "log.h"
 #include "hq_outgoing.h"
 #include "hq_push.h"
 #include "hq_settle.h"
@@ -45,13 +45,14 @@
 #define HQ_FLUSH_MS 2000          /* at exit, time given to send queued acks */
 #define HQ_CLEAR_EVERY_MS 3600000 /* expired retained campaign messages are cleared this often */
 
-_Static_assert(2 * HQ_GROUP_MAX <= HQ_WAIT_MAX, "the wait list holds a burst's acks and more");
+/* serve reads while the wait list has room for HQ_GROUP_MAX more entries (hq_wait.h). */
+_Static_assert(HQ_GROUP_MAX <= HQ_WAIT_MAX, "an empty wait list lets serve read");
 
 struct serve {
     const struct hq_config *cfg;
     struct mosquitto *mosq;
     struct hq_ingest *in;
-    char sub[HQ_TOPIC_MAX];
+    char sub[TOPIC_MAX];
     int connected; /* socket open: CONNECT sent, maybe CONNACKed */
     int stopping;
     int64_t backoff_ms; /* next reconnect delay before jitter */
@@ -91,8 +92,8 @@ static void schedule_retry(struct serve *s, const char *why_in)
     int64_t span = s->backoff_ms * HQ_JITTER_PCT / 100;
     int64_t delay = s->backoff_ms - span + (int64_t)(next_random(s) % (uint64_t)(2 * span + 1));
     s->retry_at = clock_mono_ms() + delay;
-    hq_warn("mqtt %s:%u: %s; reconnecting in %" PRId64 ".%01" PRId64 " s", s->cfg->mqtt_host,
-            (unsigned)s->cfg->mqtt_port, why, delay / 1000, delay % 1000 / 100);
+    log_warn("mqtt %s:%u: %s; reconnecting in %" PRId64 ".%01" PRId64 " s", s->cfg->mqtt_host,
+             (unsigned)s->cfg->mqtt_port, why, delay / 1000, delay % 1000 / 100);
     s->backoff_ms = s->backoff_ms * 2 > HQ_BACKOFF_MAX_MS ? HQ_BACKOFF_MAX_MS : s->backoff_ms * 2;
 }
 
@@ -101,7 +102,7 @@ static void clear_retained(void *arg, const char *topic)
     struct serve *s = arg;
     /* An empty retained message removes the broker's copy; stores ignore it (unsigned). */
     if (mosquitto_publish(s->mosq, NULL, topic, 0, NULL, 1, true) == MOSQ_ERR_SUCCESS)
-        hq_debug("mqtt: expired campaign message cleared from %s", topic);
+        log_debug("mqtt: expired campaign message cleared from %s", topic);
 }
 
 /* Campaign messages that have expired stay retained at the broker until HQ clears them:
@@ -109,7 +110,7 @@ static void clear_retained(void *arg, const char *topic)
 static void clear_expired_campaigns(struct serve *s)
 {
     if (hq_outgoing_expired_campaigns(s->st, clock_wall_ms(), clear_retained, s) != ML_OK)
-        hq_warn("cannot list expired campaigns: %s", hq_store_errmsg(s->st));
+        log_warn("cannot list expired campaigns: %s", hq_store_errmsg(s->st));
 }
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags)
@@ -117,17 +118,17 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags)
     struct serve *s = obj;
     if (rc != 0) {
         /* libmosquitto closes the socket and reports it through on_disconnect. */
-        hq_error("mqtt %s:%u: broker refused the connection: %s", s->cfg->mqtt_host,
-                 (unsigned)s->cfg->mqtt_port, mosquitto_connack_string(rc));
+        log_error("mqtt %s:%u: broker refused the connection: %s", s->cfg->mqtt_host,
+                  (unsigned)s->cfg->mqtt_port, mosquitto_connack_string(rc));
         return;
     }
     s->backoff_ms = HQ_BACKOFF_MIN_MS;
-    hq_info("mqtt %s:%u: connected as %s (%s session)", s->cfg->mqtt_host,
-            (unsigned)s->cfg->mqtt_port, s->cfg->mqtt_client_id, flags & 1 ? "resumed" : "new");
+    log_info("mqtt %s:%u: connected as %s (%s session)", s->cfg->mqtt_host,
+             (unsigned)s->cfg->mqtt_port, s->cfg->mqtt_client_id, flags & 1 ? "resumed" : "new");
     /* Subscribe on every CONNACK: a broker may have lost the session. */
     int src = mosquitto_subscribe(mosq, NULL, s->sub, 1);
     if (src != MOSQ_ERR_SUCCESS)
-        hq_error("mqtt: cannot subscribe to %s: %s", s->sub, mosquitto_strerror(src));
+        log_error("mqtt: cannot subscribe to %s: %s", s->sub, mosquitto_strerror(src));
     clear_expired_campaigns(s);
 }
 
@@ -138,11 +139,11 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_cou
     (void)mid;
     struct serve *s = obj;
     if (qos_count < 1 || granted_qos[0] < 0 || granted_qos[0] > 2)
-        hq_error("mqtt: the broker refused the subscription to %s (check its ACL); no events "
-                 "will arrive",
-                 s->sub);
+        log_error("mqtt: the broker refused the subscription to %s (check its ACL); no events "
+                  "will arrive",
+                  s->sub);
     else
-        hq_info("mqtt: subscribed to %s (qos %d)", s->sub, granted_qos[0]);
+        log_info("mqtt: subscribed to %s (qos %d)", s->sub, granted_qos[0]);
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
@@ -162,9 +163,9 @@ static void publish_one(void *arg, const struct hq_wait_item *d)
     struct serve *s = arg;
     int rc = mosquitto_publish(s->mosq, NULL, d->topic, (int)d->len, d->payload, 1, false);
     if (rc != MOSQ_ERR_SUCCESS)
-        hq_warn("mqtt: %s on %s not sent now: %s (%s)", d->id[0] ? "message" : "ack", d->topic,
-                mosquitto_strerror(rc),
-                d->id[0] ? "the store catches up" : "the store will resend");
+        log_warn("mqtt: %s on %s not sent now: %s (%s)", d->id[0] ? "message" : "ack", d->topic,
+                 mosquitto_strerror(rc),
+                 d->id[0] ? "the store catches up" : "the store will resend");
     else if (d->id[0])
         (void)hq_outgoing_mark_published(s->st, d->id, clock_wall_ms());
 }
@@ -180,8 +181,9 @@ static void publish_durable(struct serve *s, uint64_t done)
 /*
  * After a commit: its acks and settlement messages wait for the WAL flush (or, without a
  * syncer, are published at once: the commit flushed in place). If `durable` is 0 the
- * commit failed and they are dropped: the stores resend. Settlement messages leave room
- * in the wait list for a burst's acks, which serve_loop() made sure fit (hq_wait.h).
+ * commit failed and they are dropped: the stores resend. Every ack of a commit is queued,
+ * however many the burst brought; settlement messages only while the wait list is under
+ * HQ_WAIT_MAX (hq_wait.h).
  */
 static void after_commit(struct serve *s, struct hq_ack *acks, size_t nacks, int durable)
 {
@@ -191,27 +193,29 @@ static void after_commit(struct serve *s, struct hq_ack *acks, size_t nacks, int
         const struct hq_push_msg *m = hq_settle_msg(s->settle, i);
         if (m->skipped)
             continue;
-        char *copy = hq_wait_room(s->waiting) > HQ_GROUP_MAX ? strdup(m->text) : NULL;
+        char *copy = hq_wait_room(s->waiting) > 0 ? strdup(m->text) : NULL;
         /* Not queued: it is stored, and the store catches up over HTTP. */
-        if (copy == NULL || hq_wait_add(s->waiting, gen, m->topic, copy, m->len, m->id) != ML_OK)
+        if (copy == NULL ||
+            hq_wait_add_msg(s->waiting, gen, m->topic, copy, m->len, m->id) != ML_OK)
             not_queued++;
     }
     if (s->settle != NULL)
         hq_settle_clear(s->settle); /* the next commit's messages get a fresh `issued` */
     for (size_t i = 0; i < nacks; i++) {
-        /* Not queued: not acked, and the store resends. */
+        /* Not queued (out of memory only): not acked, and the store resends. */
         if (!durable)
             free(acks[i].payload);
-        else if (hq_wait_add(s->waiting, gen, acks[i].topic, acks[i].payload, acks[i].len, NULL) !=
+        else if (hq_wait_add_ack(s->waiting, gen, acks[i].topic, acks[i].payload, acks[i].len) !=
                  ML_OK)
             acks_dropped++;
         acks[i].payload = NULL;
     }
-    if (not_queued > 0 || acks_dropped > 0)
-        hq_warn("%zu settlement message(s) not published now (stored: the stores catch up) and "
-                "%zu ack(s) not sent (the stores resend): the wait list for the WAL flush is "
-                "full (%zu of %d)",
-                not_queued, acks_dropped, hq_wait_count(s->waiting), HQ_WAIT_MAX);
+    if (not_queued > 0)
+        log_warn("%zu settlement message(s) not published now (stored: the stores catch up): "
+                 "the wait list for the WAL flush is full (%zu of %d)",
+                 not_queued, hq_wait_count(s->waiting), HQ_WAIT_MAX);
+    if (acks_dropped > 0)
+        log_warn("%zu ack(s) not sent (the stores resend): out of memory", acks_dropped);
     if (gen > s->last_gen)
         s->last_gen = gen;
     if (s->walsync == NULL)
@@ -261,9 +265,10 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 }
 
 /*
- * Reads what the broker has sent, up to HQ_GROUP_MAX messages, as one group commit: one
- * flush for the burst, done by the syncer while the next burst is read. Only once it is
- * durable are the acks published; if the commit fails none is, and the stores resend.
+ * Reads what the broker has sent, in up to HQ_GROUP_MAX reads (libmosquitto may hand over
+ * several messages in one), as one group commit: one flush for the burst, done by the
+ * syncer while the next burst is read. Only once it is durable are the acks published; if
+ * the commit fails none is, and the stores resend.
  */
 static int read_burst(struct serve *s)
 {
@@ -326,11 +331,11 @@ static void flush_queued(struct serve *s)
 static void log_stats(const struct hq_ingest *in)
 {
     const struct hq_ingest_stats *st = hq_ingest_stats(in);
-    hq_info("ingest: %" PRIu64 " batches stored (%" PRIu64 " new events, %" PRIu64
-            " duplicates acked again, %" PRIu64 " events rejected), %" PRIu64
-            " batches dropped, %" PRIu64 " failed",
-            st->batches, st->events_new, st->events_duplicate, st->events_rejected,
-            st->batches_dropped, st->batches_failed);
+    log_info("ingest: %" PRIu64 " batches stored (%" PRIu64 " new events, %" PRIu64
+             " duplicates acked again, %" PRIu64 " events rejected), %" PRIu64
+             " batches dropped, %" PRIu64 " failed",
+             st->batches, st->events_new, st->events_duplicate, st->events_rejected,
+             st->batches_dropped, st->batches_failed);
 }
 
 /* The main loop; returns when a signal arrives or on a fatal error. */
@@ -349,8 +354,8 @@ static int serve_loop(struct serve *s, int sfd)
             {.fd = -1},
             {.fd = s->walsync ? hq_walsync_fd(s->walsync) : -1, .events = POLLIN}};
         int sock = s->connected ? mosquitto_socket(s->mosq) : -1;
-        /* Backpressure: no new input while the acks of a whole burst would not fit in the
-         * wait list; the syncer's next flush makes room (hq_wait.h). */
+        /* Backpressure: no new input while the wait list has less room than a burst of
+         * HQ_GROUP_MAX reads; the syncer's next flush makes room (hq_wait.h). */
         int reading = hq_wait_room(s->waiting) >= HQ_GROUP_MAX;
         if (sock >= 0) {
             pfd[1].fd = sock;
@@ -365,13 +370,13 @@ static int serve_loop(struct serve *s, int sfd)
         if (!s->connected && s->retry_at - now < timeout)
             timeout = s->retry_at - now < 0 ? 0 : s->retry_at - now;
         if (poll(pfd, 3, (int)timeout) < 0 && errno != EINTR) {
-            hq_error("poll: %s", strerror(errno));
+            log_error("poll: %s", strerror(errno));
             return HQ_EXIT_RUNTIME;
         }
         if (pfd[0].revents & POLLIN) {
             struct signalfd_siginfo si;
             if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-                hq_info("%s: shutting down", strsignal((int)si.ssi_signo));
+                log_info("%s: shutting down", strsignal((int)si.ssi_signo));
             return HQ_EXIT_OK;
         }
         if (pfd[2].revents & POLLIN) {
@@ -384,7 +389,7 @@ static int serve_loop(struct serve *s, int sfd)
         if (sock >= 0 && s->connected) {
             int rc = MOSQ_ERR_SUCCESS;
             /* A connection that is closing is read even then: what it still holds goes in
-             * (acks past the limit are dropped, and resent), and the loss is noticed. */
+             * (its acks are queued past the limit), and the loss is noticed. */
             if ((reading && (pfd[1].revents & POLLIN)) || (pfd[1].revents & (POLLHUP | POLLERR)))
                 rc = read_burst(s);
             check_socket(s, rc);
@@ -427,44 +432,44 @@ int hq_serve(const struct hq_config *cfg)
     sigaddset(&mask, SIGINT);
     if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0 ||
         (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-        hq_error("signalfd: %s", strerror(errno));
+        log_error("signalfd: %s", strerror(errno));
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
 
     if (hq_make_dirs(cfg->data_dir) != 0) {
-        hq_error("%s: cannot create data_dir: %s", cfg->data_dir, strerror(errno));
+        log_error("%s: cannot create data_dir: %s", cfg->data_dir, strerror(errno));
         goto out;
     }
     snprintf(path, sizeof(path), "%s/hq.lock", cfg->data_dir);
     lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        hq_error("%s: %s", path,
-                 errno == EWOULDBLOCK ? "another memberlink-hq serve uses this data_dir"
-                                      : strerror(errno));
+        log_error("%s: %s", path,
+                  errno == EWOULDBLOCK ? "another memberlink-hq serve uses this data_dir"
+                                       : strerror(errno));
         goto out;
     }
     snprintf(path, sizeof(path), "%s/hq.db", cfg->data_dir);
     ml_err err = hq_store_open(path, HQ_STORE_READWRITE, &st, errbuf, sizeof(errbuf));
     if (err != ML_OK) {
-        hq_error("%s", errbuf);
+        log_error("%s", errbuf);
         result = err == ML_CONFIG ? HQ_EXIT_USAGE : HQ_EXIT_RUNTIME;
         goto out;
     }
     if (hq_ingest_new(st, cfg->brand, &s.in) != ML_OK || hq_wait_new(&s.waiting) != ML_OK) {
-        hq_error("out of memory");
+        log_error("out of memory");
         goto out;
     }
     topic_events_filter(s.sub, sizeof(s.sub), cfg->brand, NULL, cfg->share_group);
     s.st = st;
     if (hq_key_load(cfg->data_dir, &s.key, s.kid, errbuf, sizeof(errbuf)) != ML_OK) {
         s.key = NULL;
-        hq_warn("no signing key (%s): no time beacon for the stores' clocks, and coupon "
-                "conflicts are booked without settlement notices",
-                errbuf);
+        log_warn("no signing key (%s): no time beacon for the stores' clocks, and coupon "
+                 "conflicts are booked without settlement notices",
+                 errbuf);
     }
     if (hq_settle_new(cfg, s.key, s.kid, &s.settle) != ML_OK) {
-        hq_error("out of memory");
+        log_error("out of memory");
         goto out;
     }
     hq_ingest_set_settle(s.in, s.settle);
@@ -472,18 +477,18 @@ int hq_serve(const struct hq_config *cfg)
     if (hq_walsync_start(path, &s.walsync) != ML_OK || hq_store_set_synchronous(st, 0) != ML_OK) {
         hq_walsync_stop(s.walsync);
         s.walsync = NULL;
-        hq_warn("no WAL syncer: every commit waits for its own flush");
+        log_warn("no WAL syncer: every commit waits for its own flush");
     }
     if (cfg->http_port != 0) {
         /* After hq_store_open: the database exists at the current schema version. */
         err = hq_http_start(cfg, path, &http, errbuf, sizeof(errbuf));
         if (err != ML_OK) {
-            hq_error("%s", errbuf);
+            log_error("%s", errbuf);
             result = err == ML_CONFIG ? HQ_EXIT_USAGE : HQ_EXIT_RUNTIME;
             goto out;
         }
-        hq_info("http: catch-up on http://%s:%u/v1/stores/<store>/changes", cfg->http_host,
-                (unsigned)cfg->http_port);
+        log_info("http: catch-up on http://%s:%u/v1/stores/<store>/changes", cfg->http_host,
+                 (unsigned)cfg->http_port);
     }
 
     if (getrandom(&s.rng, sizeof(s.rng), GRND_NONBLOCK) != (ssize_t)sizeof(s.rng))
@@ -497,7 +502,7 @@ int hq_serve(const struct hq_config *cfg)
      * while HQ is down, under this fixed client id. */
     s.mosq = mosquitto_new(cfg->mqtt_client_id, false, &s);
     if (s.mosq == NULL) {
-        hq_error("mqtt: cannot create a client: %s", strerror(errno));
+        log_error("mqtt: cannot create a client: %s", strerror(errno));
         goto out;
     }
     mosquitto_connect_with_flags_callback_set(s.mosq, on_connect);
@@ -505,8 +510,8 @@ int hq_serve(const struct hq_config *cfg)
     mosquitto_disconnect_callback_set(s.mosq, on_disconnect);
     mosquitto_message_callback_set(s.mosq, on_message);
 
-    hq_info("serving brand %s from %s (database %s), subscription %s", cfg->brand, cfg->data_dir,
-            path, s.sub);
+    log_info("serving brand %s from %s (database %s), subscription %s", cfg->brand, cfg->data_dir,
+             path, s.sub);
     result = serve_loop(&s, sfd);
 
     s.stopping = 1;

@@ -18,7 +18,9 @@
 
 #include "hq_config.h"
 
-#define HQ_GROUP_MAX 64 /* batches read in one burst share one commit */
+/* Socket reads of one burst; the batches they bring share one commit. A read may bring
+ * several (libmosquitto reads what the socket holds), so a burst may hold more. */
+#define HQ_GROUP_MAX 64
 
 /* Runs until SIGTERM or SIGINT (exit status 0) or a fatal error (1; 2 for a database
  * newer than this program, or an [hq] http_listen that cannot be used). Logs what it does.

@@ -11,11 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hq_log.h"
+#include "day.h"
+#include "log.h"
 #include "hq_outgoing.h"
 
-/* Stores a deny goes to past the configured ones are collected (sorted, once each) before
- * any is sent: sending writes outgoing, which the collection reads. */
+/* Stores a deny goes to besides the configured ones, counted once each. They are collected
+ * before any is sent: sending writes outgoing, which the collection reads. */
 #define HQ_SETTLE_STORES_MAX HQ_PUSH_MESSAGES_MAX
 
 struct hq_settle {
@@ -25,17 +26,21 @@ struct hq_settle {
     struct hq_push *push; /* messages of the open transaction; NULL when none */
 };
 
-/* One redemption of the coupon, in settlement order. */
+/* One redemption of the coupon. */
 struct live {
     char event_id[HQ_EVENT_ID_MAX + 1], store[HQ_CONFIG_ID_MAX + 1], terminal[HQ_CONFIG_ID_MAX + 1],
-        sale_id[HQ_EVENT_ID_MAX + 1], day[16];
+        sale_id[HQ_EVENT_ID_MAX + 1], day[DAY_TEXT_LEN + 1];
     int64_t amount, t;
-    int booked;
 };
 
+/* The coupon's live redemptions as settlement needs them: the first (the winner every
+ * conflict names) and those past the coupon's uses (the losers), in settlement order. */
 struct lives {
-    struct live *v;
-    size_t n, cap;
+    int64_t uses;
+    size_t n; /* live redemptions seen, the first and the losers among them */
+    struct live first;
+    struct live *loser;
+    size_t nlosers, cap;
 };
 
 ml_err hq_settle_new(const struct hq_config *cfg, EVP_PKEY *key, const char *kid,
@@ -59,18 +64,8 @@ void hq_settle_free(struct hq_settle *s)
     free(s);
 }
 
-static ml_err add_live(void *arg, const struct hq_live_redemption *r)
+static void copy_live(struct live *e, const struct hq_live_redemption *r)
 {
-    struct lives *l = arg;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4;
-        struct live *grown = realloc(l->v, cap * sizeof(*grown));
-        if (grown == NULL)
-            return ML_NOMEM;
-        l->v = grown;
-        l->cap = cap;
-    }
-    struct live *e = &l->v[l->n++];
     snprintf(e->event_id, sizeof(e->event_id), "%s", r->event_id);
     snprintf(e->store, sizeof(e->store), "%s", r->store);
     snprintf(e->terminal, sizeof(e->terminal), "%s", r->terminal);
@@ -78,7 +73,26 @@ static ml_err add_live(void *arg, const struct hq_live_redemption *r)
     snprintf(e->day, sizeof(e->day), "%s", r->day);
     e->amount = r->amount;
     e->t = r->t;
-    e->booked = 0;
+}
+
+/* Copies only the redemptions settlement uses: the first, and those past the uses. */
+static ml_err add_live(void *arg, const struct hq_live_redemption *r)
+{
+    struct lives *l = arg;
+    size_t i = l->n++;
+    if (i == 0)
+        copy_live(&l->first, r);
+    if (l->uses < 0 || (int64_t)i < l->uses)
+        return ML_OK;
+    if (l->nlosers == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        struct live *grown = realloc(l->loser, cap * sizeof(*grown));
+        if (grown == NULL)
+            return ML_NOMEM;
+        l->loser = grown;
+        l->cap = cap;
+    }
+    copy_live(&l->loser[l->nlosers++], r);
     return ML_OK;
 }
 
@@ -93,23 +107,6 @@ static ml_err booked(struct db *db, const char *event_id, int *ret_booked)
     sqlite3_reset(b);
     *ret_booked = rc == SQLITE_ROW;
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
-}
-
-/* The coupon's live redemptions in settlement order; *ret_n of them in *ret (caller frees). */
-static ml_err load_live(struct hq_store *st, const char *coupon_id, struct live **ret,
-                        size_t *ret_n)
-{
-    struct lives l = {0};
-    ml_err err = hq_store_live_redemptions(st, coupon_id, add_live, &l);
-    for (size_t i = 0; err == ML_OK && i < l.n; i++)
-        err = booked(hq_store_conn(st), l.v[i].event_id, &l.v[i].booked);
-    if (err != ML_OK) {
-        free(l.v);
-        return err;
-    }
-    *ret = l.v;
-    *ret_n = l.n;
-    return ML_OK;
 }
 
 static ml_err book(struct hq_store *st, const char *coupon_id, const char *campaign_id,
@@ -143,22 +140,17 @@ static ml_err book(struct hq_store *st, const char *coupon_id, const char *campa
     return db_run(db, b);
 }
 
-/* Store ids, sorted and each once. */
-struct store_set {
+/* Store ids in byte order, each once (a walk of hq_store or hq_outgoing). */
+struct store_ids {
     char (*id)[HQ_CONFIG_ID_MAX + 1];
     size_t n, cap;
-    int over; /* more than HQ_SETTLE_STORES_MAX were offered */
 };
 
 static ml_err add_store(void *arg, const char *store)
 {
-    struct store_set *set = arg;
+    struct store_ids *set = arg;
     if (strlen(store) > HQ_CONFIG_ID_MAX)
         return ML_OK; /* not a store id any message could go to */
-    if (set->n == HQ_SETTLE_STORES_MAX) {
-        set->over = 1;
-        return ML_OK;
-    }
     if (set->n == set->cap) {
         size_t cap = set->cap ? set->cap * 2 : 64;
         char(*grown)[HQ_CONFIG_ID_MAX + 1] = realloc(set->id, cap * sizeof(*grown));
@@ -171,60 +163,59 @@ static ml_err add_store(void *arg, const char *store)
     return ML_OK;
 }
 
-static int by_id(const void *a, const void *b)
-{
-    return strcmp(a, b);
-}
-
-/* Every store HQ knows besides the configured ones: heard from, or sent to. */
-static ml_err known_stores(struct hq_store *st, struct store_set *set)
-{
-    ml_err err = hq_store_terminal_stores(st, add_store, set);
-    if (err == ML_OK)
-        err = hq_outgoing_stores(st, add_store, set);
-    if (err != ML_OK)
-        return err;
-    qsort(set->id, set->n, sizeof(set->id[0]), by_id);
-    size_t k = 0;
-    for (size_t i = 0; i < set->n; i++)
-        if (k == 0 || strcmp(set->id[k - 1], set->id[i]) != 0)
-            memmove(set->id[k++], set->id[i], sizeof(set->id[0]));
-    set->n = k;
-    return ML_OK;
-}
-
-/* Prepares body as `kind` and stores it for `store`. Only storage and memory fail. */
-static ml_err send_to(struct hq_settle *s, const char *store, const char *kind, cJSON *body)
+/* Stores the prepared body for `store`. Only storage and memory fail. */
+static ml_err send_to(struct hq_settle *s, const char *store, const cJSON *body,
+                      const struct hq_prepared *prep)
 {
     struct ml_refusal r = {0};
-    ml_err err = hq_push_to_store(s->push, store, kind, body, &r);
+    ml_err err = hq_push_to_store(s->push, store, body, prep, &r);
     if (err == ML_OK || err == ML_STORAGE || err == ML_NOMEM)
         return err;
-    hq_error("settlement: %s for store %s not stored: %s", kind, store, r.message);
+    log_error("settlement: %s for store %s not stored: %s", prep->kind, store, r.message);
     return ML_OK;
 }
 
-/* Sends the prepared deny to the configured stores first, then to every other store HQ
- * has heard from or sent to (in byte order). Only storage and memory fail. */
-static ml_err deny_everywhere(struct hq_settle *s, struct hq_store *st, cJSON *deny)
+/*
+ * Sends the prepared deny to the configured stores first, then to every other store HQ has
+ * heard from (terminals) or sent to (outgoing), in byte order and once each, at most
+ * HQ_SETTLE_STORES_MAX of them. Each list is read in order and capped in SQL; the first
+ * HQ_SETTLE_STORES_MAX unconfigured stores of their union lie within the first
+ * HQ_SETTLE_STORES_MAX + nstores + 1 of each. Only storage and memory fail.
+ */
+static ml_err deny_everywhere(struct hq_settle *s, struct hq_store *st, const cJSON *deny,
+                              const struct hq_prepared *prep)
 {
-    struct store_set set = {0};
+    const struct hq_config *cfg = s->cfg;
+    const int64_t max = HQ_SETTLE_STORES_MAX + (int64_t)cfg->nstores + 1;
+    struct store_ids heard = {0}, sent = {0};
     ml_err err = ML_OK;
-    for (size_t i = 0; err == ML_OK && i < s->cfg->nstores; i++)
-        err = send_to(s, s->cfg->stores[i], "deny.upsert", deny);
+    for (size_t i = 0; err == ML_OK && i < cfg->nstores; i++)
+        err = send_to(s, cfg->stores[i], deny, prep);
     if (err == ML_OK)
-        err = known_stores(st, &set);
-    if (err == ML_OK && set.over)
-        hq_error("settlement: more than %d stores known; the deny reaches the first %d of them",
-                 HQ_SETTLE_STORES_MAX, HQ_SETTLE_STORES_MAX);
-    for (size_t i = 0; err == ML_OK && i < set.n; i++) {
-        int configured = 0;
-        for (size_t k = 0; k < s->cfg->nstores && !configured; k++)
-            configured = strcmp(s->cfg->stores[k], set.id[i]) == 0;
-        if (!configured)
-            err = send_to(s, set.id[i], "deny.upsert", deny);
+        err = hq_store_terminal_stores(st, max, add_store, &heard);
+    if (err == ML_OK)
+        err = hq_outgoing_stores(st, max, add_store, &sent);
+    size_t h = 0, o = 0, denied = 0;
+    while (err == ML_OK && (h < heard.n || o < sent.n)) {
+        int c = h == heard.n ? 1 : o == sent.n ? -1 : strcmp(heard.id[h], sent.id[o]);
+        const char *store = c <= 0 ? heard.id[h] : sent.id[o];
+        if (c <= 0)
+            h++;
+        if (c >= 0)
+            o++;
+        if (hq_config_has_store(cfg, store))
+            continue;
+        if (denied == HQ_SETTLE_STORES_MAX) {
+            log_error("settlement: more than %d stores known; the deny reaches the first %d of "
+                      "them",
+                      HQ_SETTLE_STORES_MAX, HQ_SETTLE_STORES_MAX);
+            break;
+        }
+        denied++;
+        err = send_to(s, store, deny, prep);
     }
-    free(set.id);
+    free(heard.id);
+    free(sent.id);
     return err;
 }
 
@@ -233,6 +224,7 @@ static ml_err notify(struct hq_settle *s, struct hq_store *st, const char *coupo
                      const char *notice_id, int64_t now_ms, int send_deny)
 {
     struct ml_refusal r = {0};
+    struct hq_prepared prep;
     ml_err err = ML_NOMEM;
     if (s->push == NULL &&
         (err = hq_push_new(st, s->cfg->brand, s->key, s->kid, now_ms, &s->push)) != ML_OK)
@@ -261,23 +253,23 @@ static ml_err notify(struct hq_settle *s, struct hq_store *st, const char *coupo
     cJSON_AddBoolToObject(deny, "lifted", 0);
     /* The notice and the deny go separately: a notice HQ cannot send (logged) must not keep
      * the coupon from being denied everywhere. */
-    if ((err = hq_push_prepare(s->push, "settlement.notice", notice, NULL, &r)) == ML_OK)
-        err = send_to(s, loser->store, "settlement.notice", notice);
+    if ((err = hq_push_prepare(s->push, "settlement.notice", notice, NULL, &prep, &r)) == ML_OK)
+        err = send_to(s, loser->store, notice, &prep);
     if (err == ML_STORAGE || err == ML_NOMEM)
         goto out;
     if (err != ML_OK)
-        hq_error("settlement: notice for coupon %s to store %s not stored: %s", coupon_id,
-                 loser->store, r.message);
+        log_error("settlement: notice for coupon %s to store %s not stored: %s", coupon_id,
+                  loser->store, r.message);
     if (!send_deny) {
         err = ML_OK;
         goto out;
     }
-    if ((err = hq_push_prepare(s->push, "deny.upsert", deny, NULL, &r)) != ML_OK)
+    if ((err = hq_push_prepare(s->push, "deny.upsert", deny, NULL, &prep, &r)) != ML_OK)
         goto out;
-    err = deny_everywhere(s, st, deny);
+    err = deny_everywhere(s, st, deny, &prep);
 out:
     if (err != ML_OK && err != ML_STORAGE && err != ML_NOMEM) {
-        hq_error("settlement: deny of coupon %s not stored: %s", coupon_id, r.message);
+        log_error("settlement: deny of coupon %s not stored: %s", coupon_id, r.message);
         err = ML_OK; /* the conflict stays booked and reported */
     }
     cJSON_Delete(notice);
@@ -304,46 +296,43 @@ static ml_err coupon_terms(struct hq_store *st, const char *coupon_id, int64_t *
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
 }
 
-ml_err hq_settle_redeemed(struct hq_settle *s, struct hq_store *st, const char *event_id,
-                          const char *coupon_id, int64_t trusted_at, int64_t now_ms,
-                          int *ret_conflicts)
+ml_err hq_settle_redeemed(struct hq_settle *s, struct hq_store *st, const char *coupon_id,
+                          int64_t now_ms, int *ret_conflicts)
 {
     *ret_conflicts = 0;
-    if (trusted_at > 0 && hq_store_set_trusted(st, event_id, trusted_at) != ML_OK)
-        return ML_STORAGE;
     int64_t uses = 1;
     char campaign[HQ_FACT_ID_MAX + 1] = "";
     if (coupon_terms(st, coupon_id, &uses, campaign, sizeof(campaign)) != ML_OK)
         return ML_STORAGE;
 
-    struct live *v = NULL;
-    size_t n = 0;
-    ml_err err = load_live(st, coupon_id, &v, &n);
-    if (err != ML_OK || n <= (size_t)uses) {
-        free(v);
-        return err;
-    }
+    struct lives l = {.uses = uses};
+    ml_err err = hq_store_live_redemptions(st, coupon_id, add_live, &l);
     const char *cid = campaign[0] ? campaign : NULL;
+    const struct live *winner = &l.first;
     int denied = 0;
-    for (size_t i = (size_t)uses; i < n && err == ML_OK; i++) {
-        if (v[i].booked)
+    /* Within its uses (the common case) nothing more is read: no loser, no conflict. */
+    for (size_t i = 0; err == ML_OK && i < l.nlosers; i++) {
+        const struct live *loser = &l.loser[i];
+        int is_booked = 0;
+        if ((err = booked(hq_store_conn(st), loser->event_id, &is_booked)) != ML_OK)
+            break;
+        if (is_booked)
             continue;
-        const char *notice_id = v[i].event_id; /* one notice per losing redemption */
-        const struct live *winner = &v[0];
-        err = book(st, coupon_id, cid, &v[i], winner, s->key ? notice_id : NULL, now_ms);
+        const char *notice_id = loser->event_id; /* one notice per losing redemption */
+        err = book(st, coupon_id, cid, loser, winner, s->key ? notice_id : NULL, now_ms);
         if (err != ML_OK)
             break;
         (*ret_conflicts)++;
-        hq_warn("settlement: coupon %s redeemed past its %lld use(s): sale %s at %s/%s is "
-                "booked as an overage of %lld (first: sale %s at %s/%s)%s",
-                coupon_id, (long long)uses, v[i].sale_id, v[i].store, v[i].terminal,
-                (long long)v[i].amount, winner->sale_id, winner->store, winner->terminal,
-                s->key ? "" : "; no signing key, so no notice is sent");
+        log_warn("settlement: coupon %s redeemed past its %lld use(s): sale %s at %s/%s is "
+                 "booked as an overage of %lld (first: sale %s at %s/%s)%s",
+                 coupon_id, (long long)uses, loser->sale_id, loser->store, loser->terminal,
+                 (long long)loser->amount, winner->sale_id, winner->store, winner->terminal,
+                 s->key ? "" : "; no signing key, so no notice is sent");
         if (s->key != NULL)
-            err = notify(s, st, coupon_id, cid, &v[i], winner, notice_id, now_ms, !denied);
+            err = notify(s, st, coupon_id, cid, loser, winner, notice_id, now_ms, !denied);
         denied = 1;
     }
-    free(v);
+    free(l.loser);
     return err;
 }
 

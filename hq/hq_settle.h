@@ -40,13 +40,12 @@ ml_err hq_settle_new(const struct hq_config *cfg, EVP_PKEY *key, const char *kid
 void hq_settle_free(struct hq_settle *s); /* NULL-safe */
 
 /*
- * Inside the caller's transaction, right after the coupon.redeemed event `event_id` was
- * stored: records its trusted time (0: none) and books the coupon's conflicts as above.
- * Returns ML_OK, ML_STORAGE or ML_NOMEM; *ret_conflicts counts the new conflicts.
+ * Inside the caller's transaction, right after a coupon.redeemed event was stored (with its
+ * trusted time, hq_store_put_redemption()): books the coupon's conflicts as above. Returns
+ * ML_OK, ML_STORAGE or ML_NOMEM; *ret_conflicts counts the new conflicts.
  */
-ml_err hq_settle_redeemed(struct hq_settle *s, struct hq_store *st, const char *event_id,
-                          const char *coupon_id, int64_t trusted_at, int64_t now_ms,
-                          int *ret_conflicts);
+ml_err hq_settle_redeemed(struct hq_settle *s, struct hq_store *st, const char *coupon_id,
+                          int64_t now_ms, int *ret_conflicts);
 
 /* Messages stored so far and not yet cleared, in order. */
 size_t hq_settle_count(const struct hq_settle *s);

@@ -42,6 +42,7 @@ ml_err hq_store_open(const char *path, enum hq_store_mode mode, struct hq_store 
         .mode = mode == HQ_STORE_READONLY ? DB_READONLY : DB_READWRITE,
         .migrations = hq_migrations,
         .nmigrations = hq_migrations_count,
+        .version = HQ_SCHEMA_VERSION,
         .program = "memberlink-hq",
         .page_size = HQ_PAGE_SIZE,
         .wal_wake_bytes = HQ_WAL_WAKE_BYTES,
@@ -49,11 +50,6 @@ ml_err hq_store_open(const char *path, enum hq_store_mode mode, struct hq_store 
         .missing_hint = "no HQ database (has `memberlink-hq serve` run with this data_dir?)",
         .old_hint = "start `memberlink-hq serve` (or run a push) once to migrate",
     };
-    if (hq_migrations_count != HQ_SCHEMA_VERSION) {
-        snprintf(errbuf, errlen, "%s: built with %zu migrations for schema version %d", path,
-                 hq_migrations_count, HQ_SCHEMA_VERSION);
-        return ML_CONFIG;
-    }
     struct hq_store *st = calloc(1, sizeof(*st));
     if (st == NULL) {
         snprintf(errbuf, errlen, "%s: out of memory", path);
@@ -115,8 +111,7 @@ ml_err hq_store_release(struct hq_store *st)
 
 void hq_store_rollback_to(struct hq_store *st)
 {
-    if (db_in_tx(st->db)) /* else the whole transaction is gone already */
-        db_undo(st->db);
+    db_undo(st->db);
 }
 
 ml_err hq_store_read_begin(struct hq_store *st)
@@ -163,11 +158,6 @@ static int event_by_seq(struct hq_store *st, const char *store, const char *term
     return found;
 }
 
-static int same_text(const unsigned char *a, const char *b)
-{
-    return a != NULL && strcmp((const char *)a, b) == 0;
-}
-
 /* A known id: *ret_same = 1 when it was stored for the same store/terminal/seq/type. */
 static ml_err same_event(struct hq_store *st, const struct hq_event *ev, int *ret_same)
 {
@@ -180,10 +170,9 @@ static ml_err same_event(struct hq_store *st, const struct hq_event *ev, int *re
         sqlite3_reset(s);
         return ML_STORAGE;
     }
-    *ret_same = same_text(sqlite3_column_text(s, 0), ev->store) &&
-                same_text(sqlite3_column_text(s, 1), ev->terminal) &&
-                sqlite3_column_int64(s, 2) == ev->seq &&
-                same_text(sqlite3_column_text(s, 3), ev->type);
+    *ret_same = strcmp(db_col_text(s, 0), ev->store) == 0 &&
+                strcmp(db_col_text(s, 1), ev->terminal) == 0 &&
+                sqlite3_column_int64(s, 2) == ev->seq && strcmp(db_col_text(s, 3), ev->type) == 0;
     sqlite3_reset(s);
     return ML_OK;
 }
@@ -359,16 +348,18 @@ ml_err hq_store_note_rejected(struct hq_store *st, const char *store, const char
     return db_run(st->db, s);
 }
 
-ml_err hq_store_terminal_stores(struct hq_store *st, ml_err (*fn)(void *arg, const char *store),
-                                void *arg)
+ml_err hq_store_terminal_stores(struct hq_store *st, int64_t max,
+                                ml_err (*fn)(void *arg, const char *store), void *arg)
 {
-    sqlite3_stmt *s = db_stmt(st->db, "SELECT DISTINCT store FROM terminals ORDER BY store");
+    sqlite3_stmt *s =
+        db_stmt(st->db, "SELECT DISTINCT store FROM terminals ORDER BY store LIMIT ?1");
     if (s == NULL)
         return ML_STORAGE;
+    db_bind_i64(st->db, s, 1, max);
     ml_err err = ML_OK;
     int rc = SQLITE_DONE;
     while (err == ML_OK && (rc = db_step(st->db, s)) == SQLITE_ROW)
-        err = fn(arg, (const char *)sqlite3_column_text(s, 0));
+        err = fn(arg, db_col_text(s, 0));
     sqlite3_reset(s);
     return err != ML_OK ? err : rc == SQLITE_DONE ? ML_OK : ML_STORAGE;
 }
@@ -453,23 +444,27 @@ ml_err hq_store_put_commission(struct hq_store *st, const struct hq_event *ev, c
 }
 
 ml_err hq_store_put_redemption(struct hq_store *st, const struct hq_event *ev, const char *day,
-                               const char *coupon_id, const char *sale_id, int64_t use_no,
-                               int64_t amount)
+                               const struct hq_redemption *red)
 {
-    sqlite3_stmt *s = db_stmt(st->db, "INSERT OR IGNORE INTO redemptions (event_id, coupon_id,"
-                                      " sale_id, store, terminal, use_no, amount, at, day)"
-                                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    sqlite3_stmt *s =
+        db_stmt(st->db, "INSERT OR IGNORE INTO redemptions (event_id, coupon_id,"
+                        " sale_id, store, terminal, use_no, amount, at, day,"
+                        " trusted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     if (s == NULL)
         return ML_STORAGE;
     db_bind_text_static(st->db, s, 1, ev->id);
-    db_bind_text_static(st->db, s, 2, coupon_id);
-    db_bind_text_static(st->db, s, 3, sale_id);
+    db_bind_text_static(st->db, s, 2, red->coupon_id);
+    db_bind_text_static(st->db, s, 3, red->sale_id);
     db_bind_text_static(st->db, s, 4, ev->store);
     db_bind_text_static(st->db, s, 5, ev->terminal);
-    db_bind_i64(st->db, s, 6, use_no);
-    db_bind_i64(st->db, s, 7, amount);
+    db_bind_i64(st->db, s, 6, red->use_no);
+    db_bind_i64(st->db, s, 7, red->amount);
     db_bind_i64(st->db, s, 8, ev->at);
     db_bind_text_static(st->db, s, 9, day);
+    if (red->trusted_at > 0)
+        db_bind_i64(st->db, s, 10, red->trusted_at);
+    else
+        db_bind_null(st->db, s, 10);
     return db_run(st->db, s);
 }
 
@@ -491,16 +486,6 @@ ml_err hq_store_restore_redemption(struct hq_store *st, const struct hq_event *e
         return ML_STORAGE;
     *ret_found = db_changes(st->db) > 0;
     return ML_OK;
-}
-
-ml_err hq_store_set_trusted(struct hq_store *st, const char *event_id, int64_t trusted_at)
-{
-    sqlite3_stmt *s = db_stmt(st->db, "UPDATE redemptions SET trusted_at = ?2 WHERE event_id = ?1");
-    if (s == NULL)
-        return ML_STORAGE;
-    db_bind_text_static(st->db, s, 1, event_id);
-    db_bind_i64(st->db, s, 2, trusted_at);
-    return db_run(st->db, s);
 }
 
 ml_err hq_store_live_redemptions(struct hq_store *st, const char *coupon_id,

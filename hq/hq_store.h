@@ -60,8 +60,10 @@ const char *hq_store_errmsg(struct hq_store *st);
 
 /*
  * One transaction per batch: BEGIN IMMEDIATE ... COMMIT (or ROLLBACK, which never fails).
- * After a commit that failed, whether it reached the disk is not known (db.h): the next
- * hq_store_begin() first reopens the database to find out, and fails while it cannot.
+ * HQ does not track outcomes (db.h's track_outcome is off): after a commit that failed,
+ * hq_store_begin() opens the next transaction on the same connection without reopening the
+ * database, and what the failed commit held may or may not be on disk. Nothing of it was
+ * acknowledged, so the stores resend and HQ deduplicates by event id.
  */
 ml_err hq_store_begin(struct hq_store *st);
 ml_err hq_store_commit(struct hq_store *st);
@@ -152,10 +154,10 @@ ml_err hq_store_refresh_terminal(struct hq_store *st, const char *store, const c
 ml_err hq_store_note_rejected(struct hq_store *st, const char *store, const char *terminal,
                               const char *reason, const char *event_id, int64_t now_ms);
 
-/* Calls fn with every store that has a terminal HQ heard from, in byte order; a result of
- * fn other than ML_OK stops the walk and is returned. */
-ml_err hq_store_terminal_stores(struct hq_store *st, ml_err (*fn)(void *arg, const char *store),
-                                void *arg);
+/* Calls fn with each store that has a terminal HQ heard from, in byte order, the first `max`
+ * of them; a result of fn other than ML_OK stops the walk and is returned. */
+ml_err hq_store_terminal_stores(struct hq_store *st, int64_t max,
+                                ml_err (*fn)(void *arg, const char *store), void *arg);
 
 /* ---- derived rows, for a HQ_PUT_NEW event; `day` is the local date of ev->at --------- */
 
@@ -175,17 +177,17 @@ ml_err hq_store_put_refund(struct hq_store *st, const struct hq_event *ev, const
 ml_err hq_store_put_commission(struct hq_store *st, const struct hq_event *ev, const char *day,
                                const char *guide_id, const char *sale_id, const char *refund_id,
                                int64_t amount);
+struct hq_redemption {
+    const char *coupon_id, *sale_id;
+    int64_t use_no, amount;
+    int64_t trusted_at; /* the trusted time the terminal stamped, for settlement; 0: none */
+};
 ml_err hq_store_put_redemption(struct hq_store *st, const struct hq_event *ev, const char *day,
-                               const char *coupon_id, const char *sale_id, int64_t use_no,
-                               int64_t amount);
+                               const struct hq_redemption *red);
 /* *ret_found = 0 when no matching, unrestored redemption of that store is known. */
 ml_err hq_store_restore_redemption(struct hq_store *st, const struct hq_event *ev,
                                    const char *coupon_id, const char *sale_id, int64_t use_no,
                                    int *ret_found);
-
-/* For settlement (hq_settle.h): the trusted time the terminal stamped on the redemption
- * stored by event_id. */
-ml_err hq_store_set_trusted(struct hq_store *st, const char *event_id, int64_t trusted_at);
 
 /* A redemption not restored, in settlement order; strings borrowed for the call. */
 struct hq_live_redemption {

@@ -5,9 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HQ_WAIT_CAP_FIRST 256 /* entries allocated at first; doubled up to HQ_WAIT_MAX */
-
-_Static_assert(HQ_WAIT_MAX % HQ_WAIT_CAP_FIRST == 0, "doubling reaches HQ_WAIT_MAX exactly");
+#define HQ_WAIT_CAP_FIRST 256 /* entries allocated at first; doubled as acks need */
 
 struct hq_wait {
     struct hq_wait_item *v;
@@ -40,20 +38,15 @@ size_t hq_wait_count(const struct hq_wait *w)
 
 size_t hq_wait_room(const struct hq_wait *w)
 {
-    return HQ_WAIT_MAX - w->n;
+    return w->n < HQ_WAIT_MAX ? HQ_WAIT_MAX - w->n : 0;
 }
 
-ml_err hq_wait_add(struct hq_wait *w, uint64_t gen, const char *topic, char *payload, size_t len,
-                   const char *id)
+/* Appends, whatever the count (hq_wait_add_msg() holds the limit); frees payload on failure. */
+static ml_err add(struct hq_wait *w, uint64_t gen, const char *topic, char *payload, size_t len,
+                  const char *id)
 {
-    if (w->n == HQ_WAIT_MAX) {
-        free(payload);
-        return ML_LIMIT;
-    }
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : HQ_WAIT_CAP_FIRST;
-        if (cap > HQ_WAIT_MAX)
-            cap = HQ_WAIT_MAX;
         struct hq_wait_item *grown = realloc(w->v, cap * sizeof(*grown));
         if (grown == NULL) {
             free(payload);
@@ -67,8 +60,24 @@ ml_err hq_wait_add(struct hq_wait *w, uint64_t gen, const char *topic, char *pay
     snprintf(d->topic, sizeof(d->topic), "%s", topic);
     d->payload = payload;
     d->len = len;
-    snprintf(d->id, sizeof(d->id), "%s", id ? id : "");
+    snprintf(d->id, sizeof(d->id), "%s", id);
     return ML_OK;
+}
+
+ml_err hq_wait_add_ack(struct hq_wait *w, uint64_t gen, const char *topic, char *payload,
+                       size_t len)
+{
+    return add(w, gen, topic, payload, len, "");
+}
+
+ml_err hq_wait_add_msg(struct hq_wait *w, uint64_t gen, const char *topic, char *payload,
+                       size_t len, const char *id)
+{
+    if (w->n >= HQ_WAIT_MAX) {
+        free(payload);
+        return ML_LIMIT;
+    }
+    return add(w, gen, topic, payload, len, id);
 }
 
 void hq_wait_release(struct hq_wait *w, uint64_t done,

@@ -12,7 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "hq_log.h"
+#include "log.h"
 
 struct hq_walsync {
     char wal_path[1100];
@@ -32,13 +32,13 @@ static int flush_wal(struct hq_walsync *w)
     if (w->wal_fd < 0) {
         w->wal_fd = open(w->wal_path, O_RDWR | O_CLOEXEC);
         if (w->wal_fd < 0) {
-            hq_error("%s: cannot open the WAL to flush it: %s", w->wal_path, strerror(errno));
+            log_error("%s: cannot open the WAL to flush it: %s", w->wal_path, strerror(errno));
             return -1;
         }
     }
     if (fdatasync(w->wal_fd) != 0) {
-        hq_error("%s: fdatasync failed: %s; nothing more is acknowledged", w->wal_path,
-                 strerror(errno));
+        log_error("%s: fdatasync failed: %s; nothing more is acknowledged", w->wal_path,
+                  strerror(errno));
         return -1;
     }
     return 0;
@@ -64,7 +64,7 @@ static void *walsync_loop(void *arg)
         pthread_cond_broadcast(&w->cv);
         uint64_t one = 1;
         if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-            hq_error("walsync: cannot signal a flush: %s", strerror(errno));
+            log_error("walsync: cannot signal a flush: %s", strerror(errno));
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;

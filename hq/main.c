@@ -6,10 +6,13 @@
  *   memberlink-hq [-c FILE] report sales|commissions|redemptions|conflicts [--from D] [--to D]
  *                 [--json]
  *   memberlink-hq [-c FILE] status [--json]
- *   memberlink-hq [-c FILE] keygen|pubkey|push|grant|revoke|bind|republish ...  (hq_cmd.h)
- *   memberlink-hq [-c FILE] enroll|member-qr|guide-card|coupon-code ...          (hq_qr.h)
+ *   memberlink-hq [-c FILE] keygen|pubkey|push|grant|revoke|bind|withdraw|deny|republish ...
+ *                                                                            (hq_cmd.h)
+ *   memberlink-hq [-c FILE] enroll|member-qr|guide-card|coupon-code ...    (hq_qr.h)
  *
- * Exit status: 0 success, 1 runtime error (database, broker setup), 2 usage or config.
+ * The global options (-c, -v, -h) come before the command word (hq_cli_command()); the
+ * usage text is hq_cli_help()'s. Exit status: 0 success, 1 runtime error (database, broker
+ * setup), 2 usage or config.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,56 +28,6 @@
 #include "hq_serve.h"
 #include "hq_store.h"
 #include "log.h"
-
-static const char usage_text[] =
-    "usage: memberlink-hq [-c FILE] [-v] serve\n"
-    "       memberlink-hq [-c FILE] report sales|commissions|redemptions|conflicts\n"
-    "                     [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]\n"
-    "       memberlink-hq [-c FILE] status [--json]\n"
-    "       memberlink-hq [-c FILE] keygen [--kid KID] [--force]\n"
-    "       memberlink-hq [-c FILE] pubkey\n"
-    "       memberlink-hq [-c FILE] push campaign FILE\n"
-    "       memberlink-hq [-c FILE] push member|guide FILE [--store S]...\n"
-    "       memberlink-hq [-c FILE] grant coupon --id C --kind amount_off|percent_off --value N\n"
-    "                     --to T [--from T] [--member M] [--campaign C] [--min-spend N]\n"
-    "                     [--max-off N] [--categories a,b] [--uses N] [--offline-ok yes|no]\n"
-    "                     [--version N] [--store S]...\n"
-    "       memberlink-hq [-c FILE] revoke coupon --id C [--version N] [--store S]...\n"
-    "       memberlink-hq [-c FILE] bind guide --member M (--guide G --until T | --unbind)\n"
-    "                     [--version N] [--store S]...\n"
-    "       memberlink-hq [-c FILE] republish\n"
-    "       memberlink-hq [-c FILE] enroll --member ID [--days N] --wallet FILE\n"
-    "       memberlink-hq member-qr --wallet FILE [--time UNIX] [--png FILE]\n"
-    "       memberlink-hq [-c FILE] guide-card --guide ID [--days N] [--png FILE]\n"
-    "       memberlink-hq [-c FILE] coupon-code --coupon ID [--days N] [--png FILE]\n"
-    "\n"
-    "  serve        ingest store events from MQTT and acknowledge them once stored; serve\n"
-    "               the stores' catch-up requests over HTTP when [hq] http_listen is set\n"
-    "  report       per store sales / per guide commissions / coupon redemptions /\n"
-    "               coupons redeemed past their uses (conflicts, exposure per campaign)\n"
-    "               for a range of local days (default: today); --json for scripts\n"
-    "  status       per terminal: next expected seq, highest seq, gaps; refused events\n"
-    "  keygen       new Ed25519 signing key in data_dir; prints the stores' [hq] pubkey line\n"
-    "  pubkey       prints that line again\n"
-    "  push, grant, revoke, bind\n"
-    "               sign, store and publish messages to stores (per store: to --store,\n"
-    "               default every store of [hq] stores); T is ms or YYYY-MM-DD[THH:MM[:SS]]\n"
-    "               (UTC unless it ends in Z or +HH:MM); --version defaults to now in ms\n"
-    "  republish    send again what the broker did not acknowledge, and every campaign\n"
-    "  enroll       a member credential bound to a fresh device key, written to a wallet\n"
-    "               file (0600) as the member app would hold them; --days defaults to 365\n"
-    "  member-qr    takes the wallet's next counter and prints a fresh ML1: member code\n"
-    "               (--time: the proof's unix seconds instead of now)\n"
-    "  guide-card, coupon-code\n"
-    "               print an HQ-signed MLG1: / MLC1: code (--days: 365 / 30); --png FILE\n"
-    "               also writes it as a QR code image\n"
-    "  -c FILE      INI configuration ([hq] brand, data_dir, share_group, stores, phone_key,\n"
-    "               http_listen; [mqtt] host, port, client_id, keepalive); built-in defaults\n"
-    "               without it\n"
-    "  -v           log debug lines (serve)\n"
-    "\n"
-    "exit status: 0 success, 1 runtime error, 2 usage, configuration or refused input\n"
-    "See docs/hq.md.\n";
 
 /* ---- report, status --------------------------------------------------------------------- */
 
@@ -164,44 +117,23 @@ static const struct hq_cli_option main_options[M_COUNT] = {
 static const struct hq_cli_spec main_spec = {
     .options = main_options, .noptions = M_COUNT, .max_pos = 2, .replace = 1, .help_word = 1};
 
-/* The command word: the first argument that is neither an option nor an option's value. */
-static const char *command_word(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 || strcmp(a, "--from") == 0 ||
-            strcmp(a, "--to") == 0) {
-            i++;
-            continue;
-        }
-        if (a[0] != '-')
-            return a;
-    }
-    return NULL;
-}
-
 int main(int argc, char **argv)
 {
     static struct hq_cli_args a; /* large (the --store list of the push commands) */
     static struct hq_config cfg; /* large (the [hq] stores list): not on the stack */
     log_set_name("memberlink-hq");
-    const char *word = command_word(argc, argv);
-    if (word != NULL && (hq_cmd_handles(word) || hq_qr_handles(word))) {
-        for (int i = 1; i < argc; i++)
-            if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-                fputs(usage_text, stdout);
-                return HQ_EXIT_OK;
-            }
-        return hq_qr_handles(word) ? hq_qr_main(argc, argv) : hq_cmd_main(argc, argv);
-    }
+    /* The other command families read the whole command line themselves. */
+    const char *word = hq_cli_command(argc, argv);
+    if (word != NULL && hq_cmd_handles(word))
+        return hq_cmd_main(argc, argv);
+    if (word != NULL && hq_qr_handles(word))
+        return hq_qr_main(argc, argv);
 
     int rc = hq_cli_parse(argc, argv, &main_spec, &a);
     if (rc != HQ_EXIT_OK)
         return rc;
-    if (a.help) {
-        fputs(usage_text, stdout);
-        return HQ_EXIT_OK;
-    }
+    if (a.help)
+        return hq_cli_help();
     if (a.npos == 0)
         return hq_cli_usage("%s", "no command given");
     if ((rc = hq_cli_config(&a, &cfg)) != HQ_EXIT_OK)

@@ -27,7 +27,7 @@
 #include "fuzz_common.h"
 #include "hq_config.h"
 #include "hq_ingest.h"
-#include "hq_log.h"
+#include "log.h"
 #include "hq_push.h"
 #include "hq_settle.h"
 #include "hq_store.h"
@@ -75,7 +75,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     fuzz_utc();
     fx.verbose = getenv("FUZZ_VERBOSE") != NULL;
-    hq_log_set_level(fx.verbose ? HQ_LOG_DEBUG : HQ_LOG_ERROR);
+    log_set_level(fx.verbose ? LOG_LVL_DEBUG : LOG_LVL_ERROR);
     fuzz_tmpfile("ml-fuzz-hq-ingest", "hq.db", path, sizeof(path));
     if (hq_store_open(path, HQ_STORE_READWRITE, &fx.st, err, sizeof(err)) != ML_OK) {
         fprintf(stderr, "fuzz: hq_store_open: %s\n", err);
@@ -129,7 +129,7 @@ static void publish_settlement(void)
 
 static void check_ack(const struct hq_ack *ack, const char *topic)
 {
-    char want[HQ_TOPIC_MAX];
+    char want[TOPIC_MAX];
     size_t tl = strlen(topic);
     fuzz_expect(tl > 3 && strcmp(topic + tl - 3, "/ev") == 0, "acked on an event topic");
     snprintf(want, sizeof(want), "%.*s/ack", (int)(tl - 3), topic);
@@ -161,14 +161,14 @@ static void group_end(int *group)
 
 static void run_segment(const struct fuzz_seg *s, int *group)
 {
-    char topic[HQ_TOPIC_MAX + 1];
+    char topic[TOPIC_MAX + 1];
     const char *p = s->p;
     size_t n = s->n;
 
     if ((s->ctl & 3) == 3) {
         const char *nl = memchr(p, '\n', n);
         size_t tl = nl ? (size_t)(nl - p) : n;
-        if (tl > HQ_TOPIC_MAX || memchr(p, '\0', tl) != NULL)
+        if (tl > TOPIC_MAX || memchr(p, '\0', tl) != NULL)
             return; /* not an MQTT topic this HQ can subscribe to */
         memcpy(topic, p, tl);
         topic[tl] = '\0';

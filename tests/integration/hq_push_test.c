@@ -821,6 +821,35 @@ static void refused_input_stores_nothing(void **state)
     http_free(&r);
 }
 
+/* -h is answered by whichever command family the line names, before the family's own
+ * options are read: the usage, every command in it (withdraw and deny too), exit 0. */
+static void help_lists_every_command_whatever_the_command(void **state)
+{
+    (void)state;
+    const char *const lines[][4] = {
+        {"-h", NULL},
+        {"--help", "status", NULL},
+        {"push", "member", "-h", NULL},
+        {"deny", "--help", NULL},
+        {"-v", "-h", "withdraw", NULL},
+        {"coupon-code", "-h", NULL},
+    };
+    static const char *const commands[] = {
+        "serve",     "grant coupon", "withdraw campaign", "deny member|coupon",
+        "republish", "coupon-code"};
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        char *out = NULL;
+        int rc = run_hq(&out, NULL, lines[i][0], lines[i][1], lines[i][2], lines[i][3]);
+        if (rc != 0 || out == NULL || strncmp(out, "usage: memberlink-hq", 20) != 0)
+            fail_msg("line %zu (%s %s): exit %d, output %.60s", i, lines[i][0],
+                     lines[i][1] ? lines[i][1] : "", rc, out ? out : "(none)");
+        for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+            if (strstr(out, commands[k]) == NULL)
+                fail_msg("line %zu: the usage does not name %s", i, commands[k]);
+        free(out);
+    }
+}
+
 /* ---- fixture
  * ------------------------------------------------------------------------- */
 
@@ -913,6 +942,7 @@ int main(void)
         cmocka_unit_test(push_while_the_broker_is_down_is_stored_and_served),
         cmocka_unit_test(changes_stop_at_the_line_limit_and_say_more),
         cmocka_unit_test(refused_input_stores_nothing),
+        cmocka_unit_test(help_lists_every_command_whatever_the_command),
     };
     return cmocka_run_group_tests_name("hq_push", tests, group_setup, group_teardown);
 }

@@ -266,8 +266,10 @@ static void key_phone_replaces_the_number_by_its_hmac_and_mask(void **state)
     expected_hmac("13800138000", want);
     for (size_t i = 0; i < ARRAY_LEN(spellings); i++) {
         char text[256];
+        /* Every phone_hmac / phone_masked it came with is replaced, a duplicate too. */
         snprintf(text, sizeof(text),
-                 "{\"member_id\":\"M1\",\"phone\":\"%s\",\"phone_hmac\":\"" HEX_64 "\"}",
+                 "{\"member_id\":\"M1\",\"phone\":\"%s\",\"phone_hmac\":\"" HEX_64
+                 "\",\"phone_masked\":\"x\",\"phone_hmac\":\"" HEX_64 "\",\"phone_masked\":\"y\"}",
                  spellings[i]);
         cJSON *body = json(text);
         struct ml_refusal r = {0};
@@ -278,6 +280,8 @@ static void key_phone_replaces_the_number_by_its_hmac_and_mask(void **state)
         assert_string_equal(str_of(body, "phone_masked"), "138****8000");
         char *out = cJSON_PrintUnformatted(body);
         assert_null(strstr(out, "0013"));
+        assert_null(strstr(out, HEX_64));
+        assert_null(strstr(out, "\"y\""));
         free(out);
         /* What it leaves is a body the check accepts. */
         char entity[HQ_ENTITY_MAX + 1];
@@ -391,10 +395,11 @@ static void push_to(struct hq_push *p, const char *kind, const char *body_text,
 {
     cJSON *body = json(body_text);
     struct ml_refusal r = {0};
-    if (hq_push_prepare(p, kind, body, NULL, &r) != ML_OK)
+    struct hq_prepared prep;
+    if (hq_push_prepare(p, kind, body, NULL, &prep, &r) != ML_OK)
         fail_msg("prepare %s: %s", body_text, r.message);
     for (const char *const *s = stores; *s != NULL; s++)
-        if (hq_push_to_store(p, *s, kind, body, &r) != ML_OK)
+        if (hq_push_to_store(p, *s, body, &prep, &r) != ML_OK)
             fail_msg("to_store %s %s: %s", *s, body_text, r.message);
     cJSON_Delete(body);
 }
@@ -639,8 +644,10 @@ static void version_is_assigned_when_the_body_has_none(void **state)
     struct hq_push *p = push_begin(f, T0);
     cJSON *body = json("{\"member_id\":\"M1\"}");
     struct ml_refusal r = {0};
-    assert_int_equal(hq_push_prepare(p, "member.upsert", body, NULL, &r), ML_OK);
+    struct hq_prepared prep;
+    assert_int_equal(hq_push_prepare(p, "member.upsert", body, NULL, &prep, &r), ML_OK);
     assert_int_equal(i64_of(body, "version"), T0);
+    assert_int_equal(prep.version, T0);
     cJSON_Delete(body);
     push_to(p, "member.upsert", "{\"member_id\":\"M2\",\"version\":1767225600100}", s1);
     assert_int_equal(hq_push_commit(p), ML_OK);
@@ -649,9 +656,9 @@ static void version_is_assigned_when_the_body_has_none(void **state)
     /* Later versions sent (to any store) push the assigned one past them. */
     p = push_begin(f, T0 + 10);
     body = json("{\"member_id\":\"M2\"}");
-    assert_int_equal(hq_push_prepare(p, "member.upsert", body, NULL, &r), ML_OK);
+    assert_int_equal(hq_push_prepare(p, "member.upsert", body, NULL, &prep, &r), ML_OK);
     assert_int_equal(i64_of(body, "version"), T0 + 101);
-    assert_int_equal(hq_push_to_store(p, "S002", "member.upsert", body, &r), ML_OK);
+    assert_int_equal(hq_push_to_store(p, "S002", body, &prep, &r), ML_OK);
     assert_int_equal(hq_push_msg(p, 0)->version, T0 + 101);
     cJSON_Delete(body);
     push_to(p, "guide.upsert", "{\"guide_id\":\"G1\"}", s2);
@@ -738,7 +745,10 @@ static ml_err push_note(struct pfx *f, size_t n, size_t *ret_len, struct ml_refu
     assert_non_null(cJSON_AddStringToObject(body, "note", note));
     free(note);
     struct hq_push *p = push_begin(f, T0);
-    ml_err rc = hq_push_to_store(p, "S001", "member.upsert", body, r);
+    struct hq_prepared prep;
+    ml_err rc = hq_push_prepare(p, "member.upsert", body, NULL, &prep, r);
+    if (rc == ML_OK)
+        rc = hq_push_to_store(p, "S001", body, &prep, r);
     if (rc == ML_OK)
         *ret_len = hq_push_msg(p, 0)->len;
     else
@@ -772,16 +782,22 @@ static void push_refuses_bad_kind_store_or_unprepared_body(void **state)
     cJSON *body = json("{\"member_id\":\"M1\",\"version\":1}");
     cJSON *campaign = json(CAMPAIGN_BODY("c1", ""));
     cJSON *bare = json("{\"member_id\":\"M1\"}");
-    assert_int_equal(hq_push_prepare(p, "campaign.upsert", campaign, NULL, &r), ML_PARSE);
+    struct hq_prepared prep;
+    const struct hq_prepared unprepared = {0};
+    assert_int_equal(hq_push_prepare(p, "campaign.upsert", campaign, NULL, &prep, &r), ML_PARSE);
+    /* What prepare found is what every to_store uses: the body is checked once. */
+    assert_int_equal(hq_push_prepare(p, "member.upsert", body, NULL, &prep, &r), ML_OK);
+    assert_string_equal(prep.kind, "member.upsert");
+    assert_string_equal(prep.entity, "member:M1");
+    assert_int_equal(prep.version, 1);
     static const char *const bad_stores[] = {"", "S/1", "*", "+", ID_64};
     for (size_t i = 0; i < ARRAY_LEN(bad_stores); i++)
-        if (hq_push_to_store(p, bad_stores[i], "member.upsert", body, &r) != ML_PARSE)
+        if (hq_push_to_store(p, bad_stores[i], body, &prep, &r) != ML_PARSE)
             fail_msg("store \"%s\" accepted", bad_stores[i]);
-    assert_int_equal(hq_push_to_store(p, "S001", "member.upsert", bare, &r), ML_PARSE);
-    assert_int_equal(hq_push_to_store(p, "S001", "guide.upsert", body, &r), ML_PARSE);
+    assert_int_equal(hq_push_to_store(p, "S001", bare, &unprepared, &r), ML_PARSE);
     /* A plaintext phone without [hq] phone_key configured. */
     cJSON *phone = json("{\"member_id\":\"M1\",\"phone\":\"13800138000\"}");
-    assert_int_equal(hq_push_prepare(p, "member.upsert", phone, NULL, &r), ML_CONFIG);
+    assert_int_equal(hq_push_prepare(p, "member.upsert", phone, NULL, &prep, &r), ML_CONFIG);
     assert_int_equal(hq_push_count(p), 0);
     assert_int_equal(hq_push_commit(p), ML_OK);
     hq_push_free(p);
@@ -799,8 +815,9 @@ static void pushed_member_carries_the_keyed_phone_not_the_number(void **state)
     struct hq_push *p = push_begin(f, T0);
     struct ml_refusal r = {0};
     cJSON *body = json("{\"member_id\":\"M1\",\"phone\":\"138 0013 8000\",\"version\":2}");
-    assert_int_equal(hq_push_prepare(p, "member.upsert", body, phone_key_bytes, &r), ML_OK);
-    assert_int_equal(hq_push_to_store(p, "S001", "member.upsert", body, &r), ML_OK);
+    struct hq_prepared prep;
+    assert_int_equal(hq_push_prepare(p, "member.upsert", body, phone_key_bytes, &prep, &r), ML_OK);
+    assert_int_equal(hq_push_to_store(p, "S001", body, &prep, &r), ML_OK);
     assert_int_equal(hq_push_commit(p), ML_OK);
     const char *text = hq_push_msg(p, 0)->text;
     char want[2 * PHONE_KEY_LEN + 1];
@@ -818,7 +835,7 @@ static void pushed_member_carries_the_keyed_phone_not_the_number(void **state)
 static void topics_are_the_inbox_and_campaign_topics(void **state)
 {
     (void)state;
-    char buf[HQ_TOPIC_LEN_MAX];
+    char buf[TOPIC_MAX];
     topic_inbox(buf, sizeof(buf), "acme", "S042");
     assert_string_equal(buf, "ml/acme/s/S042/inbox");
     topic_campaign(buf, sizeof(buf), "acme", "points-2026");

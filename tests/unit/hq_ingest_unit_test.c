@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "hq_ingest.h"
-#include "hq_log.h"
+#include "log.h"
 #include "sqlread.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -813,7 +813,7 @@ static void subscription_is_the_ev_wildcard_shared_when_a_group_is_set(void **st
         {"acme", "ingest", "$share/ingest/ml/acme/s/+/+/ev"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-        char buf[HQ_TOPIC_MAX];
+        char buf[TOPIC_MAX];
         topic_events_filter(buf, sizeof(buf), cases[i].brand, NULL, cases[i].group);
         assert_string_equal(buf, cases[i].want);
     }
@@ -824,7 +824,7 @@ int main(void)
     /* Local days in the report rows are UTC here, whatever the machine's zone. */
     setenv("TZ", "UTC", 1);
     tzset();
-    hq_log_set_level(HQ_LOG_ERROR);
+    log_set_level(LOG_LVL_ERROR);
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(valid_batch_is_stored_with_its_report_rows_and_acked),

@@ -243,6 +243,35 @@ static void mark_published_sets_the_time_once(void **state)
                 "m1|1767225600010\nm2|NULL\n");
 }
 
+/* Appends each store a walk hands out to a comma-separated list. */
+static ml_err list_store(void *arg, const char *store)
+{
+    char *list = arg;
+    size_t n = strlen(list);
+    snprintf(list + n, 128 - n, "%s%s", n ? "," : "", store);
+    return ML_OK;
+}
+
+/* The stores sent to come once each, in byte order, without the campaigns' "*", the first
+ * `max` of them: all at the limit (max = their count), one fewer one past it. */
+static void stores_sent_to_are_distinct_in_byte_order_and_capped(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(hq_store_begin(f->st), ML_OK);
+    assert_int_equal(put_out(f->st, "S002", 1, "m1", "member:M1", 1), ML_OK);
+    assert_int_equal(put_out(f->st, "S001", 1, "m2", "member:M1", 1), ML_OK);
+    assert_int_equal(put_out(f->st, "S001", 2, "m3", "member:M2", 1), ML_OK);
+    assert_int_equal(put_out(f->st, "S010", 1, "m4", "member:M1", 1), ML_OK);
+    assert_int_equal(put_out(f->st, "*", 0, "m5", "campaign:c1", 1), ML_OK);
+    assert_int_equal(hq_store_commit(f->st), ML_OK);
+    char list[128] = "";
+    assert_int_equal(hq_outgoing_stores(f->st, 3, list_store, list), ML_OK);
+    assert_string_equal(list, "S001,S002,S010");
+    list[0] = '\0';
+    assert_int_equal(hq_outgoing_stores(f->st, 2, list_store, list), ML_OK);
+    assert_string_equal(list, "S001,S002");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -252,6 +281,7 @@ int main(void)
         T(expired_campaign_messages_are_listed_for_clearing),
         T(campaigns_keep_one_current_message_and_count_live_ones),
         T(mark_published_sets_the_time_once),
+        T(stores_sent_to_are_distinct_in_byte_order_and_capped),
     };
 #undef T
     return cmocka_run_group_tests_name("hq_outgoing", tests, NULL, NULL);

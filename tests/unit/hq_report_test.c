@@ -82,7 +82,9 @@ static void redemption(struct hq_store *st, const char *event_id, const char *st
                        int64_t amount)
 {
     struct hq_event ev = ev_of(event_id, store, at);
-    assert_int_equal(hq_store_put_redemption(st, &ev, day, coupon, sale_id, 1, amount), ML_OK);
+    const struct hq_redemption r = {
+        .coupon_id = coupon, .sale_id = sale_id, .use_no = 1, .amount = amount};
+    assert_int_equal(hq_store_put_redemption(st, &ev, day, &r), ML_OK);
 }
 
 /* The range under test is 2026-01-01 .. 2026-01-02; rows also sit on the day before and

@@ -28,7 +28,7 @@
 
 #include "hq_config.h"
 #include "hq_ingest.h"
-#include "hq_log.h"
+#include "log.h"
 #include "hq_push.h"
 #include "hq_settle.h"
 #include "sign.h"
@@ -59,7 +59,7 @@ static struct sign_keyring *keys;
 struct sent {
     char store[40];
     char kind[32];
-    char topic[HQ_TOPIC_LEN_MAX];
+    char topic[TOPIC_MAX];
     int64_t cursor;
     char *text;
 };
@@ -258,7 +258,7 @@ static void topic_of(const char *store, const char *terminal, char *buf, size_t 
 static ml_err ingest(struct fx *f, const char *store, const char *terminal, const char *batch,
                      char **ret_ack_payload)
 {
-    char topic[HQ_TOPIC_MAX];
+    char topic[TOPIC_MAX];
     struct hq_ack ack;
     topic_of(store, terminal, topic, sizeof(topic));
     ml_err rc = hq_ingest_message(f->in, topic, batch, strlen(batch), NOW, &ack);
@@ -395,7 +395,7 @@ static int64_t int_of(const cJSON *obj, const char *name)
  * inbox, and says the store, cursor and kind it was taken with. Caller deletes. */
 static cJSON *verified(const struct sent *s)
 {
-    char own[HQ_TOPIC_LEN_MAX], other[HQ_TOPIC_LEN_MAX];
+    char own[TOPIC_MAX], other[TOPIC_MAX];
     struct ml_refusal r = {0};
     snprintf(own, sizeof(own), "ml/demo/s/%s/inbox", s->store);
     snprintf(other, sizeof(other), "ml/demo/s/%s/inbox",
@@ -787,6 +787,47 @@ static void conflict_notifies_the_loser_and_denies_the_coupon_at_every_known_sto
     }
 }
 
+/* Regression: the cap on the stores a deny goes to counts each store once. 25000 stores are
+ * both heard from and sent to (50000 names in the two lists), and one more was only sent to:
+ * every one of the 25001 gets the deny, the one sorting last too. */
+static void deny_reaches_every_store_known_twice_under_the_cap(void **state)
+{
+    struct fx *f = *state;
+    enum { KNOWN = 25000 };
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %d - 1)"
+             " INSERT INTO terminals (store, terminal, first_received_at, last_received_at)"
+             " SELECT printf('K%%05d', i), 'T01', 0, 0 FROM n",
+             KNOWN);
+    exec_sql(f, sql);
+    snprintf(sql, sizeof(sql),
+             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %d - 1)"
+             " INSERT INTO outgoing (store, cursor, id, kind, entity, version, topic, text,"
+             " issued, expires) SELECT printf('K%%05d', i), 1, printf('m%%d', i),"
+             " 'member.upsert', 'member:M1', 1, 't', '{}', 0, 1 FROM n",
+             KNOWN);
+    exec_sql(f, sql);
+    exec_sql(f, "INSERT INTO outgoing (store, cursor, id, kind, entity, version, topic, text,"
+                " issued, expires) VALUES ('Z9', 1, 'mz', 'member.upsert', 'member:M1', 1, 't',"
+                " '{}', 0, 1)");
+    const struct red a = {"ev-a", "S001", "T01", 1, "S001-T01-1", T0, T0 + 100 * SEC, 0, NULL};
+    const struct red b = {"ev-b", "S002", "T01", 1, "S002-T01-1", T0, T0 + 200 * SEC, 0, NULL};
+    redeem(f, &a);
+    redeem(f, &b);
+    size_t denies = 0, last_store = 0;
+    for (size_t i = 0; i < f->nsent; i++)
+        if (strcmp(f->sent[i].kind, "deny.upsert") == 0) {
+            denies++;
+            last_store = i;
+        }
+    assert_int_equal(denies, 3 + KNOWN + 1); /* [hq] stores, then the others once each */
+    assert_string_equal(f->sent[last_store].store, "Z9");
+    assert_int_equal(q_i64(f, "SELECT count(DISTINCT store) FROM outgoing"
+                              " WHERE kind = 'deny.upsert'"),
+                     3 + KNOWN + 1);
+}
+
 /* Regressions: a losing event id of 64 characters (the maximum) is the notice_id as it is, and
  * amounts above the money limit of facts (1e11) up to 2^50 are notified. */
 static void notice_is_sent_for_the_longest_event_id_and_a_large_amount(void **state)
@@ -1007,7 +1048,7 @@ int main(void)
     /* Local days in the report rows are UTC here, whatever the machine's zone. */
     setenv("TZ", "UTC", 1);
     tzset();
-    hq_log_set_level(HQ_LOG_ERROR);
+    log_set_level(LOG_LVL_ERROR);
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(single_use_coupon_redeemed_twice_books_one_conflict_for_the_later),
@@ -1018,6 +1059,7 @@ int main(void)
         T(without_trusted_time_the_wall_clock_orders),
         T(conflict_notifies_the_loser_and_denies_the_coupon_at_every_known_store),
         T(notice_is_sent_for_the_longest_event_id_and_a_large_amount),
+        T(deny_reaches_every_store_known_twice_under_the_cap),
         cmocka_unit_test_setup_teardown(without_a_key_conflicts_are_booked_and_no_message_is_stored,
                                         setup_unsigned, teardown),
         T(failed_batch_leaves_no_pending_messages),

@@ -541,8 +541,9 @@ static void restore_redemption_marks_the_matching_one_once(void **state)
     res1.at = T0 + 60000;
     int found = -1;
     assert_int_equal(hq_store_begin(f->st), ML_OK);
-    assert_int_equal(hq_store_put_redemption(f->st, &red, "2026-01-01", "C1", "SALE-1", 1, 2000),
-                     ML_OK);
+    const struct hq_redemption r1 = {
+        .coupon_id = "C1", .sale_id = "SALE-1", .use_no = 1, .amount = 2000};
+    assert_int_equal(hq_store_put_redemption(f->st, &red, "2026-01-01", &r1), ML_OK);
     static const struct {
         const char *coupon, *sale;
         int64_t use_no;
@@ -572,6 +573,54 @@ static void restore_redemption_marks_the_matching_one_once(void **state)
                 "e-red|C1|SALE-1|S001|1|2000|2026-01-01|1767225660000\n");
 }
 
+/* The trusted time the terminal stamped goes in with the redemption; 0 leaves it NULL (the
+ * wall clock then orders it, hq_settle.h). */
+static void put_redemption_stores_its_trusted_time(void **state)
+{
+    struct fx *f = *state;
+    struct hq_event a = event("e-a", "S001", "T01", 1, "coupon.redeemed");
+    struct hq_event b = event("e-b", "S001", "T01", 2, "coupon.redeemed");
+    const struct hq_redemption ra = {
+        .coupon_id = "C1", .sale_id = "SALE-1", .use_no = 1, .amount = 2000, .trusted_at = T0 + 5};
+    const struct hq_redemption rb = {
+        .coupon_id = "C1", .sale_id = "SALE-2", .use_no = 1, .amount = 2000};
+    assert_int_equal(hq_store_begin(f->st), ML_OK);
+    assert_int_equal(hq_store_put_redemption(f->st, &a, "2026-01-01", &ra), ML_OK);
+    assert_int_equal(hq_store_put_redemption(f->st, &b, "2026-01-01", &rb), ML_OK);
+    assert_int_equal(hq_store_commit(f->st), ML_OK);
+    assert_dump(f->st, "SELECT event_id, sale_id, trusted_at FROM redemptions ORDER BY event_id",
+                "e-a|SALE-1|1767225600005\ne-b|SALE-2|NULL\n");
+}
+
+/* Appends each store a walk hands out to a comma-separated list. */
+static ml_err list_store(void *arg, const char *store)
+{
+    char *list = arg;
+    size_t n = strlen(list);
+    snprintf(list + n, 128 - n, "%s%s", n ? "," : "", store);
+    return ML_OK;
+}
+
+/* The stores heard from come once each, in byte order, the first `max` of them: all at the
+ * limit (max = their count), one fewer one past it. */
+static void terminal_stores_are_distinct_in_byte_order_and_capped(void **state)
+{
+    struct fx *f = *state;
+    static const char *const terminals[][2] = {
+        {"S002", "T01"}, {"S001", "T02"}, {"S001", "T01"}, {"S010", "T01"}};
+    assert_int_equal(hq_store_begin(f->st), ML_OK);
+    for (size_t i = 0; i < ARRAY_LEN(terminals); i++)
+        assert_int_equal(hq_store_count_terminal(f->st, terminals[i][0], terminals[i][1], 1, 1, T0),
+                         ML_OK);
+    assert_int_equal(hq_store_commit(f->st), ML_OK);
+    char list[128] = "";
+    assert_int_equal(hq_store_terminal_stores(f->st, 3, list_store, list), ML_OK);
+    assert_string_equal(list, "S001,S002,S010");
+    list[0] = '\0';
+    assert_int_equal(hq_store_terminal_stores(f->st, 2, list_store, list), ML_OK);
+    assert_string_equal(list, "S001,S002");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -589,6 +638,8 @@ int main(void)
         T(note_rejected_counts_per_terminal_and_reason),
         T(sales_count_once_and_refunds_in_any_order),
         T(restore_redemption_marks_the_matching_one_once),
+        T(put_redemption_stores_its_trusted_time),
+        T(terminal_stores_are_distinct_in_byte_order_and_capped),
     };
 #undef T
     return cmocka_run_group_tests_name("hq_store", tests, NULL, NULL);

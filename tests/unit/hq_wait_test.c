@@ -3,10 +3,11 @@
  * `serve` holds back until their commit's WAL flush is done.
  *
  * Covered: entries come out in the order they went in, each once its generation is flushed;
- * the list takes HQ_WAIT_MAX entries and refuses the one past it (its payload freed by the
- * list: ASan's leak check in `make SANITIZE=1 unit-test` sees it otherwise), without
- * disturbing what waits; room comes back as entries are released; the payloads still
- * waiting are freed with the list.
+ * the list takes HQ_WAIT_MAX settlement messages and refuses the one past it (its payload
+ * freed by the list: ASan's leak check in `make SANITIZE=1 unit-test` sees it otherwise),
+ * without disturbing what waits; acks are taken at the limit and past it (a committed
+ * burst's acks are never refused), and released in order with the rest; room comes back as
+ * entries are released; the payloads still waiting are freed with the list.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,19 +21,21 @@
 
 #include "hq_wait.h"
 
+#define ACKS_PAST 8 /* acks added past HQ_WAIT_MAX */
+
 /* What a release handed out, in order. */
 struct seen {
-    char topic[HQ_WAIT_MAX + 8][24];
-    char payload[HQ_WAIT_MAX + 8][24];
-    char id[HQ_WAIT_MAX + 8][8];
-    uint64_t gen[HQ_WAIT_MAX + 8];
+    char topic[HQ_WAIT_MAX + ACKS_PAST][24];
+    char payload[HQ_WAIT_MAX + ACKS_PAST][24];
+    char id[HQ_WAIT_MAX + ACKS_PAST][8];
+    uint64_t gen[HQ_WAIT_MAX + ACKS_PAST];
     size_t n;
 };
 
 static void take(void *arg, const struct hq_wait_item *item)
 {
     struct seen *s = arg;
-    assert_true(s->n < HQ_WAIT_MAX + 8);
+    assert_true(s->n < HQ_WAIT_MAX + ACKS_PAST);
     assert_int_equal(item->len, strlen(item->payload));
     snprintf(s->topic[s->n], sizeof(s->topic[0]), "%.23s", item->topic);
     snprintf(s->payload[s->n], sizeof(s->payload[0]), "%.23s", item->payload);
@@ -40,6 +43,7 @@ static void take(void *arg, const struct hq_wait_item *item)
     s->gen[s->n++] = item->gen;
 }
 
+/* Adds entry i: a settlement message with `id`, or an ack when id is NULL. */
 static ml_err add(struct hq_wait *w, uint64_t gen, size_t i, const char *id)
 {
     char topic[24], payload[24];
@@ -47,7 +51,8 @@ static ml_err add(struct hq_wait *w, uint64_t gen, size_t i, const char *id)
     snprintf(payload, sizeof(payload), "p%zu", i);
     char *copy = strdup(payload);
     assert_non_null(copy);
-    return hq_wait_add(w, gen, topic, copy, strlen(copy), id);
+    return id ? hq_wait_add_msg(w, gen, topic, copy, strlen(copy), id)
+              : hq_wait_add_ack(w, gen, topic, copy, strlen(copy));
 }
 
 static struct seen *seen_new(void)
@@ -91,21 +96,24 @@ static void release_hands_out_each_flushed_generation_in_order(void **state)
     free(s);
 }
 
-/* HQ_WAIT_MAX entries wait; the one past is refused and freed, and what waits is intact. */
-static void list_takes_hq_wait_max_entries_and_refuses_one_past(void **state)
+/* HQ_WAIT_MAX entries wait; the settlement message past them is refused and freed, and what
+ * waits is intact. */
+static void list_takes_hq_wait_max_messages_and_refuses_one_past(void **state)
 {
     (void)state;
     struct hq_wait *w = NULL;
     struct seen *s = seen_new();
     assert_int_equal(hq_wait_new(&w), ML_OK);
-    for (size_t i = 0; i < HQ_WAIT_MAX; i++)
-        if (add(w, 1 + i / 100, i, NULL) != ML_OK)
+    for (size_t i = 0; i < HQ_WAIT_MAX - 1; i++)
+        if (add(w, 1 + i / 100, i, i % 2 ? "m" : NULL) != ML_OK)
             fail_msg("entry %zu of %d refused", i + 1, HQ_WAIT_MAX);
+    assert_int_equal(hq_wait_room(w), 1);
+    assert_int_equal(add(w, 99, HQ_WAIT_MAX - 1, "m"), ML_OK); /* the limit */
     assert_int_equal(hq_wait_count(w), HQ_WAIT_MAX);
     assert_int_equal(hq_wait_room(w), 0);
 
-    assert_int_equal(add(w, 1, HQ_WAIT_MAX, NULL), ML_LIMIT);
-    assert_int_equal(add(w, 99, HQ_WAIT_MAX + 1, "m1"), ML_LIMIT);
+    assert_int_equal(add(w, 99, HQ_WAIT_MAX, "m1"), ML_LIMIT); /* one past */
+    assert_int_equal(add(w, 1, HQ_WAIT_MAX + 1, "m2"), ML_LIMIT);
     assert_int_equal(hq_wait_count(w), HQ_WAIT_MAX);
 
     hq_wait_release(w, UINT64_MAX, take, s);
@@ -114,6 +122,39 @@ static void list_takes_hq_wait_max_entries_and_refuses_one_past(void **state)
     char last[24];
     snprintf(last, sizeof(last), "p%d", HQ_WAIT_MAX - 1);
     assert_string_equal(s->payload[HQ_WAIT_MAX - 1], last);
+    assert_int_equal(hq_wait_count(w), 0);
+    hq_wait_free(w);
+    free(s);
+}
+
+/* A committed burst's acks are taken at the limit and past it, and come out in order with
+ * what waited; a settlement message is still refused while the list is over. */
+static void acks_are_taken_at_and_past_hq_wait_max(void **state)
+{
+    (void)state;
+    struct hq_wait *w = NULL;
+    struct seen *s = seen_new();
+    assert_int_equal(hq_wait_new(&w), ML_OK);
+    for (size_t i = 0; i < HQ_WAIT_MAX - 1; i++)
+        assert_int_equal(add(w, 1, i, "m"), ML_OK);
+    for (size_t i = HQ_WAIT_MAX - 1; i < HQ_WAIT_MAX + ACKS_PAST; i++)
+        if (add(w, 2, i, NULL) != ML_OK)
+            fail_msg("ack %zu refused", i + 1);
+    assert_int_equal(hq_wait_count(w), HQ_WAIT_MAX + ACKS_PAST);
+    assert_int_equal(hq_wait_room(w), 0);
+    assert_int_equal(add(w, 2, 0, "m9"), ML_LIMIT);
+
+    hq_wait_release(w, 1, take, s);
+    assert_int_equal(s->n, HQ_WAIT_MAX - 1);
+    assert_int_equal(hq_wait_room(w), HQ_WAIT_MAX - 1 - ACKS_PAST);
+    hq_wait_release(w, 2, take, s);
+    assert_int_equal(s->n, HQ_WAIT_MAX + ACKS_PAST);
+    for (size_t i = 0; i < s->n; i++) {
+        char want[24];
+        snprintf(want, sizeof(want), "p%zu", i);
+        assert_string_equal(s->payload[i], want);
+        assert_string_equal(s->id[i], i < HQ_WAIT_MAX - 1 ? "m" : "");
+    }
     assert_int_equal(hq_wait_count(w), 0);
     hq_wait_free(w);
     free(s);
@@ -128,13 +169,13 @@ static void released_entries_make_room_again(void **state)
     assert_int_equal(hq_wait_new(&w), ML_OK);
     assert_int_equal(hq_wait_room(w), HQ_WAIT_MAX);
     for (size_t i = 0; i < HQ_WAIT_MAX; i++)
-        assert_int_equal(add(w, i < 10 ? 1 : 2, i, NULL), ML_OK);
+        assert_int_equal(add(w, i < 10 ? 1 : 2, i, "m"), ML_OK);
     hq_wait_release(w, 1, take, s);
     assert_int_equal(s->n, 10);
     assert_int_equal(hq_wait_room(w), 10);
     for (size_t i = 0; i < 10; i++)
-        assert_int_equal(add(w, 3, HQ_WAIT_MAX + i, NULL), ML_OK);
-    assert_int_equal(add(w, 3, 2 * HQ_WAIT_MAX, NULL), ML_LIMIT);
+        assert_int_equal(add(w, 3, HQ_WAIT_MAX + i, "m"), ML_OK);
+    assert_int_equal(add(w, 3, 2 * HQ_WAIT_MAX, "m"), ML_LIMIT);
     hq_wait_free(w); /* frees the HQ_WAIT_MAX payloads still waiting */
     free(s);
 }
@@ -143,7 +184,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(release_hands_out_each_flushed_generation_in_order),
-        cmocka_unit_test(list_takes_hq_wait_max_entries_and_refuses_one_past),
+        cmocka_unit_test(list_takes_hq_wait_max_messages_and_refuses_one_past),
+        cmocka_unit_test(acks_are_taken_at_and_past_hq_wait_max),
         cmocka_unit_test(released_entries_make_room_again),
     };
     return cmocka_run_group_tests_name("hq_wait", tests, NULL, NULL);
