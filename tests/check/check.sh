@@ -3,7 +3,9 @@
 #
 #   layers        every #include "x.h" of a source tree resolves inside the trees it may use
 #                 (the table below, the same one the Makefile's include paths give): an include
-#                 across a forbidden line fails here even where a path would let it build
+#                 across a forbidden line fails here even where a path would let it build; a
+#                 project header is included by its name, in quotes (no "../", no <x.h>); a C
+#                 file outside tests/ and bench/ belongs to a tree of the table
 #   banned        none of strcpy, strcat, sprintf, vsprintf, atoi, atol, atoll, strtok, gets
 #                 (STYLE.md habit 8) in any C file, tests included
 #   format        clang-format --dry-run --Werror over every C file (.clang-format)
@@ -36,25 +38,44 @@ allowed() {
     hq/*) echo "hq sync/wire lib" ;;
     cli/*) echo "cli agent/config lib" ;;
     drivers/*) echo "drivers lib" ;;
-    *) echo "*" ;;
+    tests/* | bench/*) echo "*" ;;
+    *) echo "none" ;;
     esac
 }
 trees="lib sync/wire sync/engine agent/config agent hq cli drivers"
+in_a_tree() {
+    for d in $trees; do
+        [ -f "$d/$1" ] && echo "$d/$1" && return
+    done
+}
 for f in $files; do
     dirs=$(allowed "$f")
     [ "$dirs" = "*" ] && continue
+    if [ "$dirs" = "none" ]; then
+        echo "check: $f: in no tree of the layers table (docs/architecture.md); add it there"
+        continue
+    fi
+    grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*<' "$f" | while IFS= read -r hit; do
+        line=${hit%%:*}
+        h=$(printf '%s' "$hit" | sed 's/.*#[[:space:]]*include[[:space:]]*<\([^>]*\)>.*/\1/')
+        where=$(in_a_tree "$h")
+        [ -n "$where" ] && echo "check: $f:$line: includes $where as <$h>; a project header is included in quotes"
+    done
     grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$f" | while IFS= read -r hit; do
         line=${hit%%:*}
         h=$(printf '%s' "$hit" | sed 's/.*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/')
+        case $h in
+        /* | ../* | */../* | ./*)
+            echo "check: $f:$line: includes \"$h\" by a path; include a header by its name"
+            continue
+            ;;
+        esac
         ok=0
         for d in $dirs; do
             [ -f "$d/$h" ] && ok=1 && break
         done
         if [ $ok = 0 ]; then
-            where=""
-            for d in $trees; do
-                [ -f "$d/$h" ] && where="$d/$h" && break
-            done
+            where=$(in_a_tree "$h")
             if [ -n "$where" ]; then
                 echo "check: $f:$line: includes $where, outside what ${f%/*} may use ($dirs)"
             else

@@ -10,4 +10,4 @@ shift_ms=$((up_ms - 40000))
 [ "$shift_ms" -lt 0 ] && shift_ms=0
 echo "fresh_boot: api tests with the boot clock at $(((up_ms - shift_ms) / 1000)) s"
 LD_PRELOAD="$bin/tests/libfault.so" ML_BOOT_SHIFT_MS=$shift_ms \
-    ASAN_OPTIONS=verify_asan_link_order=0 exec "$bin/tests/api_test"
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" exec "$bin/tests/api_test"

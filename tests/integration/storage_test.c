@@ -32,22 +32,31 @@ struct fx {
     char ctl[320]; /* the shim's control file */
 };
 
+/* ASAN_OPTIONS as this test found it (NULL: unset), restored by no_preload(). */
+static char *asan_options;
+
 /* The shim goes into the environment of the processes started from here on. */
 static void preload(struct fx *f)
 {
-    char shim[512];
+    char shim[512], asan[1024];
     snprintf(shim, sizeof(shim), "%s/tests/libfault.so", harness_bin_dir());
     setenv("LD_PRELOAD", shim, 1);
     setenv("ML_FAULT_FILE", f->ctl, 1);
-    /* An ASan daemon wants its runtime first; the shim is only a few system calls. */
-    setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
+    /* An ASan daemon wants its runtime first; the shim is only a few system calls. The
+     * options the run was given stay. */
+    snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0", asan_options ? asan_options : "",
+             asan_options && asan_options[0] ? ":" : "");
+    setenv("ASAN_OPTIONS", asan, 1);
 }
 
 static void no_preload(void)
 {
     unsetenv("LD_PRELOAD");
     unsetenv("ML_FAULT_FILE");
-    unsetenv("ASAN_OPTIONS");
+    if (asan_options != NULL)
+        setenv("ASAN_OPTIONS", asan_options, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
 }
 
 static int setup(void **state)
@@ -231,12 +240,16 @@ static void startup_failure_after_the_link_exits_1_and_releases_it(void **state)
 
 int main(void)
 {
+    const char *given = getenv("ASAN_OPTIONS");
+    asan_options = given ? strdup(given) : NULL;
     const struct CMUnitTest tests[] = {
         T(failed_flush_at_commit_is_outcome_unknown_and_the_retry_tells_the_truth),
         T(failed_flush_of_a_new_log_is_not_recorded_and_the_retry_records_it_once),
         T(writes_wait_until_the_database_is_read_back),
         T(startup_failure_after_the_link_exits_1_and_releases_it),
     };
-    return cmocka_run_group_tests_name("storage (real memberlinkd, failing disk)", tests, NULL,
-                                       NULL);
+    int failed =
+        cmocka_run_group_tests_name("storage (real memberlinkd, failing disk)", tests, NULL, NULL);
+    free(asan_options);
+    return failed;
 }

@@ -37,20 +37,29 @@ static int setup(void **state)
     return 0;
 }
 
+/* Gives stderr back (once), so what cmocka prints about a failure is seen. */
+static void restore(void)
+{
+    fflush(stderr);
+    if (saved_stderr >= 0) {
+        dup2(saved_stderr, 2);
+        close(saved_stderr);
+        saved_stderr = -1;
+    }
+}
+
 static int teardown(void **state)
 {
     (void)state;
-    fflush(stderr);
-    dup2(saved_stderr, 2);
-    close(saved_stderr);
+    restore();
     fclose(capture);
     return 0;
 }
 
-/* What was logged since setup, NUL-terminated; caller frees. */
+/* What was logged since setup, NUL-terminated (caller frees); stderr is given back first. */
 static char *captured(void)
 {
-    fflush(stderr);
+    restore();
     long n = lseek(fileno(capture), 0, SEEK_END);
     assert_true(n >= 0);
     char *buf = malloc((size_t)n + 1);
